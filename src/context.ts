@@ -1,0 +1,77 @@
+/**
+ * Builds the read-only HandshakeContext that every strategy of a chain sees,
+ * from a Socket.IO socket. Cookies are parsed on first access only, so token
+ * strategies pay nothing for them.
+ *
+ * @module
+ */
+import { parse as parseCookieHeader } from 'cookie';
+import type { IncomingMessage } from 'node:http';
+import type { HandshakeContext } from './types.js';
+
+/** The part of a Socket.IO server socket the context reads: public API only. */
+export interface HandshakeSource {
+  handshake: {
+    query: Record<string, unknown>;
+    auth: unknown;
+    headers: Record<string, string | string[] | undefined>;
+    address: string;
+    secure: boolean;
+  };
+  request: IncomingMessage;
+  nsp: { name: string };
+}
+
+const EMPTY: Readonly<Record<string, never>> = Object.freeze({});
+
+export function createHandshakeContext(socket: HandshakeSource): HandshakeContext {
+  const { handshake, request } = socket;
+  let cookies: Readonly<Record<string, string | undefined>> | undefined;
+  const auth = handshake.auth;
+  const origin = handshake.headers.origin;
+
+  return {
+    query: handshake.query as HandshakeContext['query'],
+    auth: typeof auth === 'object' && auth !== null && !Array.isArray(auth) ? (auth as Record<string, unknown>) : EMPTY,
+    headers: handshake.headers,
+    get cookies() {
+      if (cookies === undefined) cookies = Object.freeze(parseCookies(handshake.headers.cookie));
+      return cookies;
+    },
+    origin: typeof origin === 'string' ? origin : undefined,
+    address: handshake.address,
+    namespace: socket.nsp.name,
+    secure: handshake.secure,
+    request,
+    forgetQueryParameter(name: string) {
+      delete handshake.query[name];
+      request.url = removeQueryParameter(request.url ?? '/', name);
+    },
+  };
+}
+
+function parseCookies(header: string | string[] | undefined): Record<string, string | undefined> {
+  if (typeof header !== 'string' || header.length === 0) return {};
+  // cookie.parse returns a null-prototype object, so `__proto__` in a cookie name is inert.
+  return parseCookieHeader(header);
+}
+
+/** Drops every occurrence of `name` from a request URL's query, keeping the rest verbatim. */
+export function removeQueryParameter(url: string, name: string): string {
+  const q = url.indexOf('?');
+  if (q === -1) return url;
+  const kept = url
+    .slice(q + 1)
+    .split('&')
+    .filter((pair) => {
+      const key = pair.split('=', 1)[0] ?? '';
+      let decoded = key;
+      try {
+        decoded = decodeURIComponent(key.replace(/\+/g, ' '));
+      } catch {
+        // a malformed escape cannot equal a well-formed name; keep it as is
+      }
+      return decoded !== name;
+    });
+  return kept.length > 0 ? `${url.slice(0, q)}?${kept.join('&')}` : url.slice(0, q);
+}

@@ -1,0 +1,123 @@
+/**
+ * AuthError: the one error type sockpass raises, with a stable `code`.
+ *
+ * Codes form a string-literal union so `switch (err.code)` is checked by the
+ * compiler (as jose does). Messages are written by sockpass, never copied from
+ * the credential, so an AuthError is always safe to log or send to a client.
+ *
+ * @module
+ */
+
+export type AuthErrorCode =
+  /** No credential where the strategy looks (and nothing else admitted the socket). */
+  | 'credentials_required'
+  /** A credential of the wrong type, repeated, or not of the expected form. */
+  | 'credentials_bad_format'
+  /** Malformed, unsigned (`alg: none`), wrongly signed or wrongly keyed token. */
+  | 'invalid_token'
+  | 'token_expired'
+  /** `nbf` is still in the future. */
+  | 'token_not_active'
+  | 'invalid_audience'
+  | 'invalid_issuer'
+  /** Longer than `maxTokenBytes`; refused before any parsing. */
+  | 'token_too_large'
+  /** The app's `isRevoked` hook said so, or `auth.revoke()` cut the socket. */
+  | 'token_revoked'
+  /** Strategies disagree on the user (mode `all`), or a refresh names another user. */
+  | 'user_mismatch'
+  /** The async key resolver failed or returned no usable key. */
+  | 'key_unavailable'
+  | 'session_not_found'
+  /** The session store errored or did not answer within its bound. */
+  | 'store_unavailable'
+  /** A cookie-authenticated handshake from an Origin that is not allowed (CSWSH). */
+  | 'origin_not_allowed'
+  | 'authentication_timeout'
+  | 'forbidden'
+  /** An unexpected error inside a strategy; details stay on the server. */
+  | 'server_error';
+
+export const AUTH_ERROR_CODES: readonly AuthErrorCode[] = [
+  'credentials_required',
+  'credentials_bad_format',
+  'invalid_token',
+  'token_expired',
+  'token_not_active',
+  'invalid_audience',
+  'invalid_issuer',
+  'token_too_large',
+  'token_revoked',
+  'user_mismatch',
+  'key_unavailable',
+  'session_not_found',
+  'store_unavailable',
+  'origin_not_allowed',
+  'authentication_timeout',
+  'forbidden',
+  'server_error',
+];
+
+/** What a client receives as `connect_error`'s `err.data` (and in `unauthorized`). */
+export interface AuthErrorData {
+  type: 'UnauthorizedError';
+  code: AuthErrorCode;
+  message: string;
+  strategy?: string;
+}
+
+export interface AuthErrorOptions {
+  /** Name of the strategy that refused, as registered with `use()`. */
+  strategy?: string;
+  /** The underlying error; kept on the server, never sent to a client. */
+  cause?: unknown;
+}
+
+/**
+ * @example
+ * ```ts
+ * throw new AuthError('forbidden', 'admins only', { strategy: 'jwt-auth' });
+ * ```
+ */
+export class AuthError extends Error {
+  override readonly name = 'AuthError';
+  readonly code: AuthErrorCode;
+  strategy: string | undefined;
+
+  constructor(code: AuthErrorCode, message: string, options: AuthErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.code = code;
+    this.strategy = options.strategy;
+  }
+
+  /** The payload Socket.IO sends to the client as `err.data`. */
+  get data(): AuthErrorData {
+    const data: AuthErrorData = { type: 'UnauthorizedError', code: this.code, message: this.message };
+    if (this.strategy !== undefined) data.strategy = this.strategy;
+    return data;
+  }
+
+  toJSON(): AuthErrorData {
+    return this.data;
+  }
+}
+
+/** Duck-typed check, so an AuthError from another copy of sockpass still counts. */
+export function isAuthError(value: unknown): value is AuthError {
+  return (
+    value instanceof AuthError ||
+    (typeof value === 'object' &&
+      value !== null &&
+      (value as { name?: unknown }).name === 'AuthError' &&
+      typeof (value as { code?: unknown }).code === 'string')
+  );
+}
+
+/** Wraps anything a strategy threw so that no foreign message reaches a client. */
+export function toAuthError(value: unknown, strategy?: string): AuthError {
+  if (isAuthError(value)) {
+    if (strategy !== undefined && value.strategy === undefined) value.strategy = strategy;
+    return value;
+  }
+  return new AuthError('server_error', 'authentication failed', { strategy, cause: value });
+}

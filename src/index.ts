@@ -1,0 +1,40 @@
+/**
+ * sockpass: Passport-style authentication strategies for Socket.IO v4.
+ * The public surface, and nothing else.
+ *
+ * @module
+ */
+export { SockPass, defaultUserId } from './registry.js';
+export type { SockPassOptions, MiddlewareOptions, SockPassMiddleware, AuthenticatedSocket } from './registry.js';
+export { AuthError, isAuthError, AUTH_ERROR_CODES } from './errors.js';
+export type { AuthErrorCode, AuthErrorData, AuthErrorOptions } from './errors.js';
+export type { Mode } from './pipeline.js';
+export type {
+  Strategy,
+  AuthResult,
+  AuthSuccess,
+  AuthPass,
+  AuthFailure,
+  HandshakeContext,
+  SocketAuth,
+  Claims,
+  FailureEvent,
+  InBandOptions,
+} from './types.js';
+export type { LifecycleOptions } from './lifecycle.js';
+
+export { jwtAuth } from '../strategies/jwt-auth.js';
+export type { JwtAuthOptions } from '../strategies/jwt-auth.js';
+export { jwtQuery } from '../strategies/jwt-query.js';
+export type { JwtQueryOptions } from '../strategies/jwt-query.js';
+export { jwtHeader } from '../strategies/jwt-header.js';
+export type { JwtHeaderOptions } from '../strategies/jwt-header.js';
+export { passportStrategy } from '../strategies/passport.js';
+export type { PassportStrategyOptions, PassportStrategyLike } from '../strategies/passport.js';
+export type {
+  JwtVerifyOptions,
+  JwtAlgorithm,
+  JwtKey,
+  JwtKeyResolver,
+  JwtHeader,
+} from '../strategies/jwt-verifier.js';

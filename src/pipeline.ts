@@ -1,0 +1,117 @@
+/**
+ * The pipeline: runs a chain of named strategies on one handshake and turns
+ * their results into one decision. The only place that knows what modes
+ * `first` and `all` mean.
+ *
+ * - `first`: strategies run in order; the first that finds credentials decides
+ *   (success or failure); when none does, a strategy that takes its
+ *   credential in-band (the `authenticate` event) admits the socket to
+ *   quarantine, else the handshake fails with `credentials_required`.
+ * - `all`: every strategy must succeed and name the same user.
+ *
+ * @module
+ */
+import createDebug from 'debug';
+import { AuthError, toAuthError } from './errors.js';
+import type { AuthResult, AuthSuccess, HandshakeContext, Strategy } from './types.js';
+
+const debug = createDebug('sockpass:pipeline');
+
+export type Mode = 'first' | 'all';
+
+export interface NamedStrategy<U> {
+  name: string;
+  strategy: Strategy<U>;
+}
+
+export type Decision<U> =
+  | { kind: 'success'; strategy: string; result: AuthSuccess<U> }
+  | { kind: 'fail'; error: AuthError }
+  | { kind: 'deferred'; strategy: string; pending: Strategy<U> };
+
+/** Runs one strategy; a throw or a malformed result becomes a typed failure. */
+export async function runStrategy<U>(named: NamedStrategy<U>, ctx: HandshakeContext): Promise<AuthResult<U>> {
+  let result: AuthResult<U>;
+  try {
+    result = await named.strategy.authenticate(ctx);
+  } catch (err) {
+    debug('strategy %s threw: %s', named.name, (err as Error)?.message);
+    return { kind: 'fail', error: toAuthError(err, named.name) };
+  }
+  if (result === null || typeof result !== 'object') {
+    return { kind: 'fail', error: new AuthError('server_error', 'authentication failed', { strategy: named.name }) };
+  }
+  if (result.kind === 'fail') result.error = toAuthError(result.error, named.name);
+  return result;
+}
+
+export async function decide<U>(
+  chain: readonly NamedStrategy<U>[],
+  ctx: HandshakeContext,
+  mode: Mode,
+  userId: (user: U) => string | undefined,
+): Promise<Decision<U>> {
+  return mode === 'all' ? decideAll(chain, ctx, userId) : decideFirst(chain, ctx);
+}
+
+async function decideFirst<U>(chain: readonly NamedStrategy<U>[], ctx: HandshakeContext): Promise<Decision<U>> {
+  let pending: NamedStrategy<U> | undefined;
+  for (const named of chain) {
+    const result = await runStrategy(named, ctx);
+    if (result.kind === 'success') return { kind: 'success', strategy: named.name, result };
+    if (result.kind === 'fail') return { kind: 'fail', error: result.error };
+    if (pending === undefined && named.strategy.inBand !== undefined) pending = named;
+  }
+  if (pending !== undefined) return { kind: 'deferred', strategy: pending.name, pending: pending.strategy };
+  return { kind: 'fail', error: new AuthError('credentials_required', 'no credentials were provided') };
+}
+
+async function decideAll<U>(
+  chain: readonly NamedStrategy<U>[],
+  ctx: HandshakeContext,
+  userId: (user: U) => string | undefined,
+): Promise<Decision<U>> {
+  const results = await Promise.all(chain.map((named) => runStrategy(named, ctx)));
+  const successes: AuthSuccess<U>[] = [];
+  for (const [i, result] of results.entries()) {
+    const name = chain[i]!.name;
+    if (result.kind === 'fail') return { kind: 'fail', error: result.error };
+    if (result.kind === 'pass') {
+      return { kind: 'fail', error: new AuthError('credentials_required', 'a required credential is missing', { strategy: name }) };
+    }
+    successes.push(result);
+  }
+  const first = successes[0]!;
+  const id = userId(first.user);
+  for (const [i, other] of successes.entries()) {
+    if (userId(other.user) !== id || id === undefined) {
+      return {
+        kind: 'fail',
+        error: new AuthError('user_mismatch', 'credentials name different users', { strategy: chain[i]!.name }),
+      };
+    }
+  }
+  return { kind: 'success', strategy: chain.map((n) => n.name).join('+'), result: mergeSuccesses(successes) };
+}
+
+/** One success out of several: the soonest expiry wins, claims are merged in chain order. */
+function mergeSuccesses<U>(successes: AuthSuccess<U>[]): AuthSuccess<U> {
+  const merged: AuthSuccess<U> = { kind: 'success', user: successes[0]!.user, claims: {}, expiresAt: null };
+  const revalidators: NonNullable<AuthSuccess<U>['revalidate']>[] = [];
+  for (const s of successes) {
+    Object.assign(merged.claims!, s.claims);
+    if (s.expiresAt && (!merged.expiresAt || s.expiresAt < merged.expiresAt)) merged.expiresAt = s.expiresAt;
+    if (s.session !== undefined && merged.session === undefined) merged.session = s.session;
+    if (s.revalidate) revalidators.push(s.revalidate);
+  }
+  if (revalidators.length > 0) {
+    merged.revalidate = async () => {
+      for (const revalidate of revalidators) {
+        const r = await revalidate();
+        if (r.kind !== 'success') return r;
+      }
+      return merged;
+    };
+  }
+  return merged;
+}

@@ -1,0 +1,272 @@
+/**
+ * SockPass: the registry of named strategies, and the one middleware that
+ * runs any chain of them on a namespace (`io.use`, `io.of(ns).use`).
+ *
+ * A plain map filled by a chainable `use(name, strategy)`, as Passport's
+ * authenticator; the decision itself lives in `pipeline.ts`, the work after
+ * connect in `quarantine.ts` and `lifecycle.ts`.
+ *
+ * @module
+ */
+import { EventEmitter } from 'node:events';
+import createDebug from 'debug';
+import { createHandshakeContext } from './context.js';
+import { AuthError, toAuthError } from './errors.js';
+import { startLifecycle, resumeRecovered, type LifecycleOptions } from './lifecycle.js';
+import { decide, type Mode, type NamedStrategy } from './pipeline.js';
+import { startQuarantine } from './quarantine.js';
+import type { ConnectionTarget, NamespaceLike, SocketLike } from './socket-like.js';
+import { getState, runCleanup, setState, type SocketState } from './socket-state.js';
+import type { AuthSuccess, FailureEvent, SocketAuth, Strategy } from './types.js';
+
+const debug = createDebug('sockpass:registry');
+
+export interface SockPassOptions<U> extends Partial<LifecycleOptions<U>> {}
+
+export interface MiddlewareOptions {
+  /** `first` (default): the first strategy that finds credentials decides. `all`: every strategy must succeed, for the same user. */
+  mode?: Mode;
+}
+
+/** A socket whose `data.auth` is set. */
+export type AuthenticatedSocket<U, S = SocketLike> = S & { data: { auth: SocketAuth<U> } };
+
+/**
+ * What `middleware()` returns: a Socket.IO namespace middleware. Generic so it
+ * fits `io.use` on a Server with typed events and socket data.
+ */
+export type SockPassMiddleware = <S extends object>(socket: S, next: (err?: Error) => void) => void;
+
+/** Everything `quarantine.ts` and `lifecycle.ts` need from the registry. */
+export interface RegistryContext<U> {
+  readonly options: LifecycleOptions<U>;
+  /** Moves a socket to authenticated: sets `socket.data.auth`, starts the lifecycle, runs waiting handlers. */
+  authenticated(socket: SocketLike, state: SocketState<U>, result: AuthSuccess<U>): void;
+  /** Reports a refusal to `failure` listeners. */
+  reportFailure(socket: SocketLike, error: AuthError): void;
+  /** Namespaces this registry has seen, by name (for revocation on every node). */
+  readonly namespaces: ReadonlySet<string>;
+}
+
+const NAME = /^[A-Za-z0-9][A-Za-z0-9._:-]*$/;
+
+/**
+ * @example
+ * ```ts
+ * const auth = new SockPass<User>()
+ *   .use('jwt-auth', jwtAuth({ secret, algorithms: ['HS256'] }))
+ *   .use('session', sessionCookie({ session, passport, allowedOrigins: ['https://app.example'] }));
+ * io.use(auth.middleware(['jwt-auth', 'session']));
+ * auth.onAuthenticated(io, (socket) => console.log(socket.data.auth.user));
+ * ```
+ */
+export class SockPass<U = unknown> {
+  readonly #strategies = new Map<string, Strategy<U>>();
+  readonly #events = new EventEmitter();
+  readonly #watched = new WeakSet<object>();
+  readonly #namespaces = new Set<string>();
+  readonly #context: RegistryContext<U>;
+
+  constructor(options: SockPassOptions<U> = {}) {
+    const lifecycle: LifecycleOptions<U> = {
+      userId: options.userId ?? defaultUserId,
+      userRoom: options.userRoom ?? ((id) => `user:${id}`),
+      sessionRoom: options.sessionRoom ?? ((sid) => `session:${sid}`),
+      refreshBefore: options.refreshBefore ?? 0,
+      refreshTimeout: options.refreshTimeout ?? 10_000,
+      revalidateInterval: options.revalidateInterval ?? 0,
+    };
+    this.#context = {
+      options: lifecycle,
+      authenticated: (socket, state, result) => this.#authenticated(socket, state, result),
+      reportFailure: (socket, error) => this.#reportFailure(socket, error),
+      namespaces: this.#namespaces,
+    };
+    this.#events.setMaxListeners(0);
+  }
+
+  /**
+   * Registers a strategy under a name. Throws on a duplicate or malformed name
+   * or on something that is not a strategy, so a bad setup fails at startup.
+   */
+  use(name: string, strategy: Strategy<U>): this {
+    if (typeof name !== 'string' || !NAME.test(name)) throw new TypeError(`sockpass: invalid strategy name ${JSON.stringify(name)}`);
+    if (this.#strategies.has(name)) throw new TypeError(`sockpass: a strategy named "${name}" is already registered`);
+    if (typeof strategy?.authenticate !== 'function') {
+      throw new TypeError(`sockpass: strategy "${name}" has no authenticate(ctx) method`);
+    }
+    this.#strategies.set(name, strategy);
+    return this;
+  }
+
+  /** The strategy registered under `name`, if any. */
+  get(name: string): Strategy<U> | undefined {
+    return this.#strategies.get(name);
+  }
+
+  /**
+   * A Socket.IO middleware that runs the named strategies on every handshake.
+   * A refusal reaches the client as `connect_error` with
+   * `err.data = { type: 'UnauthorizedError', code, message, strategy }`.
+   *
+   * @example
+   * ```ts
+   * io.use(auth.middleware(['jwt-auth', 'session']));
+   * io.of('/admin').use(auth.middleware(['session', 'jwt-header'], { mode: 'all' }));
+   * ```
+   */
+  middleware(names: string | readonly string[], options: MiddlewareOptions = {}): SockPassMiddleware {
+    const list = typeof names === 'string' ? [names] : [...names];
+    const mode = options.mode ?? 'first';
+    if (mode !== 'first' && mode !== 'all') throw new TypeError(`sockpass: unknown mode ${JSON.stringify(mode)}`);
+    if (list.length === 0) throw new TypeError('sockpass: middleware() needs at least one strategy name');
+    if (new Set(list).size !== list.length) throw new TypeError('sockpass: a strategy is named twice in one chain');
+    const chain: NamedStrategy<U>[] = list.map((name) => {
+      const strategy = this.#strategies.get(name);
+      if (strategy === undefined) throw new TypeError(`sockpass: no strategy registered as "${name}"`);
+      return { name, strategy };
+    });
+    if (mode === 'all' && chain.some((n) => n.strategy.inBand !== undefined)) {
+      throw new TypeError('sockpass: an in-band strategy (authenticate event) cannot take part in mode "all"');
+    }
+    const { userId } = this.#context.options;
+    const registry = this;
+
+    return function sockpassMiddleware(s, next) {
+      const socket = s as unknown as SocketLike;
+      registry.#watch(socket.nsp);
+      decide(chain, createHandshakeContext(socket), mode, userId).then(
+        (decision) => {
+          if (decision.kind === 'fail') {
+            registry.#reportFailure(socket, decision.error);
+            return next(decision.error);
+          }
+          const deciding = chain.find((n) => n.name === decision.strategy)?.strategy;
+          const state: SocketState<U> = {
+            status: 'pending',
+            strategyName: decision.strategy,
+            strategy: decision.kind === 'deferred' ? decision.pending : deciding,
+            result: undefined,
+            waiters: [],
+            cleanup: [],
+          };
+          if (decision.kind === 'success') {
+            state.status = 'authenticated';
+            state.result = decision.result;
+            socket.data.auth = toSocketAuth(decision.strategy, decision.result);
+          }
+          setState(socket, state);
+          next();
+        },
+        (err: unknown) => {
+          const error = toAuthError(err);
+          registry.#reportFailure(socket, error);
+          next(error);
+        },
+      );
+    };
+  }
+
+  /**
+   * Runs `handler` for every socket of `target` (a Server, a Namespace or a
+   * dynamic parent namespace) once it has authenticated: at connection for
+   * handshake strategies, after the in-band round trip for the event strategy.
+   * App code belongs here rather than in `connection`, which may fire first.
+   */
+  onAuthenticated<S = SocketLike>(target: ConnectionTarget, handler: (socket: AuthenticatedSocket<U, S>) => void): this {
+    target.on('connection', (socket: SocketLike) => {
+      const state = getState<U>(socket);
+      const run = () => handler(socket as unknown as AuthenticatedSocket<U, S>);
+      if (state === undefined) {
+        // Recovered sockets (connectionStateRecovery) skip middlewares but keep their data.
+        if (socket.data?.auth !== undefined) run();
+        return;
+      }
+      if (state.status === 'authenticated') run();
+      else state.waiters.push(run);
+    });
+    return this;
+  }
+
+  /** Listens for refusals: `{ code, strategy, namespace, address }`, never the credential. */
+  on(event: 'failure', listener: (failure: FailureEvent) => void): this {
+    this.#events.on(event, listener);
+    return this;
+  }
+
+  off(event: 'failure', listener: (failure: FailureEvent) => void): this {
+    this.#events.off(event, listener);
+    return this;
+  }
+
+  /** Internal hooks for the lifecycle helpers; not part of the public API. */
+  get context(): RegistryContext<U> {
+    return this.#context;
+  }
+
+  /** Hooks a namespace once: our `connection` listener runs before the app's. */
+  #watch(nsp: NamespaceLike): void {
+    if (this.#watched.has(nsp)) return;
+    this.#watched.add(nsp);
+    this.#namespaces.add(nsp.name);
+    nsp.prependListener('connection', (socket: SocketLike) => this.#connected(socket));
+  }
+
+  #connected(socket: SocketLike): void {
+    const state = getState<U>(socket);
+    if (state === undefined) {
+      if (socket.recovered) resumeRecovered(socket, this.#context);
+      return;
+    }
+    socket.once('disconnect', () => runCleanup(state));
+    if (state.status === 'pending') {
+      startQuarantine(socket, state, this.#context);
+    } else {
+      this.#authenticated(socket, state, state.result!);
+    }
+  }
+
+  #authenticated(socket: SocketLike, state: SocketState<U>, result: AuthSuccess<U>): void {
+    state.status = 'authenticated';
+    state.result = result;
+    socket.data.auth = toSocketAuth(state.strategyName, result);
+    startLifecycle(socket, state, this.#context);
+    const waiters = state.waiters.splice(0);
+    for (const run of waiters) run();
+  }
+
+  #reportFailure(socket: SocketLike, error: AuthError): void {
+    debug('refused %s on %s: %s (%s)', socket.handshake.address, socket.nsp.name, error.code, error.strategy ?? '-');
+    if (this.#events.listenerCount('failure') === 0) return;
+    const failure: FailureEvent = {
+      code: error.code,
+      strategy: error.strategy,
+      namespace: socket.nsp.name,
+      address: socket.handshake.address,
+    };
+    this.#events.emit('failure', failure);
+  }
+}
+
+export function toSocketAuth<U>(strategy: string, result: AuthSuccess<U>): SocketAuth<U> {
+  const auth: SocketAuth<U> = {
+    user: result.user,
+    strategy,
+    claims: result.claims ?? {},
+    expiresAt: result.expiresAt ?? null,
+  };
+  if (result.session !== undefined) auth.session = result.session;
+  if (result.anonymous) auth.anonymous = true;
+  return auth;
+}
+
+/** `user.id`, else `user.sub`, else `user._id`, as a string. */
+export function defaultUserId(user: unknown): string | undefined {
+  if (typeof user === 'string' || typeof user === 'number') return String(user);
+  if (typeof user !== 'object' || user === null) return undefined;
+  const u = user as Record<string, unknown>;
+  const id = u.id ?? u.sub ?? u._id;
+  return typeof id === 'string' || typeof id === 'number' ? String(id) : id == null ? undefined : String(id);
+}
+
+export { AuthError };

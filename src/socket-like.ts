@@ -1,0 +1,42 @@
+/**
+ * The parts of Socket.IO's server classes sockpass touches, as structural
+ * types. sockpass never uses `instanceof` on Socket.IO classes (an app may
+ * load its own copy of socket.io) and reads only public API.
+ *
+ * @module
+ */
+import type { EventEmitter } from 'node:events';
+import type { HandshakeSource } from './context.js';
+
+export interface SocketLike extends HandshakeSource {
+  id: string;
+  data: Record<string, unknown> & { auth?: unknown };
+  connected: boolean;
+  recovered?: boolean;
+  join(room: string | string[]): Promise<void> | void;
+  leave(room: string): Promise<void> | void;
+  emit(event: string, ...args: unknown[]): boolean;
+  disconnect(close?: boolean): unknown;
+  on(event: string, listener: (...args: any[]) => void): unknown;
+  once(event: string, listener: (...args: any[]) => void): unknown;
+  off(event: string, listener: (...args: any[]) => void): unknown;
+  use(fn: (packet: unknown[], next: (err?: Error) => void) => void): unknown;
+  nsp: NamespaceLike;
+}
+
+export interface NamespaceLike extends Pick<EventEmitter, 'prependListener'> {
+  name: string;
+  sockets: Map<string, SocketLike>;
+  on(event: 'connection', listener: (socket: any) => void): unknown;
+  in(room: string | string[]): { disconnectSockets(close?: boolean): void; emit(event: string, ...args: unknown[]): boolean };
+  server: ServerLike;
+}
+
+/** Something `onAuthenticated` and `revoke` accept: a Server, a Namespace or a parent (regex) namespace. */
+export interface ConnectionTarget {
+  on(event: 'connection', listener: (socket: any) => void): unknown;
+}
+
+export interface ServerLike {
+  of(name: string): NamespaceLike;
+}

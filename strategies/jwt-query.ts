@@ -1,0 +1,58 @@
+/**
+ * `jwt-query`: the token in the handshake URL, `?token=…` — the legacy way
+ * (socketio-jwt's `query: 'token=' + jwt`). It works with every transport,
+ * but URLs are what proxies, load balancers and access logs record, so the
+ * token ends up in logs you do not control. The strategy removes the token
+ * from `handshake.query` and the request URL as soon as it has read it, so
+ * nothing later in the app logs it again; it cannot unlog what a proxy saw.
+ *
+ * @module
+ */
+import createDebug from 'debug';
+import { AuthError } from '../src/errors.js';
+import type { Claims, Strategy } from '../src/types.js';
+import { createJwtVerifier, type JwtVerifyOptions } from './jwt-verifier.js';
+
+const debug = createDebug('sockpass:jwt-query');
+
+export interface JwtQueryOptions<U = Claims> extends JwtVerifyOptions<U> {
+  /** Query parameter that holds the token. Default `token`. */
+  parameter?: string;
+  /** Set to false to silence the one-time warning that proxies log URLs. */
+  warnUrlLogging?: boolean;
+}
+
+let warned = false;
+
+/**
+ * @example
+ * ```ts
+ * auth.use('jwt-query', jwtQuery({ secret, algorithms: ['HS256'] }));
+ * // client: io(url, { query: { token } })
+ * ```
+ */
+export function jwtQuery<U = Claims>(options: JwtQueryOptions<U>): Strategy<U> {
+  const verifier = createJwtVerifier(options);
+  const parameter = options.parameter ?? 'token';
+  if (options.warnUrlLogging !== false && !warned) {
+    warned = true;
+    process.emitWarning(
+      'sockpass jwt-query reads the token from the URL, which proxies and access logs record; ' +
+        'prefer jwt-auth (handshake auth payload). Pass { warnUrlLogging: false } to silence this.',
+      { code: 'SOCKPASS_TOKEN_IN_URL' },
+    );
+  }
+  return {
+    authenticate: async function jwtQueryStrategy(ctx) {
+      const raw = ctx.query[parameter];
+      if (raw === undefined) return { kind: 'pass' };
+      ctx.forgetQueryParameter(parameter);
+      if (Array.isArray(raw)) {
+        debug('refused a repeated %s parameter', parameter);
+        return { kind: 'fail', error: new AuthError('credentials_bad_format', `query parameter ${parameter} is repeated`) };
+      }
+      return verifier.verify(raw);
+    },
+    authenticateCredential: (token) => verifier.verify(token),
+  };
+}

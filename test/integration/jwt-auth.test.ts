@@ -1,0 +1,84 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { SockPass, jwtAuth } from 'sockpass';
+import { codeOf, once, startServer, type TestServer } from '../helpers/server.js';
+import { SECRET, forgeHs256, hs256, rs256, rsa, unsigned } from '../helpers/tokens.js';
+
+let server: TestServer;
+afterEach(() => server?.close());
+
+async function serve(options: Partial<Parameters<typeof jwtAuth>[0]> = {}) {
+  const auth = new SockPass().use('jwt-auth', jwtAuth({ secret: SECRET, algorithms: ['HS256'], ...options }));
+  server = await startServer((io) => {
+    io.use(auth.middleware(['jwt-auth']));
+    auth.onAuthenticated(io, (socket) => {
+      socket.emit('whoami', socket.data.auth);
+    });
+  });
+  return auth;
+}
+
+describe('jwt-auth (handshake auth payload)', () => {
+  it('admits a valid token and sets socket.data.auth', async () => {
+    await serve();
+    const client = server.client('/', { auth: { token: hs256({ role: 'admin' }) } });
+    const me = await once<{ user: { sub: string }; strategy: string; claims: { role: string }; expiresAt: string }>(client, 'whoami');
+    expect(me.user.sub).toBe('alice');
+    expect(me.strategy).toBe('jwt-auth');
+    expect(me.claims.role).toBe('admin');
+    expect(new Date(me.expiresAt).getTime()).toBeGreaterThan(Date.now());
+  });
+
+  it('accepts a "Bearer " prefix', async () => {
+    await serve();
+    expect(await codeOf(server.client('/', { auth: { token: `Bearer ${hs256()}` } }))).toBe('connected');
+  });
+
+  it.each([
+    ['missing', {}, 'credentials_required'],
+    ['badly signed', { token: hs256({}, {}, 'another-secret-entirely-different!!') }, 'invalid_token'],
+    ['expired', { token: hs256({ exp: Math.floor(Date.now() / 1000) - 10 }) }, 'token_expired'],
+    ['not yet valid', { token: hs256({}, { notBefore: 3600 }) }, 'token_not_active'],
+    ['a number', { token: 123 }, 'credentials_bad_format'],
+    ['an array', { token: [hs256()] }, 'credentials_bad_format'],
+    ['alg none', { token: unsigned() }, 'invalid_token'],
+    ['garbage', { token: 'not.a.jwt' }, 'invalid_token'],
+  ])('refuses a %s token with its code', async (_label, auth, code) => {
+    await serve();
+    const client = server.client('/', { auth });
+    const result = await codeOf(client);
+    expect(result).toBe(code);
+  });
+
+  it('tells wrong audience and wrong issuer apart', async () => {
+    await serve({ audience: 'chat', issuer: 'https://issuer.example' });
+    const good = { audience: 'chat', issuer: 'https://issuer.example' };
+    expect(await codeOf(server.client('/', { auth: { token: hs256({}, good) } }))).toBe('connected');
+    expect(await codeOf(server.client('/', { auth: { token: hs256({}, { ...good, audience: 'other' }) } }))).toBe('invalid_audience');
+    expect(await codeOf(server.client('/', { auth: { token: hs256({}, { ...good, issuer: 'evil' }) } }))).toBe('invalid_issuer');
+  });
+
+  it('refuses an oversized token before verifying it', async () => {
+    await serve({ maxTokenBytes: 1024 });
+    const big = hs256({ pad: 'x'.repeat(2000) });
+    const client = server.client('/', { auth: { token: big } });
+    const r = await codeOf(client);
+    expect(r).toBe('token_too_large');
+  });
+
+  it('refuses an HS256 token signed with the RS256 public key when only RS256 is allowed', async () => {
+    const auth = new SockPass().use('rs', jwtAuth({ secret: rsa.publicKey, algorithms: ['RS256'] }));
+    server = await startServer((io) => io.use(auth.middleware('rs')));
+    expect(await codeOf(server.client('/', { auth: { token: rs256() } }))).toBe('connected');
+    const confused = forgeHs256({}, rsa.publicKey);
+    expect(await codeOf(server.client('/', { auth: { token: confused } }))).toBe('invalid_token');
+  });
+
+  it('sends err.data with type, code, message and strategy, and never the token', async () => {
+    await serve();
+    const token = hs256({}, {}, 'wrong-secret-wrong-secret-wrong-secret');
+    const client = server.client('/', { auth: { token } });
+    const err = await once<Error & { data: Record<string, string> }>(client, 'connect_error');
+    expect(err.data).toEqual({ type: 'UnauthorizedError', code: 'invalid_token', message: err.message, strategy: 'jwt-auth' });
+    expect(JSON.stringify(err.data)).not.toContain(token.split('.')[2]);
+  });
+});
