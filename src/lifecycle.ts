@@ -6,10 +6,11 @@
  * @module
  */
 import createDebug from 'debug';
+import { AuthError } from './errors.js';
 import type { RegistryContext } from './registry.js';
 import type { SocketLike } from './socket-like.js';
-import { onCleanup, type SocketState } from './socket-state.js';
-import type { SocketAuth } from './types.js';
+import { onCleanup, toSocketAuth, type SocketState } from './socket-state.js';
+import type { AuthSuccess, SocketAuth } from './types.js';
 
 const debug = createDebug('sockpass:lifecycle');
 
@@ -63,6 +64,8 @@ function joinRooms<U>(socket: SocketLike, auth: SocketAuth<U>, ctx: RegistryCont
 }
 
 export function scheduleExpiry<U>(socket: SocketLike, state: SocketState<U>, expiresAt: Date | null): void {
+  state.cancelExpiry?.();
+  state.cancelExpiry = undefined;
   if (expiresAt === null) return;
   let timer: NodeJS.Timeout;
   const arm = () => {
@@ -71,7 +74,23 @@ export function scheduleExpiry<U>(socket: SocketLike, state: SocketState<U>, exp
     timer = setTimeout(delay > MAX_DELAY ? arm : () => expire(socket), Math.min(delay, MAX_DELAY));
   };
   arm();
-  onCleanup(state as SocketState<unknown>, () => clearTimeout(timer));
+  state.cancelExpiry = onCleanup(state as SocketState<unknown>, () => clearTimeout(timer));
+}
+
+/**
+ * A fresh credential for an authenticated socket (in-band refresh, a second
+ * `authenticate` event): it must name the same user; claims and expiry move,
+ * the socket stays. Throws `user_mismatch` otherwise.
+ */
+export function renewCredential<U>(socket: SocketLike, state: SocketState<U>, result: AuthSuccess<U>, ctx: RegistryContext<U>): void {
+  const current = state.result;
+  const before = current === undefined ? undefined : ctx.options.userId(current.user);
+  if (before === undefined || ctx.options.userId(result.user) !== before) {
+    throw new AuthError('user_mismatch', 'the new credential names another user', { strategy: state.strategyName });
+  }
+  state.result = result;
+  socket.data.auth = toSocketAuth(state.strategyName, result);
+  scheduleExpiry(socket, state, result.expiresAt ?? null);
 }
 
 export function expire(socket: SocketLike): void {

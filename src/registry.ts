@@ -16,8 +16,10 @@ import { startLifecycle, resumeRecovered, type LifecycleOptions } from './lifecy
 import { decide, type Mode, type NamedStrategy } from './pipeline.js';
 import { startQuarantine } from './quarantine.js';
 import type { ConnectionTarget, NamespaceLike, SocketLike } from './socket-like.js';
-import { getState, runCleanup, setState, type SocketState } from './socket-state.js';
+import { getState, runCleanup, setState, toSocketAuth, type SocketState } from './socket-state.js';
 import type { AuthSuccess, FailureEvent, SocketAuth, Strategy } from './types.js';
+
+export { toSocketAuth };
 
 const debug = createDebug('sockpass:registry');
 
@@ -246,18 +248,6 @@ export class SockPass<U = unknown> {
     };
     this.#events.emit('failure', failure);
   }
-}
-
-export function toSocketAuth<U>(strategy: string, result: AuthSuccess<U>): SocketAuth<U> {
-  const auth: SocketAuth<U> = {
-    user: result.user,
-    strategy,
-    claims: result.claims ?? {},
-    expiresAt: result.expiresAt ?? null,
-  };
-  if (result.session !== undefined) auth.session = result.session;
-  if (result.anonymous) auth.anonymous = true;
-  return auth;
 }
 
 /** `user.id`, else `user.sub`, else `user._id`, as a string. */

@@ -6,7 +6,7 @@
  *
  * @module
  */
-import type { AuthSuccess, Strategy } from './types.js';
+import type { AuthSuccess, SocketAuth, Strategy } from './types.js';
 
 export interface SocketState<U> {
   status: 'pending' | 'authenticated';
@@ -19,6 +19,8 @@ export interface SocketState<U> {
   waiters: Array<() => void>;
   /** Run on disconnect: timers, listeners. */
   cleanup: Array<() => void>;
+  /** Cancels the pending expiry timer, if one is armed. */
+  cancelExpiry?: () => void;
 }
 
 const states = new WeakMap<object, SocketState<any>>();
@@ -49,4 +51,17 @@ export function runCleanup(state: SocketState<unknown>): void {
   const steps = state.cleanup.splice(0);
   for (const step of steps) step();
   state.waiters.length = 0;
+}
+
+/** The `socket.data.auth` value for a success. */
+export function toSocketAuth<U>(strategy: string, result: AuthSuccess<U>): SocketAuth<U> {
+  const auth: SocketAuth<U> = {
+    user: result.user,
+    strategy,
+    claims: result.claims ?? {},
+    expiresAt: result.expiresAt ?? null,
+  };
+  if (result.session !== undefined) auth.session = result.session;
+  if (result.anonymous) auth.anonymous = true;
+  return auth;
 }

@@ -21,7 +21,7 @@ export interface TestServer {
 export type ClientOptions = Partial<ManagerOptions & SocketOptions>;
 
 export async function startServer(
-  setup: (io: Server, http: HttpServer) => void | Promise<void> = () => {},
+  setup: (io: Server, http: HttpServer) => unknown = () => {},
   options: Partial<ServerOptions> = {},
   handler?: Parameters<typeof createServer>[0],
 ): Promise<TestServer> {
