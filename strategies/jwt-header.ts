@@ -36,7 +36,7 @@ export function jwtHeader<U = Claims>(options: JwtHeaderOptions<U>): Strategy<U>
       // passport-jwt's extractors take an express-like request; the handshake request is one.
       const token = extract(ctx.request as Parameters<JwtFromRequestFunction>[0]);
       if (token === null || token === undefined || token === '') {
-        if (typeof header === 'string' && /^bearer(\s|$)/i.test(header)) {
+        if (!custom && typeof header === 'string' && /^bearer(\s|$)/i.test(header)) {
           return { kind: 'fail', error: new AuthError('credentials_bad_format', 'Authorization header is not "Bearer <token>"') };
         }
         return { kind: 'pass' };

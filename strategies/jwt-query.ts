@@ -46,8 +46,10 @@ export function jwtQuery<U = Claims>(options: JwtQueryOptions<U>): Strategy<U> {
     authenticate: async function jwtQueryStrategy(ctx) {
       const raw = ctx.query[parameter];
       if (raw === undefined) return { kind: 'pass' };
+      // engine.io keeps only the last of repeated parameters, so repetition shows only in the raw URL.
+      const repeated = Array.isArray(raw) || countQueryParameter(ctx.request.url, parameter) > 1;
       ctx.forgetQueryParameter(parameter);
-      if (Array.isArray(raw)) {
+      if (repeated) {
         debug('refused a repeated %s parameter', parameter);
         return { kind: 'fail', error: new AuthError('credentials_bad_format', `query parameter ${parameter} is repeated`) };
       }
@@ -55,4 +57,9 @@ export function jwtQuery<U = Claims>(options: JwtQueryOptions<U>): Strategy<U> {
     },
     authenticateCredential: (token) => verifier.verify(token),
   };
+}
+
+function countQueryParameter(url: string | undefined, name: string): number {
+  const q = url?.indexOf('?') ?? -1;
+  return q === -1 ? 0 : new URLSearchParams(url!.slice(q + 1)).getAll(name).length;
 }

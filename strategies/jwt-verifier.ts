@@ -48,6 +48,8 @@ export interface JwtVerifyOptions<U = Claims> {
   clockTolerance?: number;
   /** Oldest acceptable `iat`, e.g. `'1h'` or seconds. */
   maxAge?: string | number;
+  /** Longest wait for an async key resolver before `key_unavailable`. Default 5000 ms. */
+  keyResolverTimeout?: number;
   /** Longest accepted token in bytes, checked before any parsing. Default 8192. */
   maxTokenBytes?: number;
   /** Return true to refuse a token that verifies (logout lists, `jti` deny lists). */
@@ -136,6 +138,7 @@ export function createJwtVerifier<U = Claims>(options: JwtVerifyOptions<U>, stra
     if (verifyOptions[k] === undefined) delete verifyOptions[k];
   }
   const { isRevoked, user: toUser } = options;
+  const resolverTimeout = options.keyResolverTimeout ?? 5000;
   const fail = (code: AuthError['code'], message: string, cause?: unknown): AuthResult<U> => ({
     kind: 'fail',
     error: new AuthError(code, message, { strategy, cause }),
@@ -152,7 +155,7 @@ export function createJwtVerifier<U = Claims>(options: JwtVerifyOptions<U>, stra
       return fail('invalid_token', 'token algorithm is not allowed');
     }
     try {
-      const key = prepareKey(await resolver!({ header, claims: decoded.payload as Claims }));
+      const key = prepareKey(await withTimeout(resolver!({ header, claims: decoded.payload as Claims }), resolverTimeout));
       assertKeyFitsAlgorithms(key, [header.alg as JwtAlgorithm]);
       return key;
     } catch (cause) {
@@ -199,6 +202,16 @@ export function createJwtVerifier<U = Claims>(options: JwtVerifyOptions<U>, stra
       return { kind: 'success', user, claims, expiresAt: typeof exp === 'number' ? new Date(exp * 1000) : null };
     },
   };
+}
+
+/** A resolver that never settles must not hold a handshake open. */
+function withTimeout<T>(value: Promise<T> | T, ms: number): Promise<T> {
+  if (!(value instanceof Promise)) return Promise.resolve(value);
+  let timer: NodeJS.Timeout;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`key resolver gave no key within ${ms} ms`)), ms);
+  });
+  return Promise.race([value, timeout]).finally(() => clearTimeout(timer));
 }
 
 function mapJwtError<U>(

@@ -1,0 +1,64 @@
+/**
+ * A raw Socket.IO v4 client over a plain WebSocket (the `ws` package Socket.IO
+ * itself uses): sends handshakes no well-behaved client would — repeated query
+ * parameters, non-JSON auth payloads, invalid UTF-8, oversized headers — and
+ * reports what the server answered on the wire.
+ */
+import WebSocket from 'ws';
+
+export interface RawHandshake {
+  /** Raw query string appended after the Engine.IO parameters, e.g. `token=a&token=b`. */
+  query?: string;
+  /** Namespace, default `/`. */
+  nsp?: string;
+  /** What follows `40` (and the namespace) in the CONNECT packet: JSON text, or anything at all. */
+  authText?: string;
+  /** A binary frame instead of a text one, for bytes that are not UTF-8. */
+  authBytes?: Buffer;
+  headers?: Record<string, string>;
+}
+
+export type RawOutcome =
+  | { kind: 'connected' }
+  | { kind: 'refused'; code: string | undefined; data: unknown }
+  | { kind: 'closed'; detail: string };
+
+export function rawHandshake(baseUrl: string, h: RawHandshake, ms = 5000): Promise<RawOutcome> {
+  const url = `${baseUrl.replace(/^http/, 'ws')}/socket.io/?EIO=4&transport=websocket${h.query ? `&${h.query}` : ''}`;
+  return new Promise((resolve) => {
+    let settled = false;
+    const ws = new WebSocket(url, { headers: h.headers, handshakeTimeout: ms });
+    const done = (o: RawOutcome) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      ws.terminate();
+      resolve(o);
+    };
+    const timer = setTimeout(() => done({ kind: 'closed', detail: 'timeout' }), ms);
+    const nspPrefix = h.nsp && h.nsp !== '/' ? `${h.nsp},` : '';
+    ws.on('message', (raw, isBinary) => {
+      const text = isBinary ? '' : raw.toString();
+      if (text.startsWith('0')) {
+        // Engine.IO open: now the Socket.IO CONNECT packet.
+        if (h.authBytes) ws.send(Buffer.concat([Buffer.from(`40${nspPrefix}`), h.authBytes]), { binary: false });
+        else ws.send(`40${nspPrefix}${h.authText ?? ''}`);
+      } else if (text === '2') {
+        ws.send('3');
+      } else if (text.startsWith(`40${nspPrefix}`)) {
+        done({ kind: 'connected' });
+      } else if (text.startsWith(`44${nspPrefix}`)) {
+        let data: unknown;
+        try {
+          data = JSON.parse(text.slice(2 + nspPrefix.length)).data;
+        } catch {
+          data = undefined;
+        }
+        done({ kind: 'refused', code: (data as { code?: string } | undefined)?.code, data });
+      }
+    });
+    ws.on('unexpected-response', (_req, res) => done({ kind: 'closed', detail: `http ${res.statusCode}` }));
+    ws.on('error', (err) => done({ kind: 'closed', detail: err.message }));
+    ws.on('close', (code) => done({ kind: 'closed', detail: `ws close ${code}` }));
+  });
+}
