@@ -74,6 +74,18 @@ describe('namespaces', () => {
     expect(await codeOf(server.client('/room-8'))).toBe('credentials_required');
   });
 
+  it('works on a namespace chosen by a function', async () => {
+    const auth = registry();
+    server = await startServer((io) => {
+      const tenants = io.of((name, _auth, next) => next(null, name.startsWith('/tenant-')));
+      tenants.use(auth.middleware('jwt-header'));
+      auth.onAuthenticated(tenants, (s) => s.emit('seen', s.nsp.name));
+    });
+    const ok = server.client('/tenant-a', { extraHeaders: { Authorization: `Bearer ${rs256()}` } });
+    expect(await once(ok, 'seen')).toBe('/tenant-a');
+    expect(await codeOf(server.client('/tenant-b', { auth: { token: hs256() } }))).toBe('credentials_required');
+  });
+
   it('fires onAuthenticated only for authenticated sockets of its namespace', async () => {
     const auth = registry();
     const seen: string[] = [];
