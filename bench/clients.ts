@@ -1,0 +1,157 @@
+/**
+ * The client driver: real socket.io-client websocket clients, in a process of
+ * their own so that what the clients cost does not land on the server's
+ * clock. It opens handshakes with bounded concurrency and times each one
+ * (to `connect`, or to `authenticated` for the event strategy), sends events
+ * with acks over the open sockets, and logs users in over HTTP to collect
+ * real signed session cookies.
+ *
+ * Run by bench/run.ts as `node --import tsx bench/clients.ts`.
+ *
+ * @module
+ */
+import { io, type Socket, type ManagerOptions, type SocketOptions } from 'socket.io-client';
+import { serve, type ClientReply, type ClientRequest, type EventJob, type HandshakeJob } from './protocol.js';
+import { BENCH_ORIGIN, ECHO_EVENT, type Credential } from './scenarios.js';
+
+const HANDSHAKE_TIMEOUT_MS = 20_000;
+const EVENT_TIMEOUT_MS = 60_000;
+
+let open: Socket[] = [];
+
+function optionsFor(credential: Credential, value: string): Partial<ManagerOptions & SocketOptions> {
+  const base = { transports: ['websocket'], reconnection: false, forceNew: true, timeout: HANDSHAKE_TIMEOUT_MS };
+  switch (credential) {
+    case 'auth':
+      return { ...base, auth: { token: value } };
+    case 'auth-bearer':
+      return { ...base, auth: { token: `Bearer ${value}` } };
+    case 'query':
+      return { ...base, query: { token: value } };
+    case 'header':
+      return { ...base, extraHeaders: { Authorization: `Bearer ${value}` } };
+    case 'event':
+      return base;
+    case 'cookie':
+      return { ...base, extraHeaders: { Cookie: value, Origin: BENCH_ORIGIN } };
+  }
+}
+
+/** Opens one socket and resolves with its handshake latency in ms, or with the reason it failed. */
+function handshake(url: string, credential: Credential, value: string): Promise<number | string> {
+  return new Promise((resolve) => {
+    const started = performance.now();
+    const socket = io(url, optionsFor(credential, value));
+    open.push(socket);
+    const timer = setTimeout(() => resolve('timed out'), HANDSHAKE_TIMEOUT_MS + 1000);
+    const done = (outcome: number | string) => {
+      clearTimeout(timer);
+      resolve(outcome);
+    };
+    socket.once('connect_error', (err: Error & { data?: { code?: string } }) => done(err.data?.code ?? err.message));
+    if (credential === 'event') {
+      socket.once('connect', () => socket.emit('authenticate', { token: value }));
+      socket.once('authenticated', () => done(performance.now() - started));
+      socket.once('unauthorized', (err: { data?: { code?: string } }) => done(err?.data?.code ?? 'unauthorized'));
+    } else {
+      socket.once('connect', () => done(performance.now() - started));
+    }
+  });
+}
+
+async function runHandshakes(job: HandshakeJob): Promise<ClientReply> {
+  const latenciesMs: number[] = [];
+  let failures = 0;
+  let firstError: string | undefined;
+  let next = 0;
+  const started = performance.now();
+  const worker = async () => {
+    while (next < job.credentials.length) {
+      const value = job.credentials[next++]!;
+      const outcome = await handshake(job.url, job.credential, value);
+      if (typeof outcome === 'number') latenciesMs.push(outcome);
+      else {
+        failures++;
+        firstError ??= outcome;
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(job.concurrency, job.credentials.length) }, worker));
+  return { type: 'handshakes', wallMs: performance.now() - started, latenciesMs, failures, firstError };
+}
+
+/** Each open socket sends `perSocket` acked events, keeping at most `window` unanswered. */
+async function runEvents(job: EventJob): Promise<ClientReply> {
+  const sockets = open.filter((s) => s.connected);
+  let events = 0;
+  let failures = 0;
+  let firstError: string | undefined;
+  const started = performance.now();
+  const drive = (socket: Socket) =>
+    new Promise<void>((resolve) => {
+      let sent = 0;
+      let answered = 0;
+      const timer = setTimeout(() => {
+        failures += job.perSocket - answered;
+        firstError ??= 'event acks timed out';
+        resolve();
+      }, EVENT_TIMEOUT_MS);
+      const send = () => {
+        const n = sent++;
+        socket.emit(ECHO_EVENT, n, (echo: unknown) => {
+          answered++;
+          if (echo === n) events++;
+          else {
+            failures++;
+            firstError ??= `unexpected ack ${JSON.stringify(echo)}`;
+          }
+          if (sent < job.perSocket) send();
+          else if (answered === job.perSocket) {
+            clearTimeout(timer);
+            resolve();
+          }
+        });
+      };
+      for (let i = 0; i < Math.min(job.window, job.perSocket); i++) send();
+    });
+  await Promise.all(sockets.map(drive));
+  return { type: 'events', wallMs: performance.now() - started, events, failures, firstError };
+}
+
+/** Logs users in through the session scenario's real `/login` route; returns `name=value` of each signed cookie. */
+async function login(url: string, count: number): Promise<string[]> {
+  const cookies: string[] = new Array<string>(count);
+  let next = 0;
+  const worker = async () => {
+    while (next < count) {
+      const i = next++;
+      const res = await fetch(`${url}/login?user=${i}`, { signal: AbortSignal.timeout(10_000) });
+      const cookie = res.headers.getSetCookie()[0]?.split(';', 1)[0];
+      await res.arrayBuffer();
+      if (!res.ok || cookie === undefined) throw new Error(`bench: /login answered ${res.status} without a cookie`);
+      cookies[i] = cookie;
+    }
+  };
+  await Promise.all(Array.from({ length: 16 }, worker));
+  return cookies;
+}
+
+serve<ClientRequest, ClientReply>(async (req) => {
+  switch (req.type) {
+    case 'handshakes':
+      return runHandshakes(req);
+    case 'events':
+      return runEvents(req);
+    case 'login':
+      return { type: 'login', cookies: await login(req.url, req.count) };
+    case 'disconnect-all': {
+      for (const socket of open) socket.disconnect();
+      open = [];
+      return { type: 'ok' };
+    }
+    case 'close':
+      for (const socket of open) socket.disconnect();
+      setImmediate(() => process.exit(0));
+      return { type: 'ok' };
+  }
+});

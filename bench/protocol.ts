@@ -1,0 +1,110 @@
+/**
+ * The IPC messages between the orchestrator (bench/run.ts) and its two kinds
+ * of child process: a server per scenario (bench/server.ts) and the client
+ * driver (bench/clients.ts). Every request carries an id and gets exactly one
+ * reply with that id, so the orchestrator can bound each wait.
+ *
+ * @module
+ */
+import type { ChildProcess } from 'node:child_process';
+import type { Credential } from './scenarios.js';
+
+export type ServerRequest =
+  /** Forces GC, then starts counting CPU time and authenticated connections. */
+  | { type: 'measure-start' }
+  | { type: 'measure-stop' }
+  /** Connected sockets right now (the driver waits for 0 between rounds). */
+  | { type: 'count' }
+  /** heapUsed after forced GC; with `claims`, also what the sockets' claims objects weigh. */
+  | { type: 'heap'; claims?: boolean }
+  | { type: 'close' };
+
+export type ServerReply =
+  | { type: 'ready'; port: number }
+  | { type: 'skip'; reason: string }
+  | { type: 'measured'; cpuMicros: number; handshakes: number; events: number; wallMs: number }
+  | { type: 'count'; sockets: number }
+  | { type: 'heap'; heapUsed: number; claimsBytes?: number }
+  | { type: 'ok' };
+
+export interface HandshakeJob {
+  type: 'handshakes';
+  url: string;
+  credential: Credential;
+  /** One per client; a token, or a `name=value` cookie for the session scenario. */
+  credentials: string[];
+  /** Handshakes in flight at most at once. The sockets stay open until `disconnect-all`. */
+  concurrency: number;
+}
+
+/** Sends events with acks on every socket the last handshake job left open. */
+export interface EventJob {
+  type: 'events';
+  /** Events each socket sends. */
+  perSocket: number;
+  /** Acks each socket waits for at most at once. */
+  window: number;
+}
+
+export type ClientRequest =
+  | HandshakeJob
+  | EventJob
+  /** Logs in `count` users over HTTP and returns their signed session cookies. */
+  | { type: 'login'; url: string; count: number }
+  | { type: 'disconnect-all' }
+  | { type: 'close' };
+
+export type ClientReply =
+  | { type: 'handshakes'; wallMs: number; latenciesMs: number[]; failures: number; firstError?: string }
+  | { type: 'events'; wallMs: number; events: number; failures: number; firstError?: string }
+  | { type: 'login'; cookies: string[] }
+  | { type: 'ok' };
+
+export interface Envelope<T> {
+  id: number;
+  body: T;
+}
+
+let nextId = 1;
+
+/** Sends one request to a child and resolves with its reply; rejects after `ms` or if the child dies. */
+export function request<Req, Rep>(child: ChildProcess, body: Req, ms: number): Promise<Rep> {
+  const id = nextId++;
+  return new Promise<Rep>((resolve, reject) => {
+    const cleanup = () => {
+      clearTimeout(timer);
+      child.off('message', onMessage);
+      child.off('exit', onExit);
+    };
+    const onMessage = (msg: Envelope<Rep>) => {
+      if (msg?.id !== id) return;
+      cleanup();
+      resolve(msg.body);
+    };
+    const onExit = (code: number | null) => {
+      cleanup();
+      reject(new Error(`bench: child exited (${code}) during ${(body as { type: string }).type}`));
+    };
+    const timer = setTimeout(() => {
+      cleanup();
+      reject(new Error(`bench: no reply to ${(body as { type: string }).type} within ${ms} ms`));
+    }, ms);
+    child.on('message', onMessage);
+    child.once('exit', onExit);
+    child.send({ id, body } satisfies Envelope<Req>);
+  });
+}
+
+/** In a child: answers each request with the handler's result; exits when the parent goes away. */
+export function serve<Req, Rep>(handler: (req: Req) => Promise<Rep>): void {
+  process.on('message', (msg: Envelope<Req>) => {
+    handler(msg.body).then(
+      (reply) => process.send?.({ id: msg.id, body: reply }),
+      (err: unknown) => {
+        console.error('bench child failed:', err);
+        process.exit(1);
+      },
+    );
+  });
+  process.on('disconnect', () => process.exit(0));
+}

@@ -1,0 +1,75 @@
+/**
+ * The benchmark's scenarios: one server setup each, named once here so the
+ * orchestrator, the server process and the client driver agree on what a
+ * name means (which library runs, where the client puts its credential,
+ * which key signs the tokens).
+ *
+ * @module
+ */
+
+/** Where the client driver puts the credential on the handshake. */
+export type Credential =
+  /** `io(url, { auth: { token } })` */
+  | 'auth'
+  /** `io(url, { auth: { token: 'Bearer ' + token } })`, as @thream/socketio-jwt wants it */
+  | 'auth-bearer'
+  /** `io(url, { query: { token } })` */
+  | 'query'
+  /** `extraHeaders: { Authorization: 'Bearer ' + token }` */
+  | 'header'
+  /** connect, then `emit('authenticate', { token })`, done on `authenticated` */
+  | 'event'
+  /** `extraHeaders: { Cookie, Origin }` with a session cookie from a real `/login` */
+  | 'cookie';
+
+export type Algorithm = 'HS256' | 'RS256';
+
+export interface Scenario {
+  id: string;
+  /** Row label in the table. */
+  label: string;
+  credential: Credential;
+  algorithm: Algorithm;
+  /** The baseline this row's ratio is taken against, besides bare Socket.IO. */
+  baseline?: string;
+}
+
+/** Handshake scenarios, in the order each round runs them. */
+export const HANDSHAKE_SCENARIOS: readonly Scenario[] = [
+  // Bare clients send the same token as everyone else, so the only difference is who verifies it.
+  { id: 'bare', label: 'bare Socket.IO (no auth)', credential: 'auth', algorithm: 'HS256' },
+  { id: 'jwt-string', label: 'hand-written jsonwebtoken 9, string secret', credential: 'auth', algorithm: 'HS256' },
+  { id: 'jwt-key', label: 'hand-written jsonwebtoken 9, KeyObject', credential: 'auth', algorithm: 'HS256' },
+  { id: 'socketio-jwt', label: 'socketio-jwt 4.6 (handshake: true)', credential: 'query', algorithm: 'HS256' },
+  { id: 'thream', label: '@thream/socketio-jwt 3', credential: 'auth-bearer', algorithm: 'HS256' },
+  { id: 'sp-auth-hs', label: 'sockpass jwt-auth HS256', credential: 'auth', algorithm: 'HS256', baseline: 'jwt-key' },
+  { id: 'sp-query', label: 'sockpass jwt-query HS256', credential: 'query', algorithm: 'HS256', baseline: 'socketio-jwt' },
+  { id: 'sp-header', label: 'sockpass jwt-header HS256', credential: 'header', algorithm: 'HS256', baseline: 'jwt-key' },
+  { id: 'sp-event', label: 'sockpass jwt-authenticate-event HS256', credential: 'event', algorithm: 'HS256', baseline: 'jwt-key' },
+  { id: 'sp-session', label: 'sockpass session (MemoryStore)', credential: 'cookie', algorithm: 'HS256' },
+  { id: 'jwt-key-rs', label: 'hand-written jsonwebtoken 9, RS256 KeyObject', credential: 'auth', algorithm: 'RS256' },
+  { id: 'sp-auth-rs', label: 'sockpass jwt-auth RS256', credential: 'auth', algorithm: 'RS256', baseline: 'jwt-key-rs' },
+];
+
+/** Event-throughput scenarios: the same jwt-auth server, without and with `auth.guard` on every event. */
+export const EVENT_SCENARIOS: readonly Scenario[] = [
+  { id: 'ev-plain', label: 'sockpass jwt-auth, no guard', credential: 'auth', algorithm: 'HS256' },
+  { id: 'ev-guard', label: 'sockpass jwt-auth + auth.guard', credential: 'auth', algorithm: 'HS256', baseline: 'ev-plain' },
+];
+
+/** Memory per idle socket: the bare and jwt-auth handshake servers, reused. */
+export const MEMORY_SCENARIOS: readonly string[] = ['bare', 'sp-auth-hs'];
+
+export const ALL_SCENARIOS: readonly Scenario[] = [...HANDSHAKE_SCENARIOS, ...EVENT_SCENARIOS];
+
+export function scenario(id: string): Scenario {
+  const found = ALL_SCENARIOS.find((s) => s.id === id);
+  if (found === undefined) throw new Error(`bench: unknown scenario ${id}`);
+  return found;
+}
+
+/** The Origin the session scenario allows; cookie clients send it. */
+export const BENCH_ORIGIN = 'http://bench.sockpass.test';
+
+/** The name of the event the event-throughput clients send. */
+export const ECHO_EVENT = 'echo';

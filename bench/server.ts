@@ -1,0 +1,239 @@
+/**
+ * One benchmark server: a real Socket.IO server on a loopback port, set up
+ * as one scenario (bare, a peer library, or a sockpass strategy), in its own
+ * process so its CPU time and heap are its own. The orchestrator drives it
+ * over IPC: start/stop a measurement window (CPU time from
+ * `process.cpuUsage()`, authenticated connections, events), count sockets,
+ * read the heap after a forced GC.
+ *
+ * Run by bench/run.ts as `node --expose-gc --import tsx bench/server.ts <scenario>`.
+ *
+ * @module
+ */
+import { createSecretKey, createPublicKey, type KeyObject } from 'node:crypto';
+import { createServer, type RequestListener } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { createRequire } from 'node:module';
+import { authorize as threamAuthorize } from '@thream/socketio-jwt';
+import express from 'express';
+import session from 'express-session';
+import jwt from 'jsonwebtoken';
+import { Passport } from 'passport';
+import { Server, type Socket } from 'socket.io';
+import { HS_SECRET, rsaPublicKey } from './keys.js';
+import { loadSockpass, optionalExport, type Sockpass } from './library.js';
+import { serve, type ServerReply, type ServerRequest } from './protocol.js';
+import { BENCH_ORIGIN, ECHO_EVENT, scenario } from './scenarios.js';
+
+type Middleware = (socket: Socket, next: (err?: Error) => void) => void;
+
+interface Setup {
+  /** Request handler of the HTTP server (the session scenario's express app). */
+  http?: RequestListener;
+  install(io: Server, counters: Counters): void;
+}
+
+interface Counters {
+  handshakes: number;
+  events: number;
+}
+
+/** The one socketio-jwt export we use; the package ships no types. */
+const socketioJwt = createRequire(import.meta.url)('socketio-jwt') as {
+  authorize(options: { secret: string; handshake: true; algorithms?: string[] }): Middleware;
+};
+
+const gc = (globalThis as { gc?: () => void }).gc;
+
+function countConnections(io: Server, counters: Counters): void {
+  io.on('connection', () => {
+    counters.handshakes++;
+  });
+}
+
+/** The middleware apps write by hand: `jwt.verify(token, secret)` with whatever they hold as the secret. */
+function handWritten(key: string | KeyObject, algorithms?: jwt.Algorithm[]): Middleware {
+  return function verifyToken(socket, next) {
+    try {
+      socket.data.user = jwt.verify(socket.handshake.auth.token as string, key, algorithms ? { algorithms } : {});
+      next();
+    } catch {
+      next(new Error('unauthorized'));
+    }
+  };
+}
+
+function sockpassSetup(
+  library: Sockpass,
+  strategy: Parameters<Sockpass['SockPass']['prototype']['use']>[1],
+  extra: (io: Server, auth: InstanceType<Sockpass['SockPass']>, counters: Counters) => void = () => {},
+): Setup {
+  return {
+    install(io, counters) {
+      const auth = new library.SockPass().use('bench', strategy);
+      io.use(auth.middleware('bench'));
+      auth.onAuthenticated(io, () => {
+        counters.handshakes++;
+      });
+      extra(io, auth, counters);
+    },
+  };
+}
+
+/** The session scenario: an express app whose `/login?user=N` logs a user in with passport, as a web app would. */
+function sessionSetup(library: Sockpass): Setup | string {
+  const sessionCookie = optionalExport<(options: Record<string, unknown>) => Parameters<Sockpass['SockPass']['prototype']['use']>[1]>(
+    library,
+    'sessionCookie',
+  );
+  if (sessionCookie === undefined) return 'sessionCookie is not exported by sockpass yet (issue 4)';
+  const passport = new Passport();
+  passport.serializeUser((user: Express.User, done) => done(null, (user as { id: string }).id));
+  passport.deserializeUser((id: string, done) => done(null, { id, name: `User ${id}` }));
+  const sessionMiddleware = session({
+    secret: HS_SECRET,
+    resave: false,
+    saveUninitialized: false,
+    cookie: { maxAge: 3_600_000 },
+  });
+  const app = express();
+  app.use(sessionMiddleware);
+  app.use(passport.session());
+  app.get('/login', (req, res, next) => {
+    req.login({ id: String(req.query.user) } as Express.User, (err) => (err ? next(err) : res.end('ok')));
+  });
+  return {
+    http: app,
+    ...sockpassSetup(library, sessionCookie({ session: sessionMiddleware, passport, allowedOrigins: [BENCH_ORIGIN] })),
+  };
+}
+
+function eventSetup(library: Sockpass, guarded: boolean): Setup | string {
+  const strategy = library.jwtAuth({ secret: HS_SECRET, algorithms: ['HS256'] });
+  type Guard = (policy: Record<string, (auth: { claims: Record<string, unknown> }) => boolean>) => (packet: unknown[], next: (err?: Error) => void) => void;
+  return sockpassSetup(library, strategy, (io, auth, counters) => {
+    const guardOf = (auth as unknown as { guard?: Guard }).guard;
+    if (guarded && typeof guardOf !== 'function') throw new Error('no guard');
+    const guard = guarded ? guardOf!.call(auth, { [ECHO_EVENT]: (a) => a.claims.scope === 'echo' }) : undefined;
+    auth.onAuthenticated(io, (socket: Socket) => {
+      if (guard !== undefined) socket.use(guard as Parameters<Socket['use']>[0]);
+      socket.on(ECHO_EVENT, (n: number, ack: (n: number) => void) => {
+        counters.events++;
+        ack(n);
+      });
+    });
+  });
+}
+
+async function setupFor(id: string): Promise<Setup | string> {
+  const library = await loadSockpass();
+  const hs = { secret: HS_SECRET, algorithms: ['HS256' as const] };
+  switch (id) {
+    case 'bare':
+      return { install: countConnections };
+    case 'jwt-string':
+      return { install: (io, c) => (io.use(handWritten(HS_SECRET)), countConnections(io, c)) };
+    case 'jwt-key':
+      return { install: (io, c) => (io.use(handWritten(createSecretKey(Buffer.from(HS_SECRET)), ['HS256'])), countConnections(io, c)) };
+    case 'jwt-key-rs':
+      return { install: (io, c) => (io.use(handWritten(createPublicKey(rsaPublicKey()), ['RS256'])), countConnections(io, c)) };
+    case 'socketio-jwt':
+      return { install: (io, c) => (io.use(socketioJwt.authorize({ secret: HS_SECRET, handshake: true })), countConnections(io, c)) };
+    case 'thream':
+      return { install: (io, c) => (io.use(threamAuthorize({ secret: HS_SECRET })), countConnections(io, c)) };
+    case 'sp-auth-hs':
+      return sockpassSetup(library, library.jwtAuth(hs));
+    case 'sp-auth-rs':
+      return sockpassSetup(library, library.jwtAuth({ secret: rsaPublicKey(), algorithms: ['RS256'] }));
+    case 'sp-query':
+      return sockpassSetup(library, library.jwtQuery({ ...hs, warnUrlLogging: false }));
+    case 'sp-header':
+      return sockpassSetup(library, library.jwtHeader(hs));
+    case 'sp-event': {
+      const make = optionalExport<(options: Record<string, unknown>) => Parameters<Sockpass['SockPass']['prototype']['use']>[1]>(
+        library,
+        'jwtAuthenticateEvent',
+      );
+      if (make === undefined) return 'jwtAuthenticateEvent is not exported by sockpass yet (issue 3)';
+      return sockpassSetup(library, make({ ...hs, timeout: 30_000 }));
+    }
+    case 'sp-session':
+      return sessionSetup(library);
+    case 'ev-plain':
+      return eventSetup(library, false);
+    case 'ev-guard': {
+      const probe = new library.SockPass() as unknown as { guard?: unknown };
+      if (typeof probe.guard !== 'function') return 'auth.guard is not in sockpass yet (issue 5)';
+      return eventSetup(library, true);
+    }
+    default:
+      throw new Error(`bench: no server setup for ${id}`);
+  }
+}
+
+async function main(): Promise<void> {
+  const id = process.argv[2] ?? '';
+  scenario(id); // throws on an unknown name
+  const setup = await setupFor(id);
+  if (typeof setup === 'string') {
+    serve<ServerRequest, ServerReply>(async () => ({ type: 'ok' }));
+    process.send?.({ id: 0, body: { type: 'skip', reason: setup } satisfies ServerReply });
+    return;
+  }
+  const http = setup.http ? createServer(setup.http) : createServer();
+  const io = new Server(http);
+  const counters: Counters = { handshakes: 0, events: 0 };
+  setup.install(io, counters);
+  await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve));
+
+  let window: { cpu: NodeJS.CpuUsage; at: number } | undefined;
+  const collect = () => {
+    for (let i = 0; i < 3; i++) gc?.();
+  };
+
+  serve<ServerRequest, ServerReply>(async (req) => {
+    switch (req.type) {
+      case 'measure-start':
+        collect();
+        counters.handshakes = 0;
+        counters.events = 0;
+        window = { cpu: process.cpuUsage(), at: performance.now() };
+        return { type: 'ok' };
+      case 'measure-stop': {
+        if (window === undefined) throw new Error('measure-stop without measure-start');
+        const cpu = process.cpuUsage(window.cpu);
+        const wallMs = performance.now() - window.at;
+        window = undefined;
+        return { type: 'measured', cpuMicros: cpu.user + cpu.system, handshakes: counters.handshakes, events: counters.events, wallMs };
+      }
+      case 'count':
+        return { type: 'count', sockets: io.engine.clientsCount };
+      case 'heap': {
+        if (gc === undefined) throw new Error('bench server needs --expose-gc');
+        collect();
+        const heapUsed = process.memoryUsage().heapUsed;
+        if (!req.claims) return { type: 'heap', heapUsed };
+        // What the sockets' claims (= user) objects weigh: the same number of deep copies, measured the same way.
+        const copies: unknown[] = [];
+        for (const socket of io.of('/').sockets.values()) {
+          const auth = (socket.data as { auth?: { claims: unknown } }).auth;
+          if (auth !== undefined) copies.push(structuredClone(auth.claims));
+        }
+        collect();
+        const claimsBytes = process.memoryUsage().heapUsed - heapUsed;
+        copies.length = 0;
+        return { type: 'heap', heapUsed, claimsBytes };
+      }
+      case 'close':
+        await new Promise<void>((resolve) => io.close(() => resolve()));
+        setImmediate(() => process.exit(0));
+        return { type: 'ok' };
+    }
+  });
+  process.send?.({ id: 0, body: { type: 'ready', port: (http.address() as AddressInfo).port } satisfies ServerReply });
+}
+
+main().catch((err: unknown) => {
+  console.error(err);
+  process.exit(1);
+});
