@@ -6,57 +6,35 @@
  *
  * Run: `npx tsx examples/jwt-auth/server.ts` (PORT, TOKEN_TTL from the environment).
  */
-import { fileURLToPath } from 'node:url';
-import { Server, type Socket } from 'socket.io';
+import type { Socket } from 'socket.io';
 import { SockPass, jwtAuth } from 'sockpass';
 import {
-  closeServer,
-  createExampleApp,
-  createTokenIssuer,
-  envPort,
-  envTokenTtl,
-  listen,
-  newHttpServer,
   refreshBeforeFor,
   runIfMain,
   serveMessages,
   serveTokenRoutes,
-  startTicker,
+  startExample,
   userFromClaims,
   type DemoUser,
   type ExampleOptions,
   type ExampleServer,
 } from '../shared/example-app.js';
 
-export async function createJwtAuthServer(options: ExampleOptions = {}): Promise<ExampleServer> {
-  const tokens = createTokenIssuer(options.tokenTtl ?? envTokenTtl(60));
-  const app = createExampleApp(fileURLToPath(new URL('./public/', import.meta.url)));
-  serveTokenRoutes(app, tokens);
+export function createJwtAuthServer(options: ExampleOptions = {}): Promise<ExampleServer> {
+  return startExample(new URL('./public/', import.meta.url), options, 60, ({ app, io, tokens }) => {
+    serveTokenRoutes(app, tokens);
 
-  const http = newHttpServer(app);
-  const io = new Server(http);
-  const auth = new SockPass<DemoUser>({ refreshBefore: refreshBeforeFor(tokens.ttl) }).use(
-    'jwt-auth',
-    jwtAuth({ secret: tokens.secret, algorithms: ['HS256'], user: userFromClaims }),
-  );
-  io.use(auth.middleware(['jwt-auth']));
-  auth.onAuthenticated<Socket>(io, (socket) => {
-    socket.emit('hello', socket.data.auth);
-    serveMessages(io, socket, socket.data.auth.user);
+    const auth = new SockPass<DemoUser>({ refreshBefore: refreshBeforeFor(tokens.ttl) }).use(
+      'jwt-auth',
+      jwtAuth({ secret: tokens.secret, algorithms: ['HS256'], user: userFromClaims }),
+    );
+    io.use(auth.middleware(['jwt-auth']));
+    auth.onAuthenticated<Socket>(io, (socket) => {
+      socket.emit('hello', socket.data.auth);
+      serveMessages(io, socket, socket.data.auth.user);
+    });
+    return {};
   });
-  const stopTicker = startTicker([io]);
-
-  const { url, port } = await listen(http, options.port ?? envPort(), options.host);
-  return {
-    url,
-    port,
-    http,
-    io,
-    async close() {
-      stopTicker();
-      await closeServer(io, http);
-    },
-  };
 }
 
 runIfMain(import.meta.url, 'sockpass jwt-auth example', () => createJwtAuthServer());

@@ -14,7 +14,7 @@ import type { AddressInfo } from 'node:net';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import express, { type Express, type Request } from 'express';
 import jwt from 'jsonwebtoken';
-import type { Namespace, Server, Socket } from 'socket.io';
+import { Server, type Namespace, type Socket } from 'socket.io';
 
 export interface DemoUser {
   id: string;
@@ -204,8 +204,56 @@ export async function closeServer(io: Server, http: HttpServer): Promise<void> {
   http.closeAllConnections();
 }
 
-export function newHttpServer(app: Express): HttpServer {
-  return createServer(app);
+export interface ExampleParts {
+  app: Express;
+  http: HttpServer;
+  io: Server;
+  tokens: TokenIssuer;
+}
+
+/**
+ * The frame of an example: express app serving `publicDir`, HTTP server,
+ * Socket.IO server and token issuer; `setup` adds the example's own routes and
+ * sockpass wiring and returns the namespaces that get the server tick, plus
+ * anything to close on shutdown. Then it listens.
+ */
+export async function startExample(
+  publicDir: URL,
+  options: ExampleOptions,
+  defaultTtl: number,
+  setup: (parts: ExampleParts) => Promise<ExampleSetup> | ExampleSetup,
+): Promise<ExampleServer> {
+  const tokens = createTokenIssuer(options.tokenTtl ?? envTokenTtl(defaultTtl));
+  const app = createExampleApp(fileURLToPath(publicDir));
+  const http = createServer(app);
+  const io = new Server(http);
+  const { ticker = [io], close: closeExtra } = await setup({ app, http, io, tokens });
+  const stopTicker = startTicker(ticker);
+  let address: { url: string; port: number };
+  try {
+    address = await listen(http, options.port ?? envPort(), options.host);
+  } catch (err) {
+    stopTicker();
+    await closeExtra?.();
+    throw err;
+  }
+  return {
+    ...address,
+    http,
+    io,
+    async close() {
+      stopTicker();
+      await closeServer(io, http);
+      await closeExtra?.();
+    },
+  };
+}
+
+export interface ExampleSetup {
+  /** Namespaces that get a `message` every 2 s. Default: the main namespace. */
+  ticker?: readonly (Namespace | Server)[];
+  /** Closes what the example opened besides the HTTP and Socket.IO servers (e.g. Redis clients). */
+  close?: () => Promise<void>;
 }
 
 /**

@@ -1,0 +1,28 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createJwtQueryServer } from '../../examples/jwt-query/server.js';
+import type { ExampleServer } from '../../examples/shared/example-app.js';
+import { exerciseExamplePage, launchBrowser, type TestBrowser } from '../helpers/browser.js';
+
+let server: ExampleServer;
+let browser: TestBrowser;
+beforeAll(async () => {
+  server = await createJwtQueryServer({ port: 0, host: '127.0.0.1', tokenTtl: 4 });
+  browser = await launchBrowser();
+});
+afterAll(async () => {
+  await browser?.close();
+  await server?.close();
+});
+
+describe('examples/jwt-query in Chromium', () => {
+  it('logs in, shows the user and live messages, refuses forged and expired tokens', { timeout: 60_000 }, async () => {
+    const page = await browser.newPage();
+    await exerciseExamplePage(browser, page, server.url, {
+      name: 'jwt-query',
+      strategy: 'jwt-query',
+      forgedCode: 'invalid_token',
+      expiredCode: 'token_expired',
+    });
+    expect(browser.errors).toEqual([]);
+  });
+});
