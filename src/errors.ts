@@ -29,6 +29,8 @@ export type AuthErrorCode =
   /** The async key resolver failed or returned no usable key. */
   | 'key_unavailable'
   | 'session_not_found'
+  /** The store returned a session whose cookie expiry has passed. */
+  | 'session_expired'
   /** The session store errored or did not answer within its bound. */
   | 'store_unavailable'
   /** A cookie-authenticated handshake from an Origin that is not allowed (CSWSH). */
@@ -51,6 +53,7 @@ export const AUTH_ERROR_CODES: readonly AuthErrorCode[] = [
   'user_mismatch',
   'key_unavailable',
   'session_not_found',
+  'session_expired',
   'store_unavailable',
   'origin_not_allowed',
   'authentication_timeout',
