@@ -56,6 +56,16 @@ export function whenAuthenticated(socket, acceptedOn = 'connect', ms = 10000) {
   });
 }
 
+/**
+ * Hands a fresh token to the server on the same socket: `auth:refresh` with an
+ * ack, which answers `{ expiresAt }` or `{ error: { code } }`.
+ */
+export async function answerRefresh(socket, token) {
+  const reply = await socket.timeout(10000).emitWithAck('auth:refresh', { token });
+  if (reply && reply.error) throw reply.error;
+  return reply;
+}
+
 const TEMPLATE = `
   <section class="card" id="login-card">
     <h2>1 · Log in</h2>
@@ -101,7 +111,6 @@ const TEMPLATE = `
  *  - acceptedOn: 'connect' | 'authenticated'
  *  - cookie: true when the credential is the session cookie (no token on the page)
  *  - forge(): for cookie pages, opens a socket with a forged credential
- *  - answerRefresh(socket, token): how this strategy hands a fresh token to the server
  */
 export function runExample(options) {
   const root = $('demo');
@@ -144,16 +153,18 @@ export function runExample(options) {
       if (!expiresAt) $('expires').textContent = 'never (no expiry)';
     });
     s.on('message', (m) => addMessage(`${m.from}: ${m.text}`));
-    s.on('auth:expired', (payload) => {
-      setCode(codeOf(payload));
-      addMessage(`server: auth:expired (${codeOf(payload)})`, 'warning');
-    });
+    for (const event of ['auth:expired', 'auth:refused', 'auth:revoked']) {
+      s.on(event, (payload) => {
+        setCode(codeOf(payload));
+        addMessage(`server: ${event} (${codeOf(payload)})`, 'warning');
+      });
+    }
     s.on('auth:refresh', async () => {
       if (!$('answer-refresh').checked || options.cookie) return;
       try {
         const fresh = await postJson('/token', {}, token);
         token = fresh.token;
-        await options.answerRefresh(s, token);
+        await answerRefresh(s, token);
         expiresAt = fresh.expiresAt;
         refreshes += 1;
         $('refreshes').textContent = String(refreshes);

@@ -1,0 +1,262 @@
+// The compare page: one login, then one socket per strategy (one column each).
+// Each lane says how to put the credential where its strategy reads it; the
+// rest (timing, round trips, countdown, refresh, refused credentials) is the
+// same for every lane.
+import { io } from '/socket.io/socket.io.esm.min.js';
+import { $, answerRefresh, codeOf, forgeToken, postJson, whenAuthenticated } from '/shared/demo.js';
+
+const common = { reconnection: false, forceNew: true };
+const short = (token) => (token ? `${token.slice(0, 12)}…` : '…');
+
+/** What differs per strategy. `open(token)` returns a socket carrying the credential. */
+const LANES = {
+  'jwt-auth': {
+    travels: 'handshake body (auth payload)',
+    wire: (t) => `CONNECT /jwt-auth {"token":"${short(t)}"}`,
+    proxies: 'nothing',
+    open: (token) => io('/jwt-auth', { ...common, transports: ['websocket'], auth: { token } }),
+  },
+  'jwt-query': {
+    travels: 'URL query string',
+    wire: (t) => `GET /socket.io/?EIO=4&transport=websocket&token=${short(t)}`,
+    proxies: 'the token, in every access log that records URLs',
+    open: (token) => io('/jwt-query', { ...common, transports: ['websocket'], query: { token } }),
+  },
+  'jwt-header': {
+    travels: 'HTTP header (polling transport)',
+    wire: (t) => `Authorization: Bearer ${short(t)}\n(on every polling request)`,
+    proxies: 'rarely (headers are seldom logged)',
+    open: (token) => io('/jwt-header', { ...common, transports: ['polling'], extraHeaders: { Authorization: `Bearer ${token}` } }),
+  },
+  'jwt-authenticate-event': {
+    travels: 'message body, after connect',
+    wire: (t) => `42/jwt-authenticate-event,["authenticate",{"token":"${short(t)}"}]`,
+    proxies: 'nothing',
+    acceptedOn: 'authenticated',
+    open: (token) => {
+      const socket = io('/jwt-authenticate-event', { ...common, transports: ['websocket'] });
+      socket.on('connect', () => socket.emit('authenticate', { token }));
+      return socket;
+    },
+  },
+  session: {
+    travels: 'cookie (sent by the browser)',
+    wire: () => 'Cookie: sockpass.sid=s%3A… (httpOnly)',
+    proxies: 'nothing usually; CSWSH risk: sockpass checks Origin',
+    cookie: true,
+    open: () => io('/session', { ...common, transports: ['websocket'] }),
+    // A cookie with a bad signature on the Socket.IO path: the browser sends it before the real one.
+    forge: () => {
+      document.cookie = 'sockpass.sid=s%3Aforged-session-id.badsignature; path=/socket.io/; SameSite=Lax';
+      const socket = io('/session', { ...common, transports: ['websocket'] });
+      const clear = () => (document.cookie = 'sockpass.sid=; path=/socket.io/; expires=Thu, 01 Jan 1970 00:00:00 GMT');
+      socket.on('connect', clear);
+      socket.on('connect_error', clear);
+      return socket;
+    },
+  },
+};
+
+const ROWS = [
+  ['status', 'status'],
+  ['user', 'user the server saw'],
+  ['socket-id', 'socket id'],
+  ['round-trips', 'round trips'],
+  ['elapsed', 'handshake time'],
+  ['travels', 'credential travels in'],
+  ['proxies', 'what a proxy logs'],
+  ['expires', 'credential expires'],
+  ['refreshes', 'refreshes on this socket'],
+  ['messages', 'live messages'],
+  ['code', 'last error code'],
+  ['actions', 'try a bad credential'],
+  ['refused', 'answer'],
+];
+
+const cell = (lane, field) => document.querySelector(`[data-cell="${lane}:${field}"]`);
+const set = (lane, field, text) => (cell(lane, field).textContent = text);
+
+let token;
+const state = {};
+
+function buildTable(names) {
+  for (const name of names) {
+    const th = document.createElement('th');
+    th.innerHTML = `<code>${name}</code><br><small>namespace /${name}</small>`;
+    $('lanes').append(th);
+  }
+  for (const [field, label] of ROWS) {
+    const tr = document.createElement('tr');
+    tr.innerHTML = `<th>${label}</th>`;
+    for (const name of names) {
+      const td = document.createElement('td');
+      td.dataset.cell = `${name}:${field}`;
+      td.dataset.field = field;
+      td.textContent = '—';
+      tr.append(td);
+    }
+    $('rows').append(tr);
+  }
+  for (const name of names) {
+    const lane = LANES[name];
+    set(name, 'proxies', lane.proxies);
+    cell(name, 'travels').innerHTML = `${lane.travels}<code></code>`;
+    cell(name, 'messages').innerHTML = '<span class="count">0</span><ul></ul>';
+    cell(name, 'actions').textContent = '';
+    const forge = document.createElement('button');
+    forge.textContent = lane.cookie ? 'forged cookie' : 'forged token';
+    forge.dataset.action = 'forge';
+    forge.disabled = true;
+    forge.addEventListener('click', () => tryRefused(name, 'forge'));
+    cell(name, 'actions').append(forge);
+    if (!lane.cookie) {
+      const expired = document.createElement('button');
+      expired.textContent = 'expired token';
+      expired.dataset.action = 'expired';
+      expired.disabled = true;
+      expired.addEventListener('click', () => tryRefused(name, 'expired'));
+      cell(name, 'actions').append(expired);
+    }
+    state[name] = { socket: undefined, token: undefined, expiresAt: undefined, refreshes: 0, messages: 0 };
+  }
+}
+
+function setStatus(name, text, kind) {
+  const td = cell(name, 'status');
+  td.textContent = text;
+  td.dataset.state = kind;
+}
+
+function addMessage(name, text, kind = 'message') {
+  const lane = state[name];
+  lane.messages += 1;
+  const box = cell(name, 'messages');
+  box.querySelector('.count').textContent = String(lane.messages);
+  const li = document.createElement('li');
+  li.className = kind;
+  li.textContent = text;
+  const ul = box.querySelector('ul');
+  ul.prepend(li);
+  while (ul.children.length > 4) ul.lastChild.remove();
+}
+
+async function connectLane(name) {
+  const lane = LANES[name];
+  const s = state[name];
+  s.socket?.disconnect();
+  s.token = token;
+  s.refreshes = 0;
+  set(name, 'refreshes', '0');
+  const started = performance.now();
+  const socket = lane.open(token);
+  s.socket = socket;
+  cell(name, 'travels').querySelector('code').textContent = lane.wire(token);
+  setStatus(name, 'connecting…', 'connecting');
+
+  // Round trips: the server's packets for this namespace up to the one that authenticated the
+  // socket. Our 'packet' listener runs after the socket's own, so that last one is added here.
+  let answers = 0;
+  let roundTrips;
+  socket.io.on('packet', (packet) => {
+    if (roundTrips === undefined && packet.nsp === `/${name}`) answers += 1;
+  });
+  socket.once(lane.acceptedOn ?? 'connect', () => (roundTrips = answers + 1));
+  socket.on('hello', (auth) => {
+    set(name, 'user', `${auth.user.name} (id ${auth.user.id}) via ${auth.strategy}`);
+    s.expiresAt = auth.expiresAt;
+  });
+  socket.on('message', (m) => addMessage(name, `${m.from}: ${m.text}`));
+  for (const event of ['auth:expired', 'auth:refused', 'auth:revoked']) {
+    socket.on(event, (payload) => {
+      set(name, 'code', codeOf(payload));
+      addMessage(name, `${event} (${codeOf(payload)})`, 'warning');
+    });
+  }
+  socket.on('auth:refresh', async () => {
+    if (!$('answer-refresh').checked || lane.cookie) return;
+    try {
+      const fresh = await postJson('/token');
+      await answerRefresh(socket, fresh.token);
+      s.token = fresh.token;
+      s.expiresAt = fresh.expiresAt;
+      s.refreshes += 1;
+      set(name, 'refreshes', String(s.refreshes));
+    } catch (err) {
+      set(name, 'code', codeOf(err));
+    }
+  });
+  socket.on('disconnect', (reason) => {
+    if (state[name].socket === socket) setStatus(name, `disconnected (${reason})`, 'disconnected');
+  });
+  try {
+    await whenAuthenticated(socket, lane.acceptedOn ?? 'connect');
+    set(name, 'socket-id', socket.id);
+    set(name, 'round-trips', String(roundTrips));
+    set(name, 'elapsed', `${Math.round(performance.now() - started)} ms`);
+    setStatus(name, 'connected', 'connected');
+  } catch (code) {
+    setStatus(name, 'refused', 'refused');
+    set(name, 'code', code);
+  }
+}
+
+async function tryRefused(name, kind) {
+  const lane = LANES[name];
+  set(name, 'refused', 'trying…');
+  let socket;
+  try {
+    if (kind === 'forge') socket = lane.forge ? lane.forge() : lane.open(forgeToken(token));
+    else socket = lane.open((await postJson('/demo/expired-token')).token);
+    await whenAuthenticated(socket, lane.acceptedOn ?? 'connect');
+    set(name, 'refused', `${kind}: accepted (!)`);
+  } catch (code) {
+    set(name, 'refused', `${kind === 'forge' ? 'forged' : 'expired'} → ${code}`);
+  } finally {
+    socket?.disconnect();
+  }
+}
+
+function tick() {
+  for (const [name, s] of Object.entries(state)) {
+    if (!s.expiresAt) continue;
+    const left = Math.round((new Date(s.expiresAt).getTime() - Date.now()) / 1000);
+    const td = cell(name, 'expires');
+    td.classList.add('countdown');
+    td.textContent = left > 0 ? `in ${left} s` : 'expired';
+  }
+}
+
+async function main() {
+  const config = await (await fetch('/config')).json();
+  const names = config.strategies.filter((name) => LANES[name] !== undefined);
+  buildTable(names);
+  $('config').textContent = ` Tokens live ${config.tokenTtl} s; the server asks for a refresh ${Math.round(config.refreshBefore / 1000)} s before expiry. Sessions and adapter: ${config.backing}.`;
+  setInterval(tick, 250);
+
+  $('login-form').addEventListener('submit', async (event) => {
+    event.preventDefault();
+    $('login-error').textContent = '';
+    try {
+      const res = await postJson('/login', { username: $('username').value, password: $('password').value });
+      token = res.token;
+      for (const button of document.querySelectorAll('#compare button, #forge-all, #expired-all, #logout')) button.disabled = false;
+      await Promise.all(names.map((name) => connectLane(name)));
+    } catch (err) {
+      $('login-error').textContent = err.message;
+    }
+  });
+  $('logout').addEventListener('click', async () => {
+    await postJson('/logout').catch(() => {});
+    token = undefined;
+    for (const button of document.querySelectorAll('#compare button, #forge-all, #expired-all, #logout')) button.disabled = true;
+    for (const name of names) {
+      state[name].socket?.disconnect();
+      state[name].expiresAt = undefined;
+      set(name, 'expires', '—');
+    }
+  });
+  $('forge-all').addEventListener('click', () => names.forEach((name) => tryRefused(name, 'forge')));
+  $('expired-all').addEventListener('click', () => names.filter((n) => !LANES[n].cookie).forEach((name) => tryRefused(name, 'expired')));
+}
+
+main();
