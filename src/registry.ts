@@ -15,7 +15,9 @@ import { AuthError, toAuthError } from './errors.js';
 import { startLifecycle, resumeRecovered, type LifecycleOptions } from './lifecycle.js';
 import { decide, type Mode, type NamedStrategy } from './pipeline.js';
 import { startQuarantine } from './quarantine.js';
-import type { ConnectionTarget, NamespaceLike, SocketLike } from './socket-like.js';
+import { createGuard, type Guard, type GuardPolicy } from './guard.js';
+import { revokeSockets, type RevokeOptions, type RevokeTarget } from './revoke.js';
+import type { ConnectionTarget, NamespaceLike, ServerLike, SocketLike } from './socket-like.js';
 import { getState, runCleanup, setState, toSocketAuth, type SocketState } from './socket-state.js';
 import type { AuthSuccess, FailureEvent, SocketAuth, Strategy } from './types.js';
 
@@ -48,6 +50,8 @@ export interface RegistryContext<U> {
   reportFailure(socket: SocketLike, error: AuthError): void;
   /** Namespaces this registry has seen, by name (for revocation on every node). */
   readonly namespaces: ReadonlySet<string>;
+  /** The strategy registered under `name` (an anonymous socket upgrades with it; a recovered socket refreshes with it). */
+  strategy(name: string): Strategy<U> | undefined;
 }
 
 const NAME = /^[A-Za-z0-9][A-Za-z0-9._:-]*$/;
@@ -83,6 +87,7 @@ export class SockPass<U = unknown> {
       authenticated: (socket, state, result) => this.#authenticated(socket, state, result),
       reportFailure: (socket, error) => this.#reportFailure(socket, error),
       namespaces: this.#namespaces,
+      strategy: (name) => this.#strategies.get(name),
     };
     this.#events.setMaxListeners(0);
   }
@@ -199,6 +204,41 @@ export class SockPass<U = unknown> {
   off(event: 'failure', listener: (failure: FailureEvent) => void): this {
     this.#events.off(event, listener);
     return this;
+  }
+
+  /**
+   * Disconnects every socket of a user (`user:<id>` room) or of a session
+   * (`session:<sid>`), on every node, through the server's adapter. Each
+   * client first gets `auth:revoked` `{ code: 'token_revoked', message }`.
+   *
+   * @example
+   * ```ts
+   * app.post('/logout', async (req, res) => {
+   *   await auth.revoke(io, { session: req.sessionID }, 'you logged out');
+   *   req.session.destroy(() => res.sendStatus(204));
+   * });
+   * await auth.revoke(io, { user: '42' }, { reason: 'account suspended', namespaces: ['/admin'] });
+   * ```
+   */
+  revoke(io: ServerLike | NamespaceLike, target: RevokeTarget, options?: string | RevokeOptions): Promise<void> {
+    return revokeSockets(io, target, this.#context, typeof options === 'string' ? { reason: options } : options);
+  }
+
+  /**
+   * Per-event authorization for `socket.use`: event name (exact, `prefix*`,
+   * `*`) → predicate on `socket.data.auth`, or `true` / `false`. A refused
+   * event never reaches its handler; its ack gets `{ error: { code: 'forbidden' } }`.
+   *
+   * @example
+   * ```ts
+   * const guard = auth.guard({ 'admin:*': (a) => a.claims.role === 'admin', 'chat:send': (a) => !a.anonymous });
+   * io.on('connection', (socket) => socket.use(guard(socket)));
+   * ```
+   */
+  guard(policy: GuardPolicy<U>): Guard {
+    const inBandEvents: string[] = [];
+    for (const strategy of this.#strategies.values()) if (strategy.inBand) inBandEvents.push(strategy.inBand.eventName);
+    return createGuard(policy, inBandEvents);
   }
 
   /** Internal hooks for the lifecycle helpers; not part of the public API. */

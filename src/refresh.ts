@@ -1,0 +1,119 @@
+/**
+ * In-band refresh: a socket swaps its credential for a fresh one on the same
+ * connection, with no reconnect and no missed message.
+ *
+ * The server emits `auth:refresh` `{ expiresAt }` some time before expiry
+ * (`refreshBefore`); the client answers, or refreshes unasked, by emitting
+ * `auth:refresh` `{ token }` with an ack. The token is verified by the
+ * strategy that admitted the socket (`authenticateCredential`, which also runs
+ * the `isRevoked` hook), must name the same user, and moves the expiry; the
+ * ack gets `{ expiresAt }`. A refused token gets `{ error: { code, message } }`,
+ * then `auth:refused` and a disconnect. For an anonymous socket the same
+ * event is the upgrade: the token is verified by the strategy named in
+ * `anonymous({ upgrade })`.
+ *
+ * @module
+ */
+import createDebug from 'debug';
+import { AuthError, toAuthError } from './errors.js';
+import { cutSocket, renewCredential, upgradeAnonymous } from './lifecycle.js';
+import type { RegistryContext } from './registry.js';
+import type { SocketLike } from './socket-like.js';
+import { onCleanup, type SocketState } from './socket-state.js';
+import type { Strategy } from './types.js';
+import { REFRESH_EVENT, REFUSED_EVENT, type RefreshNotice, type RefreshReply } from './wire.js';
+import { upgradeTarget } from '../strategies/anonymous.js';
+
+const debug = createDebug('sockpass:refresh');
+
+type Ack = (reply: RefreshReply) => void;
+
+/** States whose socket already has our `auth:refresh` listener (a recovered or upgraded socket must not get two). */
+const listening = new WeakSet<object>();
+
+/** Server → client: "refresh before `expiresAt`". */
+export function askForRefresh(socket: SocketLike, expiresAt: Date): void {
+  if (!socket.connected) return;
+  debug('socket %s: asking for a refresh before %s', socket.id, expiresAt.toISOString());
+  const notice: RefreshNotice = { expiresAt: expiresAt.toISOString() };
+  socket.emit(REFRESH_EVENT, notice);
+}
+
+/** Takes `auth:refresh` answers (and unasked refreshes) from the client for as long as the socket lives. */
+export function listenForRefresh<U>(socket: SocketLike, state: SocketState<U>, ctx: RegistryContext<U>): void {
+  if (listening.has(state)) return;
+  listening.add(state);
+  // One refresh at a time: a client flooding tokens costs one verification, not one per packet.
+  let busy = false;
+  const onRefresh = (payload: unknown, maybeAck?: unknown): void => {
+    const ack = (typeof maybeAck === 'function' ? maybeAck : typeof payload === 'function' ? payload : undefined) as Ack | undefined;
+    if (busy) {
+      ack?.({ error: { code: 'credentials_bad_format', message: 'a refresh is already in progress' } });
+      return;
+    }
+    busy = true;
+    refresh(socket, state, ctx, payload).then(
+      (expiresAt) => {
+        busy = false;
+        ack?.({ expiresAt: expiresAt === null ? null : expiresAt.toISOString() });
+      },
+      (err: unknown) => {
+        busy = false;
+        const error = toAuthError(err, state.strategyName);
+        if (!socket.connected) return;
+        ctx.reportFailure(socket, error);
+        ack?.({ error: { code: error.code, message: error.message } });
+        cutSocket(socket, REFUSED_EVENT, error);
+      },
+    );
+  };
+  socket.on(REFRESH_EVENT, onRefresh);
+  onCleanup(state as SocketState<unknown>, () => {
+    socket.off(REFRESH_EVENT, onRefresh);
+    listening.delete(state);
+  });
+}
+
+/** Verifies one refresh and applies it; resolves to the new expiry, rejects with the AuthError to report. */
+async function refresh<U>(socket: SocketLike, state: SocketState<U>, ctx: RegistryContext<U>, payload: unknown): Promise<Date | null> {
+  const token = readToken(payload);
+  const upgrading = state.result?.anonymous === true;
+  let name = state.strategyName;
+  let strategy: Strategy<U> | undefined = state.strategy;
+  if (upgrading) {
+    name = upgradeTarget(state.strategy) ?? '';
+    strategy = ctx.strategy(name);
+    if (name === '' || strategy === undefined) {
+      throw new AuthError('credentials_bad_format', 'this anonymous socket cannot upgrade in-band');
+    }
+  }
+  if (strategy?.authenticateCredential === undefined) {
+    throw new AuthError('credentials_bad_format', 'this socket\'s credential cannot be refreshed in-band', { strategy: name });
+  }
+  const result = await withTimeout(strategy.authenticateCredential(token), ctx.options.refreshTimeout, name);
+  if (!socket.connected) throw new AuthError('token_expired', 'the socket closed during the refresh');
+  if (result === null || typeof result !== 'object') throw new AuthError('server_error', 'refresh failed', { strategy: name });
+  if (result.kind === 'fail') throw toAuthError(result.error, name);
+  if (result.kind === 'pass') throw new AuthError('credentials_required', 'no token in the refresh', { strategy: name });
+  if (upgrading) upgradeAnonymous(socket, state, name, strategy, result, ctx);
+  else renewCredential(socket, state, result, ctx);
+  debug('socket %s: credential refreshed by %s', socket.id, name);
+  return result.expiresAt ?? null;
+}
+
+function readToken(payload: unknown): unknown {
+  if (typeof payload === 'string') return payload;
+  if (typeof payload !== 'object' || payload === null || !Object.prototype.hasOwnProperty.call(payload, 'token')) {
+    throw new AuthError('credentials_bad_format', 'a refresh carries { token }');
+  }
+  return (payload as { token: unknown }).token;
+}
+
+function withTimeout<T>(work: Promise<T>, ms: number, strategy: string): Promise<T> {
+  if (!(ms > 0)) return work;
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new AuthError('server_error', 'the refresh took too long to verify', { strategy })), ms);
+  });
+  return Promise.race([work, late]).finally(() => clearTimeout(timer));
+}
