@@ -15,13 +15,14 @@ afterAll(async () => {
 });
 
 describe('examples/jwt-query in Chromium', () => {
-  it('logs in, shows the user and live messages, refuses forged and expired tokens', { timeout: 60_000 }, async () => {
+  it('logs in, shows the user and live messages, refuses forged and expired tokens, refreshes on the same socket', { timeout: 60_000 }, async () => {
     const page = await browser.newPage();
     await exerciseExamplePage(browser, page, server.url, {
       name: 'jwt-query',
       strategy: 'jwt-query',
       forgedCode: 'invalid_token',
       expiredCode: 'token_expired',
+      refreshes: 1,
     });
     expect(browser.errors).toEqual([]);
   });
