@@ -29,6 +29,8 @@ export { jwtQuery } from '../strategies/jwt-query.js';
 export type { JwtQueryOptions } from '../strategies/jwt-query.js';
 export { jwtHeader } from '../strategies/jwt-header.js';
 export type { JwtHeaderOptions } from '../strategies/jwt-header.js';
+export { sessionCookie } from '../strategies/session-cookie.js';
+export type { SessionCookieOptions, AllowedOrigins, PassportLike, SessionRecord, ConnectMiddleware } from '../strategies/session-cookie.js';
 export { passportStrategy } from '../strategies/passport.js';
 export type { PassportStrategyOptions, PassportStrategyLike } from '../strategies/passport.js';
 export type {
