@@ -1,0 +1,280 @@
+/**
+ * One server under test for the soak, in its own process: a real HTTP server,
+ * an express app that logs users in with passport and express-session (as a
+ * web app would), Socket.IO, and sockpass with every strategy there is, each
+ * on its own namespace:
+ *
+ * - `/`         jwt-auth, jwt-query, jwt-header (mode `first`)
+ * - `/passport` passport-jwt's JwtStrategy through the passport adapter
+ * - `/event`    jwt-auth, then the `authenticate` event as the fallback
+ * - `/session`  the session cookie (MemoryStore, or connect-redis on REDIS)
+ * - `/mixed`    jwt-auth, then the session cookie
+ *
+ * It counts what the soak must see stay at zero (unhandled rejections,
+ * uncaught exceptions, events of unauthenticated sockets reaching a handler)
+ * and reports heap, handles and listeners on request.
+ *
+ * Run by soak/protocol.ts as `node --expose-gc --import tsx soak/server.ts`.
+ *
+ * @module
+ */
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { createAdapter } from '@socket.io/redis-adapter';
+import express from 'express';
+import session, { type Store } from 'express-session';
+import { ExtractJwt, Strategy as JwtStrategy } from 'passport-jwt';
+import { Passport } from 'passport';
+import { createClient, type RedisClientType } from 'redis';
+import { Server, type Namespace, type Socket } from 'socket.io';
+import * as sockpass from 'sockpass';
+import { SECRET } from '../test/helpers/tokens.js';
+import type { Counters, Envelope, ServerConfig, ServerReply, ServerRequest, ServerStats } from './protocol.js';
+import { SOAK_ORIGIN, findExport } from './pieces.js';
+
+const config = JSON.parse(process.env.SOAK_SERVER_CONFIG ?? '{}') as ServerConfig;
+const gc = (globalThis as { gc?: () => void }).gc;
+
+const counters: Counters = {
+  connections: 0,
+  authenticated: 0,
+  refusals: {},
+  unhandledRejections: 0,
+  uncaughtExceptions: 0,
+  unauthenticatedEventsHandled: 0,
+  probes: 0,
+  errors: [],
+};
+const note = (what: string, err: unknown) => {
+  if (counters.errors.length < 10) counters.errors.push(`${what}: ${(err as Error)?.stack ?? String(err)}`.slice(0, 600));
+  console.error(`[soak:${config.name}] ${what}:`, (err as Error)?.message ?? err);
+};
+process.on('unhandledRejection', (reason) => {
+  counters.unhandledRejections++;
+  note('unhandled rejection', reason);
+});
+process.on('uncaughtException', (err) => {
+  counters.uncaughtExceptions++;
+  note('uncaught exception', err);
+});
+
+type User = { id: string; name?: string; sub?: string };
+type StrategyFactory = (options: Record<string, unknown>) => sockpass.Strategy<User>;
+
+const missing: string[] = [];
+const redisClients: RedisClientType[] = [];
+const revoked = new Set<string>();
+
+function redisClient(url: string): RedisClientType {
+  const client: RedisClientType = createClient({
+    url,
+    // Reconnect quickly once Redis is back; a store call in flight meanwhile is bounded by the session strategy.
+    socket: { reconnectStrategy: (retries: number) => Math.min(50 + retries * 50, 500), connectTimeout: 1000 },
+  });
+  // node-redis emits 'error' on every failed reconnect; unhandled it would crash the process.
+  client.on('error', () => {});
+  redisClients.push(client);
+  return client;
+}
+
+async function main(): Promise<void> {
+  const passport = new Passport();
+  passport.serializeUser((user: Express.User, done) => done(null, (user as User).id));
+  passport.deserializeUser((id: string, done) => done(null, { id, name: `user ${id}` }));
+
+  let store: Store | undefined;
+  let denyList: RedisClientType | undefined;
+  if (config.redisUrl !== undefined) {
+    const client = redisClient(config.redisUrl);
+    await client.connect();
+    const { RedisStore } = await import('connect-redis');
+    store = new RedisStore({ client, prefix: 'soak:sess:' });
+    denyList = client;
+  }
+  const sessionMiddleware = session({
+    secret: SECRET,
+    store,
+    resave: false,
+    saveUninitialized: false,
+    cookie: { maxAge: 3_600_000, sameSite: 'lax' },
+  });
+
+  const app = express();
+  app.use(sessionMiddleware);
+  app.use(passport.session());
+  app.get('/login', (req, res, next) => {
+    req.login({ id: String(req.query.user ?? 'alice') } as Express.User, (err) => (err ? next(err) : res.end('ok')));
+  });
+  app.get('/logout', (req, res, next) => {
+    req.logout((err) => (err ? next(err) : req.session.destroy(() => res.end('bye'))));
+  });
+  app.use((err: Error, _req: express.Request, res: express.Response, _next: express.NextFunction) => {
+    res.status(503).end(err.message);
+  });
+
+  const http = createServer(app);
+  const io = new Server(http, { maxHttpBufferSize: 1e6 });
+  if (config.adapter && config.redisUrl !== undefined) {
+    const pub = redisClient(config.redisUrl);
+    const sub = pub.duplicate();
+    sub.on('error', () => {});
+    redisClients.push(sub);
+    await Promise.all([pub.connect(), sub.connect()]);
+    io.adapter(createAdapter(pub, sub));
+  }
+
+  const isRevoked = async (claims: sockpass.Claims): Promise<boolean> => {
+    const sub = String(claims.sub);
+    if (revoked.has(sub)) return true;
+    return denyList !== undefined && config.adapter === true ? denyList.sIsMember('soak:revoked', sub).then(Boolean) : false;
+  };
+  const hs = { secret: SECRET, algorithms: ['HS256' as const], isRevoked };
+  const auth = new sockpass.SockPass<User>({ refreshBefore: config.refreshBefore ?? 0, refreshTimeout: 2000 })
+    .use('jwt-auth', sockpass.jwtAuth<User>(hs))
+    .use('jwt-query', sockpass.jwtQuery<User>({ ...hs, warnUrlLogging: false }))
+    .use('jwt-header', sockpass.jwtHeader<User>(hs))
+    .use(
+      'passport',
+      sockpass.passportStrategy<User>(
+        new JwtStrategy(
+          { jwtFromRequest: ExtractJwt.fromHeader('x-access-token'), secretOrKey: SECRET, algorithms: ['HS256'] },
+          // As an app's verify callback should: a payload without a string subject is no user.
+          (payload: unknown, done: (err: unknown, user?: User | false) => void) => {
+            const sub = (payload as { sub?: unknown } | null)?.sub;
+            done(null, typeof sub === 'string' && sub.length > 0 ? { id: sub } : false);
+          },
+        ),
+        { hasCredentials: (ctx) => ctx.headers['x-access-token'] !== undefined },
+      ),
+    );
+
+  const namespaces: Array<[string, Namespace]> = [];
+  const mount = (name: string, chain: string[]) => {
+    const nsp = io.of(name);
+    nsp.use(auth.middleware(chain));
+    namespaces.push([name, nsp]);
+  };
+  mount('/', ['jwt-auth', 'jwt-query', 'jwt-header']);
+  mount('/passport', ['passport']);
+
+  const jwtAuthenticateEvent = findExport<StrategyFactory>('jwtAuthenticateEvent');
+  if (jwtAuthenticateEvent !== undefined) {
+    auth.use('event', jwtAuthenticateEvent({ ...hs, timeout: config.eventTimeout }));
+    mount('/event', ['jwt-auth', 'event']);
+  } else missing.push('jwtAuthenticateEvent (issue 3)');
+
+  const sessionCookie = findExport<StrategyFactory>('sessionCookie');
+  if (sessionCookie !== undefined) {
+    auth.use('session', sessionCookie({ session: sessionMiddleware, passport, allowedOrigins: [SOAK_ORIGIN] }));
+    mount('/session', ['session']);
+    mount('/mixed', ['jwt-auth', 'session']);
+  } else missing.push('sessionCookie (issue 4)');
+
+  auth.on('failure', ({ code }) => {
+    counters.refusals[code] = (counters.refusals[code] ?? 0) + 1;
+  });
+  for (const [, nsp] of namespaces) {
+    nsp.on('connection', (socket: Socket) => {
+      counters.connections++;
+      // Registered before authentication on purpose: quarantine must keep it from running.
+      socket.on('probe', (ack?: unknown) => {
+        if (socket.data.auth === undefined) counters.unauthenticatedEventsHandled++;
+        else counters.probes++;
+        if (typeof ack === 'function') ack('probed');
+      });
+    });
+    auth.onAuthenticated(nsp, (socket) => {
+      counters.authenticated++;
+      const s = socket as unknown as Socket;
+      s.on('echo', (value: unknown, ack?: unknown) => {
+        if (typeof ack === 'function') ack(value);
+      });
+    });
+  }
+
+  const listenerCounts = (): Record<string, number> => {
+    const sum = (e: NodeJS.EventEmitter) => e.eventNames().reduce((n, name) => n + e.listenerCount(name), 0);
+    const counts: Record<string, number> = {
+      http: sum(http),
+      engine: sum(io.engine as unknown as NodeJS.EventEmitter),
+      io: sum(io as unknown as NodeJS.EventEmitter),
+      process: sum(process),
+    };
+    for (const [name, nsp] of namespaces) counts[`nsp ${name}`] = sum(nsp as unknown as NodeJS.EventEmitter);
+    return counts;
+  };
+
+  const stats = async (collect: boolean): Promise<ServerStats> => {
+    if (collect && gc !== undefined) {
+      // Several passes with turns of the event loop between, so finalizers and weak maps settle.
+      for (let i = 0; i < 4; i++) {
+        gc();
+        await new Promise((r) => setImmediate(r));
+      }
+    }
+    const resources: Record<string, number> = {};
+    for (const type of process.getActiveResourcesInfo()) resources[type] = (resources[type] ?? 0) + 1;
+    let sockets = 0;
+    let pending = 0;
+    for (const [, nsp] of namespaces) {
+      for (const socket of nsp.sockets.values()) {
+        sockets++;
+        if (socket.data.auth === undefined) pending++;
+      }
+    }
+    const mem = process.memoryUsage();
+    return {
+      heapUsed: mem.heapUsed,
+      rss: mem.rss,
+      resources,
+      listeners: listenerCounts(),
+      sockets,
+      pending,
+      engineClients: io.engine.clientsCount,
+      counters: structuredClone(counters),
+      prototypeKeys: Object.getOwnPropertyNames(Object.prototype).length,
+    };
+  };
+
+  const handle = async (req: ServerRequest): Promise<ServerReply> => {
+    switch (req.type) {
+      case 'stats':
+        return { type: 'stats', stats: await stats(req.gc === true) };
+      case 'reset-counters':
+        Object.assign(counters, { connections: 0, authenticated: 0, refusals: {}, probes: 0 });
+        return { type: 'ok' };
+      case 'revoke': {
+        const revoke = (auth as unknown as { revoke?: (io: Server, target: { user: string }) => Promise<unknown> }).revoke;
+        if (typeof revoke !== 'function') return { type: 'error', message: 'auth.revoke is missing (issue 5)' };
+        const started = performance.now();
+        revoked.add(req.user);
+        if (denyList !== undefined && config.adapter === true) await denyList.sAdd('soak:revoked', req.user);
+        await revoke.call(auth, io, { user: req.user });
+        return { type: 'revoked', ms: performance.now() - started };
+      }
+      case 'close':
+        await new Promise<void>((resolve) => io.close(() => resolve()));
+        await Promise.allSettled(redisClients.map((c) => c.destroy()));
+        setImmediate(() => process.exit(0));
+        return { type: 'ok' };
+    }
+  };
+
+  process.on('message', (msg: Envelope<ServerRequest>) => {
+    handle(msg.body).then(
+      (body) => process.send?.({ id: msg.id, body } satisfies Envelope<ServerReply>),
+      (err: Error) => process.send?.({ id: msg.id, body: { type: 'error', message: err.message } } satisfies Envelope<ServerReply>),
+    );
+  });
+  // The orchestrator going away must not leave a server behind.
+  process.on('disconnect', () => process.exit(0));
+
+  await new Promise<void>((resolve) => http.listen(config.port ?? 0, '127.0.0.1', resolve));
+  const { port } = http.address() as AddressInfo;
+  process.send?.({ id: 0, body: { type: 'ready', port, namespaces: namespaces.map(([n]) => n), missing } } satisfies Envelope<ServerReply>);
+}
+
+main().catch((err) => {
+  console.error(`[soak:${config.name}] failed to start:`, err);
+  process.exit(1);
+});
