@@ -15,7 +15,7 @@ import { randomBytes } from 'node:crypto';
 import session from 'express-session';
 import passport from 'passport';
 import type { Namespace, Socket } from 'socket.io';
-import { SockPass, jwtAuth, jwtHeader, jwtQuery, type JwtVerifyOptions, type Strategy } from 'sockpass';
+import { SockPass, jwtAuth, jwtAuthenticateEvent, jwtHeader, jwtQuery, type JwtVerifyOptions, type Strategy } from 'sockpass';
 import { connectBacking } from './backing.js';
 import {
   findUser,
@@ -38,7 +38,7 @@ export interface CompareOptions extends ExampleOptions {
 }
 
 /** Names of the strategies on the page, in column order; each is also its namespace. */
-export const COMPARED = ['jwt-auth', 'jwt-query', 'jwt-header'] as const;
+export const COMPARED = ['jwt-auth', 'jwt-query', 'jwt-header', 'jwt-authenticate-event'] as const;
 
 export function createCompareServer(options: CompareOptions = {}): Promise<ExampleServer> {
   return startExample(new URL('./public/', import.meta.url), options, 30, async ({ app, io, tokens }) => {
@@ -84,6 +84,7 @@ export function createCompareServer(options: CompareOptions = {}): Promise<Examp
       'jwt-auth': jwtAuth(jwt),
       'jwt-query': jwtQuery(jwt),
       'jwt-header': jwtHeader(jwt),
+      'jwt-authenticate-event': jwtAuthenticateEvent({ ...jwt, timeout: 10_000 }),
     };
     const auth = new SockPass<DemoUser>({ refreshBefore: refreshBeforeFor(tokens.ttl) });
     const namespaces: Namespace[] = [];
