@@ -22,6 +22,18 @@ export type {
   InBandOptions,
 } from './types.js';
 export type { LifecycleOptions } from './lifecycle.js';
+export type { Guard, GuardPolicy, GuardRule, GuardPredicate, PacketMiddleware } from './guard.js';
+export type { RevokeTarget, RevokeOptions } from './revoke.js';
+export {
+  EXPIRED_EVENT,
+  REFRESH_EVENT,
+  REVOKED_EVENT,
+  REFUSED_EVENT,
+  FORBIDDEN_EVENT,
+} from './wire.js';
+export type { AuthNotice, RefreshNotice, RefreshRequest, RefreshReply, ForbiddenNotice } from './wire.js';
+export { anonymous } from '../strategies/anonymous.js';
+export type { AnonymousOptions } from '../strategies/anonymous.js';
 
 export { jwtAuth } from '../strategies/jwt-auth.js';
 export type { JwtAuthOptions } from '../strategies/jwt-auth.js';

@@ -1,0 +1,180 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { SockPass, jwtAuth, type JwtAuthOptions, type SockPassOptions } from 'sockpass';
+import type { Socket as ClientSocket } from 'socket.io-client';
+import { once, outcome, sleep, startServer, type TestServer } from '../helpers/server.js';
+import { hs256, SECRET } from '../helpers/tokens.js';
+
+let server: TestServer | undefined;
+afterEach(async () => {
+  await server?.close();
+  server = undefined;
+});
+
+type Reply = { expiresAt: string | null } | { error: { code: string; message: string } };
+
+const secondsFromNow = (s: number) => Math.floor(Date.now() / 1000) + s;
+
+async function serve(options: SockPassOptions<unknown> = {}, jwt: Partial<JwtAuthOptions> = {}) {
+  const auth = new SockPass(options).use('jwt-auth', jwtAuth({ secret: SECRET, algorithms: ['HS256'], ...jwt }));
+  server = await startServer((io) => {
+    io.use(auth.middleware('jwt-auth'));
+    auth.onAuthenticated(io, (socket) => {
+      socket.on('whoami', (ack: (a: unknown) => void) => ack(socket.data.auth));
+    });
+  });
+  return auth;
+}
+
+function refresh(client: ClientSocket, payload: unknown): Promise<Reply> {
+  return client.timeout(5000).emitWithAck('auth:refresh', payload) as Promise<Reply>;
+}
+
+/** Resolves with the refusal a client saw: the ack, the `auth:refused` notice, and the disconnect reason. */
+async function refusal(client: ClientSocket, payload: unknown) {
+  const refused = once<{ code: string; message: string }>(client, 'auth:refused');
+  const disconnected = once<string>(client, 'disconnect');
+  const reply = await refresh(client, payload);
+  return { reply, notice: await refused, reason: await disconnected };
+}
+
+describe('in-band refresh', () => {
+  it('keeps the socket across three refreshes and delivers every message sent meanwhile', async () => {
+    await serve({ refreshBefore: 800 });
+    let seq = 0;
+    const ticker = setInterval(() => server!.io.emit('tick', seq++), 25);
+    try {
+      const client = server!.client('/', { auth: { token: hs256({ exp: secondsFromNow(2) }) } });
+      const notices: string[] = [];
+      const replies: Reply[] = [];
+      let disconnected = false;
+      client.on('disconnect', () => (disconnected = true));
+      client.on('auth:refresh', async (notice: { expiresAt: string }) => {
+        notices.push(notice.expiresAt);
+        replies.push(await refresh(client, { token: hs256({ exp: secondsFromNow(2) }) }));
+      });
+      const ticks: number[] = [];
+      client.on('tick', (n: number) => ticks.push(n));
+      expect((await outcome(client)).connected).toBe(true);
+      const id = client.id;
+      for (let t = 0; t < 200 && replies.length < 3; t++) await sleep(50);
+      expect(replies).toHaveLength(3);
+      const first = ticks[0]!;
+      await sleep(300);
+      const seen = ticks.slice();
+      expect(disconnected).toBe(false);
+      expect(client.connected).toBe(true);
+      expect(client.id).toBe(id);
+      for (const r of replies) expect(r).toHaveProperty('expiresAt');
+      // Each refresh moved the expiry forward, and the server asked before each one.
+      const exps = replies.map((r) => new Date((r as { expiresAt: string }).expiresAt).getTime());
+      expect(exps[1]!).toBeGreaterThan(exps[0]!);
+      expect(exps[2]!).toBeGreaterThan(exps[1]!);
+      expect(notices.length).toBeGreaterThanOrEqual(3);
+      // Every message, in order, no gap, from the first received to the last.
+      expect(seen).toEqual(Array.from({ length: seen.length }, (_, i) => first + i));
+      expect(seen.length).toBeGreaterThan(3 * 20);
+      const me = (await client.timeout(5000).emitWithAck('whoami')) as { expiresAt: string };
+      expect(me.expiresAt).toBe((replies[2] as { expiresAt: string }).expiresAt);
+    } finally {
+      clearInterval(ticker);
+    }
+  });
+
+  it('takes an unasked refresh early and moves the expiry', async () => {
+    await serve();
+    const client = server!.client('/', { auth: { token: hs256({ exp: secondsFromNow(2) }) } });
+    await outcome(client);
+    const reply = await refresh(client, { token: hs256({ exp: secondsFromNow(60) }) });
+    expect(new Date((reply as { expiresAt: string }).expiresAt).getTime()).toBeGreaterThan(Date.now() + 50_000);
+    await sleep(2500);
+    expect(client.connected).toBe(true);
+  });
+
+  it('also takes the token as a bare string and with a Bearer prefix', async () => {
+    await serve();
+    const client = server!.client('/', { auth: { token: hs256() } });
+    await outcome(client);
+    expect(await refresh(client, hs256())).toHaveProperty('expiresAt');
+    expect(await refresh(client, { token: `Bearer ${hs256()}` })).toHaveProperty('expiresAt');
+    expect(client.connected).toBe(true);
+  });
+
+  it('refuses a refresh for another user with user_mismatch and disconnects', async () => {
+    await serve();
+    const client = server!.client('/', { auth: { token: hs256({ sub: 'alice' }) } });
+    await outcome(client);
+    const { reply, notice, reason } = await refusal(client, { token: hs256({ sub: 'mallory' }) });
+    expect(reply).toEqual({ error: { code: 'user_mismatch', message: 'the new credential names another user' } });
+    expect(notice.code).toBe('user_mismatch');
+    expect(reason).toBe('io server disconnect');
+  });
+
+  it.each([
+    ['a wrongly signed token', { token: hs256({}, {}, 'another-secret-entirely-different!!') }, 'invalid_token'],
+    ['an expired token', { token: hs256({ exp: secondsFromNow(-10) }) }, 'token_expired'],
+    ['a number', { token: 42 }, 'credentials_bad_format'],
+    ['no token field', { nope: true }, 'credentials_bad_format'],
+    ['null', null, 'credentials_bad_format'],
+  ])('refuses %s with its code and disconnects', async (_label, payload, code) => {
+    await serve();
+    const client = server!.client('/', { auth: { token: hs256() } });
+    await outcome(client);
+    const { reply, notice } = await refusal(client, payload);
+    expect((reply as { error: { code: string } }).error.code).toBe(code);
+    expect(notice.code).toBe(code);
+  });
+
+  it('checks isRevoked at refresh', async () => {
+    await serve({}, { isRevoked: (claims) => claims.jti === 'revoked' });
+    const client = server!.client('/', { auth: { token: hs256({ jti: 'ok' }) } });
+    await outcome(client);
+    const { reply } = await refusal(client, { token: hs256({ jti: 'revoked' }) });
+    expect(reply).toEqual({ error: { code: 'token_revoked', message: 'token has been revoked' } });
+  });
+
+  it('bounds a refresh whose key resolver hangs by refreshTimeout', async () => {
+    let calls = 0;
+    await serve(
+      { refreshTimeout: 300 },
+      { secret: () => (++calls === 1 ? SECRET : new Promise<string>(() => {})) },
+    );
+    const client = server!.client('/', { auth: { token: hs256() } });
+    await outcome(client);
+    const started = Date.now();
+    const { reply } = await refusal(client, { token: hs256() });
+    expect((reply as { error: { code: string } }).error.code).toBe('server_error');
+    expect(Date.now() - started).toBeLessThan(2000);
+  });
+
+  it('still cuts a socket that never answers auth:refresh, at its exp', async () => {
+    await serve({ refreshBefore: 1000 });
+    const exp = secondsFromNow(2) * 1000;
+    const client = server!.client('/', { auth: { token: hs256({ exp: exp / 1000 }) } });
+    const asked = once<{ expiresAt: string }>(client, 'auth:refresh', 5000);
+    const expired = once(client, 'auth:expired', 5000);
+    await outcome(client);
+    expect(new Date((await asked).expiresAt).getTime()).toBe(exp);
+    await expired;
+    expect(Date.now() - exp).toBeLessThan(1000);
+  });
+
+  it('answers a second refresh sent while one is verifying without cutting the socket', async () => {
+    let release: (() => void) | undefined;
+    let calls = 0;
+    await serve({}, {
+      secret: async () => {
+        if (++calls === 2) await new Promise<void>((r) => (release = r));
+        return SECRET;
+      },
+    });
+    const client = server!.client('/', { auth: { token: hs256() } });
+    await outcome(client);
+    const first = refresh(client, { token: hs256() });
+    for (let t = 0; t < 100 && release === undefined; t++) await sleep(10);
+    const second = await refresh(client, { token: hs256() });
+    expect(second).toEqual({ error: { code: 'credentials_bad_format', message: 'a refresh is already in progress' } });
+    release!();
+    expect(await first).toHaveProperty('expiresAt');
+    expect(client.connected).toBe(true);
+  });
+});
