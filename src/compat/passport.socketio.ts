@@ -1,1 +1,275 @@
-export {};
+/**
+ * `sockpass/compat/passport.socketio`: passport.socketio 3.x's `authorize()`
+ * and `filterSocketsByUser()`, so an app that used it changes only its
+ * import. Underneath is sockpass's session strategy, so the cookie signature
+ * is checked with the app's `cookieParser` and `secret`, the session read
+ * from the app's `store` with a bounded wait, and the user deserialized by
+ * the app's `passport`, as passport.socketio did — and a store that hangs
+ * no longer hangs the handshake.
+ *
+ * What stays the same: `socket.request.user` (with `logged_in`), the
+ * `success(data, accept)` / `fail(data, message, error, accept)` callbacks
+ * with `data` = `socket.request`, the default success (accept) and fail
+ * (refuse with the message). What changed on purpose: the `?session_id=`
+ * query workaround is gone (it took an unsigned session id from the URL);
+ * `accept(null, false)` refuses instead of silently admitting; a callback
+ * that throws refuses the handshake instead of crashing the process.
+ *
+ * @module
+ */
+import type { IncomingMessage } from 'node:http';
+import createDebug from 'debug';
+import { createHandshakeContext, type HandshakeSource } from '../context.js';
+import { AuthError, type AuthErrorCode } from '../errors.js';
+import type { AuthResult, Strategy } from '../types.js';
+import {
+  requestView,
+  sessionStrategy,
+  type AllowedOrigins,
+  type ConnectMiddleware,
+  type PassportLike,
+  type SessionRead,
+  type SessionRecord,
+} from '../../strategies/session-cookie.js';
+
+const debug = createDebug('sockpass:compat:passport.socketio');
+
+/** What passport.socketio puts on `socket.request[userProperty]`: the user, or `{ logged_in: false }`. */
+export type PassportSocketIoUser = Record<string, unknown> & { logged_in: boolean };
+
+/** `socket.request`, as the `success` and `fail` callbacks receive it (`data`). */
+export type PassportSocketIoData = IncomingMessage & {
+  socketio_version_1?: true;
+  sessionID?: string;
+  [userProperty: string]: unknown;
+};
+
+/** `accept()` admits; `accept(err)` refuses with `err` as the client's `connect_error`; `accept(null, false)` refuses too. */
+export type Accept = (err?: Error | null, accepted?: boolean) => void;
+
+/** Any express-session store: it only needs `get(sid, cb)`. */
+export interface SessionStoreLike {
+  get(sid: string, callback: (err: unknown, session?: SessionRecord | null) => void): unknown;
+}
+
+/** cookie-parser's factory: `cookieParser(secret)` is a middleware that sets `req.signedCookies`. */
+export type CookieParserFactory = (secret?: string | string[]) => ConnectMiddleware;
+
+export interface AuthorizeOptions {
+  /** The store the app gave express-session. Required. */
+  store: SessionStoreLike;
+  /** The secret the app gave express-session. Required (without it no cookie can be verified). */
+  secret: string | string[];
+  /** Cookie name (express-session's `name`/`key`). Default `connect.sid`. */
+  key?: string;
+  /** Default `require('cookie-parser')`. */
+  cookieParser?: CookieParserFactory;
+  /** Default `require('passport')`. */
+  passport?: PassportLike;
+  /** Where the user goes on `socket.request`. Default `user`. */
+  userProperty?: string;
+  success?: (data: PassportSocketIoData, accept: Accept) => void;
+  fail?: (data: PassportSocketIoData, message: string, error: boolean, accept: Accept) => void;
+  /** sockpass addition: origins a cookie handshake may come from. Default `'any'` (as passport.socketio), with a warning. */
+  allowedOrigins?: AllowedOrigins;
+  /** sockpass addition: longest wait for the store, in ms. Default 2000. */
+  storeTimeout?: number;
+}
+
+/** The socket `io.use()` hands over: the handshake parts sockpass reads, plus `data`. */
+export interface AuthorizeSocket extends HandshakeSource {
+  data?: unknown;
+}
+
+let warnedOrigins = false;
+
+/**
+ * @example
+ * ```ts
+ * import { authorize } from 'sockpass/compat/passport.socketio';
+ * io.use(authorize({ cookieParser, key: 'connect.sid', secret, store: sessionStore, passport,
+ *                    allowedOrigins: ['https://app.example'] }));
+ * io.on('connection', (socket) => socket.request.user); // { ...user, logged_in: true }
+ * ```
+ */
+export function authorize(options: AuthorizeOptions): (socket: AuthorizeSocket, next: (err?: Error) => void) => void {
+  const { store, secret } = options ?? ({} as AuthorizeOptions);
+  if (typeof store?.get !== 'function') throw new TypeError('sockpass: authorize() needs `store`, the session store the app gave express-session');
+  if (typeof secret !== 'string' && !Array.isArray(secret)) throw new TypeError('sockpass: authorize() needs `secret`, the secret the app gave express-session');
+  const key = options.key ?? 'connect.sid';
+  const userProperty = options.userProperty ?? 'user';
+  const success = options.success ?? defaultSuccess;
+  const fail = options.fail;
+  if (options.allowedOrigins === undefined && !warnedOrigins) {
+    warnedOrigins = true;
+    process.emitWarning(
+      'sockpass passport.socketio authorize() accepts session cookies from any Origin, as passport.socketio did; ' +
+        'pass allowedOrigins to refuse cross-site WebSocket hijacking.',
+      { code: 'SOCKPASS_ANY_ORIGIN' },
+    );
+  }
+  // The session each handshake read, so a refusal can say what passport.socketio said about it.
+  const lastRead = new WeakMap<IncomingMessage, SessionRecord>();
+  let passportKey = 'passport';
+  // Loaded on first use, as passport.socketio's require() defaults were; the promise never rejects unhandled.
+  const strategy: Promise<Strategy<Record<string, unknown>> | Error> = (async () => {
+    const passport = options.passport ?? ((await import('passport')).default as unknown as PassportLike);
+    // passport.socketio read the session under the Authenticator's `_key`; so do we, for its messages only.
+    passportKey = (passport as { _key?: unknown })._key === undefined ? 'passport' : String((passport as { _key?: unknown })._key);
+    const cookieParser = options.cookieParser ?? ((await import('cookie-parser')).default as unknown as CookieParserFactory);
+    return sessionStrategy<Record<string, unknown>>({
+      name: key,
+      passport,
+      userProperty,
+      allowedOrigins: options.allowedOrigins ?? 'any',
+      storeTimeout: options.storeTimeout,
+      read: readFromStore(cookieParser(secret), key, store, userProperty, lastRead),
+    });
+  })().catch((err: unknown) => (err instanceof Error ? err : new Error(String(err))));
+
+  return function passportSocketIoAuthorize(socket, next) {
+    const data = socket.request as PassportSocketIoData;
+    data.socketio_version_1 = true;
+    data[userProperty] = { logged_in: false };
+    let answered = false;
+    const accept: Accept = (err, accepted) => {
+      if (answered) return;
+      answered = true;
+      if (err) return next(err);
+      if (accepted === false) return next(new AuthError('forbidden', 'the connection was refused'));
+      next();
+    };
+    const call = (callback: () => void) => {
+      try {
+        callback();
+      } catch (err) {
+        debug('a success/fail callback threw: %s', (err as Error)?.message);
+        accept(new AuthError('server_error', 'authentication failed', { cause: err }));
+      }
+    };
+    const refuse = (refusal: Refusal) => {
+      if (fail !== undefined) return call(() => fail(data, refusal.message, refusal.critical, accept));
+      // The default: passport.socketio's message and sockpass's code; a critical error's details stay on the server.
+      const message =
+        refusal.code === 'store_unavailable' ? 'Error in session store' : refusal.code === 'server_error' ? 'authentication failed' : refusal.message;
+      accept(new AuthError(refusal.code, message, { strategy: 'passport.socketio' }));
+    };
+    strategy
+      .then(async (loaded) => {
+        if (loaded instanceof Error) throw loaded;
+        return loaded.authenticate(createHandshakeContext(socket));
+      })
+      .then(
+        (result) => {
+          if (result.kind === 'success') {
+            const user = result.user;
+            if (typeof user === 'object' && user !== null) user.logged_in = true;
+            data[userProperty] = user;
+            if (result.session !== undefined) data.sessionID = result.session;
+            return call(() => success(data, accept));
+          }
+          refuse(describeRefusal(result, lastRead.get(socket.request), passportKey));
+        },
+        (err: unknown) => {
+          debug('authorize failed: %s', (err as Error)?.message);
+          refuse({ code: 'server_error', message: (err as Error)?.message ?? String(err), critical: true });
+        },
+      );
+  };
+}
+
+/**
+ * The main namespace's sockets whose user passes `filter`: `socket.request.user`
+ * as `authorize()` set it, else `socket.data.auth.user` for sockets a sockpass
+ * strategy admitted (so token sockets count too while an app migrates).
+ *
+ * @example
+ * ```ts
+ * filterSocketsByUser(io, (user) => user.id === '42').forEach((s) => s.emit('message', 'hi'));
+ * ```
+ */
+export function filterSocketsByUser<S extends FilterableSocket>(
+  io: { sockets: { sockets: Map<string, S> } },
+  filter: (user: PassportSocketIoUser) => boolean,
+): S[] {
+  const matches: S[] = [];
+  for (const socket of io.sockets.sockets.values()) {
+    const user = socket.request?.user ?? (socket.data as { auth?: { user?: unknown } } | undefined)?.auth?.user;
+    if (typeof user === 'object' && user !== null && filter(user as PassportSocketIoUser)) matches.push(socket);
+  }
+  return matches;
+}
+
+/** What `filterSocketsByUser` reads from a socket. */
+export interface FilterableSocket {
+  request?: { user?: unknown };
+  data?: unknown;
+}
+
+/** passport.socketio's cookie reading: the app's cookieParser with the secret, then `store.get(sid)`. */
+function readFromStore(
+  parseCookies: ConnectMiddleware,
+  key: string,
+  store: SessionStoreLike,
+  userProperty: string,
+  lastRead: WeakMap<IncomingMessage, SessionRecord>,
+) {
+  const parse = parseCookies as unknown as (req: object, res: object, next: (err?: unknown) => void) => unknown;
+  return (request: IncomingMessage, claimedSid: string) =>
+    new Promise<SessionRead>((resolve) => {
+      const parsed: { headers: IncomingMessage['headers']; signedCookies?: Record<string, unknown> } = {
+        headers: { cookie: request.headers.cookie },
+      };
+      parse(parsed, {}, (err) => {
+        if (err) return resolve({ kind: 'unavailable', cause: err });
+        if (parsed.signedCookies?.[key] !== claimedSid) return resolve({ kind: 'bad_signature' });
+        try {
+          store.get(claimedSid, (error, session) => {
+            if (error) return resolve({ kind: 'unavailable', cause: error });
+            if (!session) return resolve({ kind: 'not_found' });
+            lastRead.set(request, session);
+            const view = requestView(request, userProperty);
+            view.session = session;
+            view.sessionID = claimedSid;
+            resolve({ kind: 'found', request: view, session });
+          });
+        } catch (error) {
+          resolve({ kind: 'unavailable', cause: error });
+        }
+      });
+    });
+}
+
+/** passport.socketio's `fail` message and `error` flag for a sockpass refusal. */
+interface Refusal {
+  code: AuthErrorCode;
+  message: string;
+  critical: boolean;
+}
+
+function describeRefusal(result: Exclude<AuthResult<unknown>, { kind: 'success' }>, session: SessionRecord | undefined, passportKey: string): Refusal {
+  if (result.kind === 'pass') return { code: 'credentials_required', message: NO_SESSION, critical: false };
+  const { code, cause } = result.error;
+  switch (code) {
+    case 'store_unavailable':
+      return { code, message: 'Error in session store:\n' + ((cause as Error)?.message ?? result.error.message), critical: true };
+    case 'server_error':
+      return { code, message: (cause as Error)?.message ?? result.error.message, critical: true };
+    case 'credentials_required': {
+      const login = session?.[passportKey] as { user?: unknown } | undefined;
+      if (!login) return { code, message: 'Passport was not initialized', critical: true };
+      if (login.user === undefined) return { code, message: 'User not authorized through passport. (User Property not found)', critical: false };
+      return { code, message: 'User not found', critical: false };
+    }
+    case 'origin_not_allowed':
+      return { code, message: 'Origin not allowed', critical: false };
+    default:
+      return { code, message: NO_SESSION, critical: false };
+  }
+}
+
+const NO_SESSION = 'No session found';
+
+function defaultSuccess(_data: PassportSocketIoData, accept: Accept): void {
+  accept();
+}

@@ -1,0 +1,223 @@
+/**
+ * `sockpass/compat/passport.socketio` against passport.socketio 3.7 itself:
+ * both run side by side on two namespaces of one real server, behind a real
+ * express + passport-local login, and must agree on `socket.request.user`
+ * and on every documented `fail` message; then the documented `success` /
+ * `fail` callbacks and `filterSocketsByUser`.
+ */
+import { createRequire } from 'node:module';
+import { afterEach, describe, expect, it } from 'vitest';
+import cookieParser from 'cookie-parser';
+import session from 'express-session';
+import { RedisStore } from 'connect-redis';
+import { createClient } from 'redis';
+import type { Server } from 'socket.io';
+import { authorize, filterSocketsByUser, type AuthorizeOptions, type PassportSocketIoUser } from 'sockpass/compat/passport.socketio';
+import { SockPass, jwtAuth } from 'sockpass';
+import { once, outcome, startServer, type ConnectError, type TestServer } from '../helpers/server.js';
+import { freePort } from '../helpers/redis.js';
+import { SECRET, hs256 } from '../helpers/tokens.js';
+import {
+  APP_ORIGIN,
+  SESSION_SECRET,
+  findUser,
+  signedCookieFor,
+  startSessionApp,
+  tamperSignature,
+  type SessionApp,
+} from '../helpers/session-app.js';
+
+const require = createRequire(import.meta.url);
+const original = require('passport.socketio') as { authorize(options: object): (socket: unknown, next: (err?: Error) => void) => void };
+
+let app: SessionApp | undefined;
+let other: TestServer | undefined;
+afterEach(async () => {
+  await app?.server.close();
+  await other?.close();
+  app = other = undefined;
+});
+
+type Options = Omit<AuthorizeOptions, 'store' | 'secret' | 'passport'>;
+
+async function serve(options: Options = {}, setup?: (io: Server) => void): Promise<SessionApp> {
+  const store = new session.MemoryStore();
+  app = await startSessionApp({
+    store,
+    setup(io, { passport }) {
+      const common = { cookieParser, key: 'connect.sid', secret: SESSION_SECRET, store, passport };
+      io.use(authorize({ ...common, ...options }));
+      io.of('/original').use(original.authorize({ ...common, ...options }));
+      for (const nsp of [io.of('/'), io.of('/original')]) {
+        nsp.on('connection', (socket) => socket.emit('whoami', socket.request.user));
+      }
+      setup?.(io);
+    },
+  });
+  return app;
+}
+
+/** What one client saw: its request.user, or its connect_error message and code. */
+async function seen(web: SessionApp, nsp: string, cookie: string | undefined) {
+  const client = web.server.client(nsp, { extraHeaders: cookie ? { cookie, origin: APP_ORIGIN } : { origin: APP_ORIGIN } });
+  const user = once<PassportSocketIoUser>(client, 'whoami').catch(() => undefined);
+  const r = await outcome(client);
+  if (r.connected) return { user: await user };
+  return { message: r.error.message, code: r.error.data?.code };
+}
+
+describe('authorize() with the default callbacks, beside passport.socketio 3.7', () => {
+  it('agrees with passport.socketio on request.user and on every refusal message', async () => {
+    const web = await serve();
+    const { cookie, me } = await web.login();
+    const cases: Record<string, string | undefined> = {
+      'logged in': cookie,
+      'no cookie': undefined,
+      'tampered signature': tamperSignature(cookie),
+      'unknown session': signedCookieFor('no-such-session'),
+      'session without a login': await web.visit(),
+    };
+    for (const [label, c] of Object.entries(cases)) {
+      const [ours, theirs] = [await seen(web, '/', c), await seen(web, '/original', c)];
+      expect({ label, message: ours.message, user: ours.user }).toEqual({ label, message: theirs.message, user: theirs.user });
+    }
+    expect((await seen(web, '/', cookie)).user).toEqual({ ...me, logged_in: true });
+    // after a logout the browser holds a fresh session passport never touched
+    const after = await web.logout(cookie);
+    expect(await seen(web, '/', after)).toMatchObject({ message: (await seen(web, '/original', after)).message });
+    expect((await seen(web, '/', after)).message).toBe('Passport was not initialized');
+  });
+
+  it('adds sockpass codes in err.data', async () => {
+    const web = await serve();
+    const { cookie } = await web.login();
+    expect(await seen(web, '/', undefined)).toEqual({ message: 'No session found', code: 'credentials_required' });
+    expect(await seen(web, '/', tamperSignature(cookie))).toEqual({ message: 'No session found', code: 'invalid_token' });
+    expect(await seen(web, '/', signedCookieFor('gone'))).toEqual({ message: 'No session found', code: 'session_not_found' });
+  });
+
+  it('checks Origin when given allowedOrigins', async () => {
+    const web = await serve({ allowedOrigins: [APP_ORIGIN] });
+    const { cookie } = await web.login();
+    expect((await seen(web, '/', cookie)).user).toMatchObject({ id: '1', logged_in: true });
+    const foreign = web.server.client('/', { extraHeaders: { cookie, origin: 'https://evil.example' } });
+    const r = await outcome(foreign);
+    expect(r.connected ? 'connected' : r.error.data?.code).toBe('origin_not_allowed');
+  });
+
+  it('reports a failing store as a critical error without its details on the wire', async () => {
+    // A real connect-redis store whose client was never connected: get() fails at once.
+    const port = await freePort();
+    const client = createClient({ url: `redis://127.0.0.1:${port}`, disableOfflineQueue: true });
+    const calls: Array<[string, boolean]> = [];
+    app = await startSessionApp({
+      setup(io, { passport }) {
+        const store = new RedisStore({ client });
+        io.use(authorize({ cookieParser, secret: SESSION_SECRET, store, passport }));
+        io.of('/observed').use(
+          authorize({ cookieParser, secret: SESSION_SECRET, store, passport, fail: (_d, message, error, accept) => (calls.push([message, error]), accept(new Error('refused'))) }),
+        );
+      },
+    });
+    const r = await outcome(app.server.client('/', { extraHeaders: { cookie: signedCookieFor('any') } }));
+    expect(r.connected).toBe(false);
+    const err = (r as { error: ConnectError }).error;
+    expect(err.data).toMatchObject({ code: 'store_unavailable', message: 'Error in session store' });
+    await outcome(app.server.client('/observed', { extraHeaders: { cookie: signedCookieFor('any') } }));
+    expect(calls).toHaveLength(1);
+    expect(calls[0]![0]).toMatch(/^Error in session store:\n./);
+    expect(calls[0]![1]).toBe(true);
+  });
+});
+
+describe('the documented success and fail callbacks', () => {
+  it('success(data, accept): data is socket.request with the user; accept() admits, accept(err) refuses with err', async () => {
+    const received: unknown[] = [];
+    const web = await serve({
+      success(data, accept) {
+        received.push(data.user, data.socketio_version_1);
+        if ((data.user as { username?: string }).username === 'bob') return accept(new Error('bob is banned'));
+        accept();
+      },
+    });
+    const alice = await web.login('alice');
+    expect((await seen(web, '/', alice.cookie)).user).toMatchObject({ username: 'alice', logged_in: true });
+    expect(received).toEqual([{ ...alice.me, logged_in: true }, true]);
+    const bob = await web.login('bob');
+    expect(await seen(web, '/', bob.cookie)).toMatchObject({ message: 'bob is banned' });
+  });
+
+  it('fail(data, message, error, accept): accept() lets an anonymous client in with request.user.logged_in false', async () => {
+    const calls: Array<[string, boolean]> = [];
+    const web = await serve({
+      fail(data, message, error, accept) {
+        calls.push([message, error]);
+        expect((data.user as PassportSocketIoUser).logged_in).toBe(false);
+        accept();
+      },
+    });
+    expect((await seen(web, '/', undefined)).user).toEqual({ logged_in: false });
+    expect((await seen(web, '/', await web.visit())).user).toEqual({ logged_in: false });
+    expect(calls).toEqual([
+      ['No session found', false],
+      ['Passport was not initialized', true],
+    ]);
+  });
+
+  it('accept(null, false), the pre-1.0 refusal, refuses', async () => {
+    const web = await serve({ fail: (_d, _m, _e, accept) => accept(null, false) });
+    expect(await seen(web, '/', undefined)).toMatchObject({ code: 'forbidden' });
+  });
+
+  it('a callback that throws (as the README example does for critical errors) refuses instead of crashing', async () => {
+    const web = await serve({
+      fail(_d, message, error) {
+        if (error) throw new Error(message);
+      },
+      success() {
+        throw new Error('boom');
+      },
+    });
+    const { cookie } = await web.login();
+    expect(await seen(web, '/', cookie)).toMatchObject({ code: 'server_error', message: 'authentication failed' });
+    expect(await seen(web, '/', await web.visit())).toMatchObject({ code: 'server_error' });
+  });
+
+  it('throws at setup without store or secret', () => {
+    expect(() => authorize({ secret: 'x' } as never)).toThrow(/store/);
+    expect(() => authorize({ store: new session.MemoryStore() } as never)).toThrow(/secret/);
+  });
+});
+
+describe('filterSocketsByUser(io, filter)', () => {
+  it('returns the connected sockets whose request.user passes the filter', async () => {
+    const web = await serve({ fail: (_d, _m, _e, accept) => accept() });
+    const alice = await web.login('alice');
+    const bob = await web.login('bob');
+    const clients = [web.cookieClient(alice.cookie), web.cookieClient(alice.cookie), web.cookieClient(bob.cookie), web.server.client('/')];
+    await Promise.all(clients.map((c) => once(c, 'whoami')));
+    const ids = (f: (u: PassportSocketIoUser) => boolean) => filterSocketsByUser(web.server.io, f).map((s) => s.id).sort();
+    expect(ids((u) => u.username === 'alice')).toEqual([clients[0]!.id, clients[1]!.id].sort());
+    expect(ids((u) => u.username === 'bob')).toEqual([clients[2]!.id]);
+    expect(ids((u) => u.logged_in === false)).toEqual([clients[3]!.id]);
+    const sockets = filterSocketsByUser(web.server.io, (u) => u.id === '1');
+    sockets.forEach((s) => s.emit('message', 'hello, alice'));
+    expect(await once(clients[0]!, 'message')).toBe('hello, alice');
+    const gone = web.server.io.sockets.sockets.get(clients[0]!.id)!;
+    const disconnected = once(gone, 'disconnect');
+    clients[0]!.disconnect();
+    await disconnected;
+    expect(ids((u) => u.username === 'alice')).toEqual([clients[1]!.id]);
+  });
+
+  it('also finds sockets a sockpass strategy admitted (socket.data.auth.user), for apps mid-migration', async () => {
+    const auth = new SockPass().use('jwt-auth', jwtAuth({ secret: SECRET, algorithms: ['HS256'], user: (c) => findUser(String(c.sub))! }));
+    other = await startServer((io) => {
+      io.use(auth.middleware('jwt-auth'));
+      auth.onAuthenticated(io, (s) => s.emit('ready'));
+    });
+    const client = other.client('/', { auth: { token: hs256({ sub: '2' }) } });
+    await once(client, 'ready');
+    expect(filterSocketsByUser(other.io, (u) => u.username === 'bob').map((s) => s.id)).toEqual([client.id]);
+  });
+});
