@@ -49,7 +49,7 @@ export type Accept = (err?: Error | null, accepted?: boolean) => void;
 
 /** Any express-session store: it only needs `get(sid, cb)`. */
 export interface SessionStoreLike {
-  get(sid: string, callback: (err: unknown, session?: SessionRecord | null) => void): unknown;
+  get(sid: string, callback: (err: unknown, session?: unknown) => void): unknown;
 }
 
 /** cookie-parser's factory: `cookieParser(secret)` is a middleware that sets `req.signedCookies`. */
@@ -194,7 +194,7 @@ export function filterSocketsByUser<S extends FilterableSocket>(
 ): S[] {
   const matches: S[] = [];
   for (const socket of io.sockets.sockets.values()) {
-    const user = socket.request?.user ?? (socket.data as { auth?: { user?: unknown } } | undefined)?.auth?.user;
+    const user = (socket.request as { user?: unknown } | undefined)?.user ?? (socket.data as { auth?: { user?: unknown } } | undefined)?.auth?.user;
     if (typeof user === 'object' && user !== null && filter(user as PassportSocketIoUser)) matches.push(socket);
   }
   return matches;
@@ -202,7 +202,7 @@ export function filterSocketsByUser<S extends FilterableSocket>(
 
 /** What `filterSocketsByUser` reads from a socket. */
 export interface FilterableSocket {
-  request?: { user?: unknown };
+  request?: object;
   data?: unknown;
 }
 
@@ -226,12 +226,12 @@ function readFromStore(
         try {
           store.get(claimedSid, (error, session) => {
             if (error) return resolve({ kind: 'unavailable', cause: error });
-            if (!session) return resolve({ kind: 'not_found' });
-            lastRead.set(request, session);
+            if (typeof session !== 'object' || session === null) return resolve({ kind: 'not_found' });
+            lastRead.set(request, session as SessionRecord);
             const view = requestView(request, userProperty);
             view.session = session;
             view.sessionID = claimedSid;
-            resolve({ kind: 'found', request: view, session });
+            resolve({ kind: 'found', request: view, session: session as SessionRecord });
           });
         } catch (error) {
           resolve({ kind: 'unavailable', cause: error });
