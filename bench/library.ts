@@ -17,9 +17,3 @@ export async function loadSockpass(): Promise<Sockpass> {
   }
   return (await import(url.href)) as Sockpass;
 }
-
-/** An export that another engineer's issue adds; undefined until it lands in dist/. */
-export function optionalExport<T>(library: Sockpass, name: string): T | undefined {
-  const value = (library as unknown as Record<string, unknown>)[name];
-  return typeof value === 'function' ? (value as T) : undefined;
-}

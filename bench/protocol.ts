@@ -16,7 +16,7 @@ export type ServerRequest =
   /** Connected sockets right now (the driver waits for 0 between rounds). */
   | { type: 'count' }
   /** heapUsed after forced GC; with `claims`, also what the sockets' claims objects weigh. */
-  | { type: 'heap'; claims?: boolean }
+  | { type: 'heap'; claims?: boolean; snapshotDir?: string }
   | { type: 'close' };
 
 export type ServerReply =

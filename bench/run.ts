@@ -14,8 +14,10 @@
  * Everything is on loopback, bounded in count and time, and stops by itself.
  * Knobs (environment): BENCH_ROUNDS (5), BENCH_CLIENTS (1500),
  * BENCH_CONCURRENCY (50), BENCH_MEMORY_SOCKETS (1000), BENCH_ONLY (comma list
- * of scenario ids, for quick runs), BENCH_CPU_PROF=<scenario> (writes a
- * .cpuprofile of that server process into bench/results/).
+ * of scenario ids, for quick runs), BENCH_PHASES (handshakes,events,memory),
+ * BENCH_CPU_PROF=<scenarios> (writes a .cpuprofile of each of those server
+ * processes into bench/results/), BENCH_HEAP_SNAPSHOT=<scenario> (a heap snapshot with the
+ * memory round's sockets open, same place).
  *
  * @module
  */
@@ -43,6 +45,8 @@ const EVENTS_PER_SOCKET = 400;
 const EVENT_WINDOW = 8;
 const ONLY = process.env.BENCH_ONLY?.split(',').map((s) => s.trim()).filter(Boolean);
 const CPU_PROF = process.env.BENCH_CPU_PROF;
+const HEAP_SNAPSHOT = process.env.BENCH_HEAP_SNAPSHOT;
+const PHASES = new Set((process.env.BENCH_PHASES ?? 'handshakes,events,memory').split(','));
 /** The whole run stops after this, whatever state it is in. */
 const RUN_TIMEOUT_MS = env('BENCH_TIMEOUT_MS', 20 * 60_000);
 const REQUEST_TIMEOUT_MS = 120_000;
@@ -76,7 +80,7 @@ function spawn(file: string, args: string[], execArgv: string[], extraEnv: Recor
 /** Starts a scenario's server; resolves with its URL, or with the reason it skips. */
 function startServer(scenario: Scenario, publicKey: string): Promise<ServerHandle | string> {
   const execArgv = ['--expose-gc'];
-  if (CPU_PROF === scenario.id) execArgv.push('--cpu-prof', `--cpu-prof-dir=${RESULTS_DIR}`);
+  if (CPU_PROF?.split(',').includes(scenario.id)) execArgv.push('--cpu-prof', `--cpu-prof-dir=${RESULTS_DIR}`);
   const child = spawn('./server.ts', [scenario.id], execArgv, { [RSA_PUBLIC_ENV]: publicKey });
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`bench: server ${scenario.id} did not start`)), 60_000);
@@ -188,8 +192,12 @@ interface MemoryRound {
   claimsPerSocket: number;
 }
 
+/**
+ * Heap with the sockets open minus heap once they are gone, both after forced
+ * GC: weighing the empty server afterwards rather than before cancels code the
+ * JIT compiled during the round, which would otherwise count as per-socket.
+ */
 async function memoryRound(server: ServerHandle, creds: Credentials): Promise<MemoryRound> {
-  const before = await toServer<'heap'>(server, { type: 'heap' });
   const run = await toClients<'handshakes'>({
     type: 'handshakes',
     url: server.url,
@@ -200,10 +208,12 @@ async function memoryRound(server: ServerHandle, creds: Credentials): Promise<Me
   if (run.failures > 0) throw new Error(`bench: ${server.scenario.id}: memory sockets failed to connect (${run.firstError})`);
   // Let every socket settle (timers armed, rooms joined) before weighing.
   await new Promise((r) => setTimeout(r, 500));
-  const after = await toServer<'heap'>(server, { type: 'heap', claims: true });
+  const snapshotDir = HEAP_SNAPSHOT === server.scenario.id ? RESULTS_DIR : undefined;
+  const after = await toServer<'heap'>(server, { type: 'heap', claims: true, snapshotDir });
   await drain(server);
+  const empty = await toServer<'heap'>(server, { type: 'heap' });
   return {
-    bytesPerSocket: (after.heapUsed - before.heapUsed) / MEMORY_SOCKETS,
+    bytesPerSocket: (after.heapUsed - empty.heapUsed) / MEMORY_SOCKETS,
     claimsPerSocket: (after.claimsBytes ?? 0) / MEMORY_SOCKETS,
   };
 }
@@ -261,11 +271,13 @@ async function main(): Promise<void> {
   }
 
   const live = (list: readonly Scenario[]) => list.filter((s) => servers.has(s.id)).map((s) => servers.get(s.id)!);
-  const hsServers = live(handshakeScenarios);
-  const evServers = live(eventScenarios);
-  const memServers = MEMORY_SCENARIOS.map((id) => servers.get(id)).filter((s): s is ServerHandle => s !== undefined);
+  const hsServers = PHASES.has('handshakes') ? live(handshakeScenarios) : [];
+  const evServers = PHASES.has('events') ? live(eventScenarios) : [];
+  const memServers = PHASES.has('memory')
+    ? MEMORY_SCENARIOS.map((id) => servers.get(id)).filter((s): s is ServerHandle => s !== undefined)
+    : [];
 
-  for (const server of hsServers) await handshakeRound(server, creds, WARMUP_CLIENTS);
+  for (const server of new Set([...hsServers, ...memServers])) await handshakeRound(server, creds, WARMUP_CLIENTS);
   for (const server of evServers) await eventRound(server, creds);
   log('bench: warm-up done');
 
@@ -295,8 +307,11 @@ async function main(): Promise<void> {
   writeFileSync(`${RESULTS_DIR}latest.md`, `${report}\n`);
   log(`bench: written to bench/results/latest.md`);
 
+  // Let the children exit on their own (a --cpu-prof profile is written at exit); stopChildren() kills stragglers.
+  const exited = [...children].map((child) => new Promise((r) => child.once('exit', r)));
   await Promise.allSettled([...servers.values()].map((s) => toServer<'ok'>(s, { type: 'close' })));
   await toClients<'ok'>({ type: 'close' }).catch(() => undefined);
+  await Promise.race([Promise.all(exited), new Promise((r) => setTimeout(r, 10_000))]);
 }
 
 interface Results {

@@ -12,6 +12,8 @@
  */
 import { createSecretKey, createPublicKey, type KeyObject } from 'node:crypto';
 import { createServer, type RequestListener } from 'node:http';
+import { join } from 'node:path';
+import { writeHeapSnapshot } from 'node:v8';
 import type { AddressInfo } from 'node:net';
 import { createRequire } from 'node:module';
 import { authorize as threamAuthorize } from '@thream/socketio-jwt';
@@ -21,7 +23,7 @@ import jwt from 'jsonwebtoken';
 import { Passport } from 'passport';
 import { Server, type Socket } from 'socket.io';
 import { HS_SECRET, rsaPublicKey } from './keys.js';
-import { loadSockpass, optionalExport, type Sockpass } from './library.js';
+import { loadSockpass, type Sockpass } from './library.js';
 import { serve, type ServerReply, type ServerRequest } from './protocol.js';
 import { BENCH_ORIGIN, ECHO_EVENT, scenario } from './scenarios.js';
 
@@ -42,6 +44,8 @@ interface Counters {
 const socketioJwt = createRequire(import.meta.url)('socketio-jwt') as {
   authorize(options: { secret: string; handshake: true; algorithms?: string[] }): Middleware;
 };
+
+const CLAIMS_COPIES = 5;
 
 const gc = (globalThis as { gc?: () => void }).gc;
 
@@ -81,12 +85,7 @@ function sockpassSetup(
 }
 
 /** The session scenario: an express app whose `/login?user=N` logs a user in with passport, as a web app would. */
-function sessionSetup(library: Sockpass): Setup | string {
-  const sessionCookie = optionalExport<(options: Record<string, unknown>) => Parameters<Sockpass['SockPass']['prototype']['use']>[1]>(
-    library,
-    'sessionCookie',
-  );
-  if (sessionCookie === undefined) return 'sessionCookie is not exported by sockpass yet (issue 4)';
+function sessionSetup(library: Sockpass): Setup {
   const passport = new Passport();
   passport.serializeUser((user: Express.User, done) => done(null, (user as { id: string }).id));
   passport.deserializeUser((id: string, done) => done(null, { id, name: `User ${id}` }));
@@ -104,19 +103,17 @@ function sessionSetup(library: Sockpass): Setup | string {
   });
   return {
     http: app,
-    ...sockpassSetup(library, sessionCookie({ session: sessionMiddleware, passport, allowedOrigins: [BENCH_ORIGIN] })),
+    ...sockpassSetup(library, library.sessionCookie({ session: sessionMiddleware, passport, allowedOrigins: [BENCH_ORIGIN] })),
   };
 }
 
-function eventSetup(library: Sockpass, guarded: boolean): Setup | string {
+/** jwt-auth plus an echo handler; `guarded` puts `auth.guard` in front of every event, as an app guarding all its events would. */
+function eventSetup(library: Sockpass, guarded: boolean): Setup {
   const strategy = library.jwtAuth({ secret: HS_SECRET, algorithms: ['HS256'] });
-  type Guard = (policy: Record<string, (auth: { claims: Record<string, unknown> }) => boolean>) => (packet: unknown[], next: (err?: Error) => void) => void;
   return sockpassSetup(library, strategy, (io, auth, counters) => {
-    const guardOf = (auth as unknown as { guard?: Guard }).guard;
-    if (guarded && typeof guardOf !== 'function') throw new Error('no guard');
-    const guard = guarded ? guardOf!.call(auth, { [ECHO_EVENT]: (a) => a.claims.scope === 'echo' }) : undefined;
+    const guard = guarded ? auth.guard({ [ECHO_EVENT]: (a) => a.claims.scope === 'echo', '*': false }) : undefined;
     auth.onAuthenticated(io, (socket: Socket) => {
-      if (guard !== undefined) socket.use(guard as Parameters<Socket['use']>[0]);
+      if (guard !== undefined) socket.use(guard(socket));
       socket.on(ECHO_EVENT, (n: number, ack: (n: number) => void) => {
         counters.events++;
         ack(n);
@@ -149,23 +146,14 @@ async function setupFor(id: string): Promise<Setup | string> {
       return sockpassSetup(library, library.jwtQuery({ ...hs, warnUrlLogging: false }));
     case 'sp-header':
       return sockpassSetup(library, library.jwtHeader(hs));
-    case 'sp-event': {
-      const make = optionalExport<(options: Record<string, unknown>) => Parameters<Sockpass['SockPass']['prototype']['use']>[1]>(
-        library,
-        'jwtAuthenticateEvent',
-      );
-      if (make === undefined) return 'jwtAuthenticateEvent is not exported by sockpass yet (issue 3)';
-      return sockpassSetup(library, make({ ...hs, timeout: 30_000 }));
-    }
+    case 'sp-event':
+      return sockpassSetup(library, library.jwtAuthenticateEvent({ ...hs, timeout: 30_000 }));
     case 'sp-session':
       return sessionSetup(library);
     case 'ev-plain':
       return eventSetup(library, false);
-    case 'ev-guard': {
-      const probe = new library.SockPass() as unknown as { guard?: unknown };
-      if (typeof probe.guard !== 'function') return 'auth.guard is not in sockpass yet (issue 5)';
+    case 'ev-guard':
       return eventSetup(library, true);
-    }
     default:
       throw new Error(`bench: no server setup for ${id}`);
   }
@@ -212,15 +200,17 @@ async function main(): Promise<void> {
         if (gc === undefined) throw new Error('bench server needs --expose-gc');
         collect();
         const heapUsed = process.memoryUsage().heapUsed;
+        if (req.snapshotDir !== undefined) writeHeapSnapshot(join(req.snapshotDir, `${id}-${Date.now()}.heapsnapshot`));
         if (!req.claims) return { type: 'heap', heapUsed };
-        // What the sockets' claims (= user) objects weigh: the same number of deep copies, measured the same way.
+        // What the sockets' claims (= user) objects weigh: deep copies of each, measured the same way
+        // (several copies per socket, so GC noise is divided down).
         const copies: unknown[] = [];
         for (const socket of io.of('/').sockets.values()) {
           const auth = (socket.data as { auth?: { claims: unknown } }).auth;
-          if (auth !== undefined) copies.push(structuredClone(auth.claims));
+          for (let i = 0; auth !== undefined && i < CLAIMS_COPIES; i++) copies.push(structuredClone(auth.claims));
         }
         collect();
-        const claimsBytes = process.memoryUsage().heapUsed - heapUsed;
+        const claimsBytes = (process.memoryUsage().heapUsed - heapUsed) / CLAIMS_COPIES;
         copies.length = 0;
         return { type: 'heap', heapUsed, claimsBytes };
       }
