@@ -43,7 +43,7 @@ async function serve(options: { timeout?: number; setup?: (io: Server) => unknow
         ack?.('handled');
       });
     });
-    auth.onAuthenticated(io, (socket) => {
+    auth.onAuthenticated<import('socket.io').Socket>(io, (socket) => {
       seen.authenticated.push(socket.id);
       socket.on('rooms', (ack: (rooms: string[]) => void) => ack([...socket.rooms]));
     });
