@@ -11,3 +11,5 @@ export { authenticateWithEvent } from './authenticate.js';
 export type { AuthenticateWithEventOptions } from './authenticate.js';
 export { ClientAuthError, authErrorCode, isUnauthorizedError } from './errors.js';
 export type { ClientAuthErrorCode, UnauthorizedData } from './errors.js';
+export * from './refresh.js';
+export * from './reconnect.js';

@@ -1,0 +1,148 @@
+/**
+ * Reconnecting with a fresh token, and knowing when not to. A refusal is
+ * either recoverable — the token expired, the session store or key server
+ * blinked — and a new token from the app's `getToken()` fixes it, or terminal
+ * — the token is forged, the user is banned, the origin is wrong — and
+ * retrying only hammers the server. `reconnectWithFreshToken` tells them
+ * apart by the server's code: on a recoverable one it reconnects with a token
+ * from `getToken()` (bounded, with backoff); on a terminal one it stops and
+ * reports through `onStop`.
+ *
+ * It watches both kinds of refusal: a handshake refused (`connect_error`) and
+ * a connected socket cut by the server (`auth:expired`, `auth:revoked`,
+ * `auth:refused`, then a disconnect). Every (re)connect, including
+ * socket.io-client's own after a network drop, sends a token from
+ * `getToken()`, so a long-gone token is never replayed.
+ *
+ * @module
+ */
+import type { Socket } from 'socket.io-client';
+import type { AuthErrorCode } from '../errors.js';
+import { EXPIRED_EVENT, REFUSED_EVENT, REVOKED_EVENT, type AuthNotice } from '../wire.js';
+import { ClientAuthError, authErrorCode, type ClientAuthErrorCode } from './errors.js';
+import type { GetToken } from './refresh.js';
+
+/** Refusals that a fresh token (or a moment) can fix. Every other code is terminal. */
+export const RECOVERABLE_CODES: ReadonlySet<AuthErrorCode> = new Set<AuthErrorCode>([
+  'token_expired',
+  'token_not_active',
+  'store_unavailable',
+  'key_unavailable',
+  'authentication_timeout',
+]);
+
+/** True when a fresh token and a reconnect can fix a refusal with this code. */
+export function isRecoverable(code: ClientAuthErrorCode | undefined): boolean {
+  return code !== undefined && RECOVERABLE_CODES.has(code as AuthErrorCode);
+}
+
+export interface ReconnectWithFreshTokenOptions {
+  getToken: GetToken;
+  /** The `auth` field the server's strategy reads (jwt-auth's `field`). Default `token`. */
+  field?: string;
+  /** Recoverable refusals in a row before giving up. Default 5. */
+  maxAttempts?: number;
+  /** Ms before the first retry; doubles with each refusal in a row. Default 250. */
+  delay?: number;
+  /**
+   * Called once when it stops: a terminal refusal (its code), too many
+   * recoverable ones in a row, `getToken()` failing (`credentials_required`),
+   * or a server disconnect with no reason given (`disconnected`).
+   */
+  onStop?: (error: ClientAuthError) => void;
+}
+
+type AuthCallback = (cb: (data: object) => void) => void;
+
+/**
+ * @example
+ * ```ts
+ * import { io } from 'socket.io-client';
+ * import { reconnectWithFreshToken, answerRefresh } from 'sockpass/client';
+ *
+ * const socket = io(url, { autoConnect: false });
+ * reconnectWithFreshToken(socket, { getToken, onStop: (err) => showLogin(err.code) });
+ * answerRefresh(socket, { getToken });
+ * socket.connect();
+ * ```
+ */
+export function reconnectWithFreshToken(socket: Socket, options: ReconnectWithFreshTokenOptions): () => void {
+  if (typeof options?.getToken !== 'function') throw new TypeError('sockpass: reconnectWithFreshToken needs a getToken() function');
+  const field = options.field ?? 'token';
+  const maxAttempts = options.maxAttempts ?? 5;
+  const delay = options.delay ?? 250;
+  let attempts = 0;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  let notice: AuthNotice | undefined;
+  let stopped = false;
+
+  const previous = socket.auth as object | AuthCallback | undefined;
+  socket.auth = (cb: (data: object) => void) => {
+    const withToken = (base: object) =>
+      Promise.resolve()
+        .then(() => options.getToken())
+        .then(
+          (token) => cb({ ...base, [field]: token }),
+          () => {
+            // No token: do not connect with none; say why and stop.
+            stop(new ClientAuthError('credentials_required', 'getToken() failed'));
+            socket.disconnect();
+          },
+        );
+    if (typeof previous === 'function') previous((data) => void withToken(data));
+    else void withToken(previous ?? {});
+  };
+
+  const retry = (code: ClientAuthErrorCode, message: string) => {
+    if (!isRecoverable(code)) return stop(new ClientAuthError(code, message));
+    if (++attempts > maxAttempts) return stop(new ClientAuthError(code, `gave up after ${maxAttempts} attempts: ${message}`));
+    clearTimeout(timer);
+    timer = setTimeout(() => {
+      timer = undefined;
+      if (!stopped && !socket.connected) socket.connect();
+    }, delay * 2 ** (attempts - 1));
+  };
+
+  const onConnect = () => {
+    attempts = 0;
+    notice = undefined;
+  };
+  const onConnectError = (err: unknown) => {
+    const code = authErrorCode(err);
+    // Not a refusal (network trouble): socket.io-client retries by itself.
+    if (code === undefined) return;
+    retry(code, (err as { data: { message: string } }).data.message);
+  };
+  const onNotice = (payload: unknown) => {
+    if (typeof payload === 'object' && payload !== null && typeof (payload as AuthNotice).code === 'string') notice = payload as AuthNotice;
+  };
+  const onDisconnect = (reason: string) => {
+    // Only the server's own disconnects are ours to judge; network drops reconnect by themselves.
+    if (reason !== 'io server disconnect') return;
+    const why = notice;
+    notice = undefined;
+    if (why === undefined) return stop(new ClientAuthError('disconnected', 'the server closed the connection'));
+    retry(why.code, why.message);
+  };
+
+  socket.on('connect', onConnect);
+  socket.on('connect_error', onConnectError);
+  socket.on(EXPIRED_EVENT, onNotice);
+  socket.on(REVOKED_EVENT, onNotice);
+  socket.on(REFUSED_EVENT, onNotice);
+  socket.on('disconnect', onDisconnect);
+
+  function stop(error?: ClientAuthError): void {
+    if (stopped) return;
+    stopped = true;
+    clearTimeout(timer);
+    socket.off('connect', onConnect);
+    socket.off('connect_error', onConnectError);
+    socket.off(EXPIRED_EVENT, onNotice);
+    socket.off(REVOKED_EVENT, onNotice);
+    socket.off(REFUSED_EVENT, onNotice);
+    socket.off('disconnect', onDisconnect);
+    if (error !== undefined) options.onStop?.(error);
+  }
+  return () => stop();
+}
