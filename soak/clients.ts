@@ -7,6 +7,7 @@
  *
  * @module
  */
+import { get as httpGet } from 'node:http';
 import { io, type ManagerOptions, type Socket, type SocketOptions } from 'socket.io-client';
 import { SOAK_ORIGIN } from './pieces.js';
 
@@ -104,19 +105,34 @@ export function disconnected(socket: Socket, ms: number): Promise<string> {
   });
 }
 
+/**
+ * One GET without keep-alive: a pooled connection left open would show up
+ * as a handle on the server and spoil the handle counts.
+ */
+function get(url: string, headers: Record<string, string> = {}): Promise<{ status: number; cookies: string[] }> {
+  return new Promise((resolve, reject) => {
+    const req = httpGet(url, { agent: false, headers: { ...headers, connection: 'close' }, timeout: 10_000 }, (res) => {
+      res.resume();
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, cookies: res.headers['set-cookie'] ?? [] }));
+    });
+    req.on('timeout', () => req.destroy(new Error(`GET ${url} timed out`)));
+    req.on('error', reject);
+  });
+}
+
 /** Logs `user` in through the server's express `/login` and returns the `connect.sid=…` cookie. */
 export async function login(url: string, user: string): Promise<string> {
-  const res = await fetch(`${url}/login?user=${encodeURIComponent(user)}`, { signal: AbortSignal.timeout(10_000) });
-  if (!res.ok) throw new Error(`login answered ${res.status}`);
-  const cookie = res.headers.getSetCookie().find((c) => c.startsWith('connect.sid='));
+  const res = await get(`${url}/login?user=${encodeURIComponent(user)}`);
+  if (res.status !== 200) throw new Error(`login answered ${res.status}`);
+  const cookie = res.cookies.find((c) => c.startsWith('connect.sid='));
   if (cookie === undefined) throw new Error('login set no session cookie');
   return cookie.split(';', 1)[0]!;
 }
 
 /** Logs the session out (and destroys it), so its cookie becomes a replay. */
 export async function logout(url: string, cookie: string): Promise<void> {
-  const res = await fetch(`${url}/logout`, { headers: { cookie }, signal: AbortSignal.timeout(10_000) });
-  if (!res.ok) throw new Error(`logout answered ${res.status}`);
+  const res = await get(`${url}/logout`, { cookie });
+  if (res.status !== 200) throw new Error(`logout answered ${res.status}`);
 }
 
 /** Options for a browser-like cookie handshake from the allowed Origin. */

@@ -37,6 +37,8 @@ export interface Counters {
   unauthenticatedEventsHandled: number;
   /** `probe` events handled for authenticated sockets. */
   probes: number;
+  /** Sockets that disconnected without ever authenticating: how long each lived, on the server's clock. */
+  pendingLifetimes: { count: number; minMs: number; maxMs: number };
   /** First few error messages, for the log. */
   errors: string[];
 }
@@ -48,10 +50,15 @@ export interface ServerStats {
   resources: Record<string, number>;
   /** Listener counts of the http server, engine, io, every namespace, and process. */
   listeners: Record<string, number>;
-  /** Sockets in every namespace of this node, authenticated or not. */
+  /**
+   * Sockets between their `connection` and `disconnect` events on this node,
+   * authenticated or not (quarantined sockets are not in `nsp.sockets`).
+   */
   sockets: number;
-  /** Sockets without `data.auth` (quarantined). */
+  /** Of those, sockets without `data.auth` (quarantined). */
   pending: number;
+  /** Sockets in the namespaces' public `nsp.sockets` Maps. */
+  nspSockets: number;
   /** Engine.IO connections. */
   engineClients: number;
   counters: Counters;

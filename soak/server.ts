@@ -43,6 +43,7 @@ const counters: Counters = {
   uncaughtExceptions: 0,
   unauthenticatedEventsHandled: 0,
   probes: 0,
+  pendingLifetimes: { count: 0, minMs: Number.POSITIVE_INFINITY, maxMs: 0 },
   errors: [],
 };
 const note = (what: string, err: unknown) => {
@@ -64,6 +65,8 @@ type StrategyFactory = (options: Record<string, unknown>) => sockpass.Strategy<U
 const missing: string[] = [];
 const redisClients: RedisClientType[] = [];
 const revoked = new Set<string>();
+/** Every socket between `connection` and `disconnect`: quarantined ones are missing from `nsp.sockets` on purpose. */
+const live = new Set<Socket>();
 
 function redisClient(url: string): RedisClientType {
   const client: RedisClientType = createClient({
@@ -176,6 +179,17 @@ async function main(): Promise<void> {
   for (const [, nsp] of namespaces) {
     nsp.on('connection', (socket: Socket) => {
       counters.connections++;
+      live.add(socket);
+      const connectedAt = performance.now();
+      socket.once('disconnect', () => {
+        live.delete(socket);
+        if (socket.data.auth !== undefined) return;
+        const lived = performance.now() - connectedAt;
+        const p = counters.pendingLifetimes;
+        p.count++;
+        p.minMs = Math.min(p.minMs, lived);
+        p.maxMs = Math.max(p.maxMs, lived);
+      });
       // Registered before authentication on purpose: quarantine must keep it from running.
       socket.on('probe', (ack?: unknown) => {
         if (socket.data.auth === undefined) counters.unauthenticatedEventsHandled++;
@@ -197,6 +211,7 @@ async function main(): Promise<void> {
     const counts: Record<string, number> = {
       http: sum(http),
       engine: sum(io.engine as unknown as NodeJS.EventEmitter),
+      adapters: namespaces.reduce((n, [, nsp]) => n + sum(nsp.adapter as unknown as NodeJS.EventEmitter), 0),
       io: sum(io as unknown as NodeJS.EventEmitter),
       process: sum(process),
     };
@@ -214,22 +229,19 @@ async function main(): Promise<void> {
     }
     const resources: Record<string, number> = {};
     for (const type of process.getActiveResourcesInfo()) resources[type] = (resources[type] ?? 0) + 1;
-    let sockets = 0;
     let pending = 0;
-    for (const [, nsp] of namespaces) {
-      for (const socket of nsp.sockets.values()) {
-        sockets++;
-        if (socket.data.auth === undefined) pending++;
-      }
-    }
+    for (const socket of live) if (socket.data.auth === undefined) pending++;
+    let nspSockets = 0;
+    for (const [, nsp] of namespaces) nspSockets += nsp.sockets.size;
     const mem = process.memoryUsage();
     return {
       heapUsed: mem.heapUsed,
       rss: mem.rss,
       resources,
       listeners: listenerCounts(),
-      sockets,
+      sockets: live.size,
       pending,
+      nspSockets,
       engineClients: io.engine.clientsCount,
       counters: structuredClone(counters),
       prototypeKeys: Object.getOwnPropertyNames(Object.prototype).length,
@@ -241,7 +253,13 @@ async function main(): Promise<void> {
       case 'stats':
         return { type: 'stats', stats: await stats(req.gc === true) };
       case 'reset-counters':
-        Object.assign(counters, { connections: 0, authenticated: 0, refusals: {}, probes: 0 });
+        Object.assign(counters, {
+          connections: 0,
+          authenticated: 0,
+          refusals: {},
+          probes: 0,
+          pendingLifetimes: { count: 0, minMs: Number.POSITIVE_INFINITY, maxMs: 0 },
+        });
         return { type: 'ok' };
       case 'revoke': {
         const revoke = (auth as unknown as { revoke?: (io: Server, target: { user: string }) => Promise<unknown> }).revoke;
