@@ -1,0 +1,128 @@
+/**
+ * Revocation across nodes: two Socket.IO servers (each with its own SockPass,
+ * as two processes would have) share one real redis-server through
+ * @socket.io/redis-adapter. A revoke issued on node A reaches the sockets held
+ * by node B.
+ */
+import { createAdapter } from '@socket.io/redis-adapter';
+import { createClient } from 'redis';
+import type { Server } from 'socket.io';
+import type { Socket as ClientSocket } from 'socket.io-client';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { SockPass, jwtAuth, type Strategy } from 'sockpass';
+import { startRedis, type RedisServer } from '../helpers/redis.js';
+import { outcome, sleep, startServer, type TestServer } from '../helpers/server.js';
+import { hs256, SECRET } from '../helpers/tokens.js';
+
+type User = { id: string };
+
+let redis: RedisServer;
+const redisClients: Array<{ close(): Promise<unknown> }> = [];
+let nodes: TestServer[] = [];
+
+beforeAll(async () => {
+  redis = await startRedis();
+});
+afterEach(async () => {
+  await Promise.allSettled(nodes.map((n) => n.close()));
+  nodes = [];
+  await Promise.allSettled(redisClients.splice(0).map((c) => c.close()));
+});
+afterAll(async () => {
+  await redis?.stop();
+});
+
+async function withRedisAdapter(io: Server): Promise<void> {
+  const pub = createClient({ url: redis.url });
+  const sub = pub.duplicate();
+  redisClients.push(pub, sub);
+  await Promise.all([pub.connect(), sub.connect()]);
+  io.adapter(createAdapter(pub, sub));
+}
+
+/** One node: its own registry, JWT or a session id (standing in for the cookie strategy), on `/` and `/admin`. */
+async function startNode(): Promise<{ auth: SockPass<User>; server: TestServer }> {
+  const sessionLike: Strategy<User> = {
+    async authenticate(ctx) {
+      const { sid, uid } = ctx.auth;
+      if (typeof sid !== 'string' || typeof uid !== 'string') return { kind: 'pass' };
+      return { kind: 'success', user: { id: uid }, session: sid };
+    },
+  };
+  const auth = new SockPass<User>()
+    .use('jwt-auth', jwtAuth({ secret: SECRET, algorithms: ['HS256'], user: (c) => ({ id: String(c.sub) }) }))
+    .use('session', sessionLike);
+  const server = await startServer(async (io) => {
+    await withRedisAdapter(io);
+    io.use(auth.middleware(['jwt-auth', 'session']));
+    io.of('/admin').use(auth.middleware('jwt-auth'));
+    io.on('connection', (socket) => socket.on('ping', (ack: (r: string) => void) => ack('pong')));
+  });
+  nodes.push(server);
+  return { auth, server };
+}
+
+function watch(client: ClientSocket) {
+  const notices: unknown[] = [];
+  client.on('auth:revoked', (n: unknown) => notices.push(n));
+  const ended = new Promise<{ at: number; noticed: boolean }>((resolve) =>
+    client.on('disconnect', () => resolve({ at: Date.now(), noticed: notices.length > 0 })),
+  );
+  return { notices, ended };
+}
+
+/** Round trip through the node: proves a socket is still served, not just flagged connected. */
+async function alive(client: ClientSocket): Promise<boolean> {
+  return client.connected && (await client.timeout(3000).emitWithAck('ping')) === 'pong';
+}
+
+describe('revoke across two nodes on one Redis', () => {
+  it('disconnects the user on the other node within 1 s, and leaves other users connected', async () => {
+    const a = await startNode();
+    const b = await startNode();
+    // Node A holds nobody of interest: the revoking node need not hold the user's sockets.
+    const carolOnA = a.server.client('/', { auth: { token: hs256({ sub: 'carol' }) } });
+    const aliceOnB = [
+      b.server.client('/', { auth: { token: hs256({ sub: 'alice' }) } }),
+      b.server.client('/', { auth: { sid: 'alice-laptop', uid: 'alice' } }),
+      b.server.client('/admin', { auth: { token: hs256({ sub: 'alice' }) } }),
+    ];
+    const bobOnB = b.server.client('/', { auth: { token: hs256({ sub: 'bob' }) } });
+    const all = [carolOnA, ...aliceOnB, bobOnB];
+    expect((await Promise.all(all.map((c) => outcome(c)))).every((r) => r.connected)).toBe(true);
+    // The /admin namespace was never used on node A: name it (see RevokeOptions.namespaces).
+    const watches = aliceOnB.map(watch);
+
+    const started = Date.now();
+    await a.auth.revoke(a.server.io, { user: 'alice' }, { reason: 'signed out everywhere', namespaces: ['/admin'] });
+    const ends = await Promise.race([
+      Promise.all(watches.map((w) => w.ended)),
+      sleep(5000).then(() => Promise.reject(new Error('alice still connected on node B after 5 s'))),
+    ]);
+    for (const [i, end] of ends.entries()) {
+      expect(end.at - started).toBeLessThan(1000);
+      expect(end.noticed).toBe(true);
+      expect(watches[i]!.notices).toEqual([{ code: 'token_revoked', message: 'signed out everywhere' }]);
+    }
+    await sleep(300);
+    expect(await alive(bobOnB)).toBe(true);
+    expect(await alive(carolOnA)).toBe(true);
+    expect(b.server.io.of('/').sockets.size).toBe(1);
+  });
+
+  it('disconnects one session on the other node, leaving the user\'s other session', async () => {
+    const a = await startNode();
+    const b = await startNode();
+    const tab = b.server.client('/', { auth: { sid: 'sess-1', uid: 'dana' } });
+    const phone = b.server.client('/', { auth: { sid: 'sess-2', uid: 'dana' } });
+    await Promise.all([outcome(tab), outcome(phone)]);
+    const w = watch(tab);
+    const started = Date.now();
+    await a.auth.revoke(a.server.io, { session: 'sess-1' });
+    const end = await w.ended;
+    expect(end.at - started).toBeLessThan(1000);
+    expect(w.notices).toEqual([{ code: 'token_revoked', message: 'credentials have been revoked' }]);
+    await sleep(300);
+    expect(phone.connected).toBe(true);
+  });
+});
