@@ -11,15 +11,11 @@
  *
  * Run: `npm start` (PORT default 3000, TOKEN_TTL default 30 s, REDIS_URL optional).
  */
-import { randomBytes } from 'node:crypto';
-import session from 'express-session';
-import passport from 'passport';
 import type { Namespace, Socket } from 'socket.io';
-import { SockPass, jwtAuth, jwtAuthenticateEvent, jwtHeader, jwtQuery, type JwtVerifyOptions, type Strategy } from 'sockpass';
+import { SockPass, jwtAuth, jwtAuthenticateEvent, jwtHeader, jwtQuery, sessionCookie, type JwtVerifyOptions, type Strategy } from 'sockpass';
 import { connectBacking } from './backing.js';
+import { SESSION_COOKIE, mountWebLogin, ownOrigins, serveWebLogin } from '../shared/web-login.js';
 import {
-  findUser,
-  checkPassword,
   refreshBeforeFor,
   runIfMain,
   serveMessages,
@@ -38,31 +34,22 @@ export interface CompareOptions extends ExampleOptions {
 }
 
 /** Names of the strategies on the page, in column order; each is also its namespace. */
-export const COMPARED = ['jwt-auth', 'jwt-query', 'jwt-header', 'jwt-authenticate-event'] as const;
+export const COMPARED = ['jwt-auth', 'jwt-query', 'jwt-header', 'jwt-authenticate-event', 'session'] as const;
 
 export function createCompareServer(options: CompareOptions = {}): Promise<ExampleServer> {
-  return startExample(new URL('./public/', import.meta.url), options, 30, async ({ app, io, tokens }) => {
+  return startExample(new URL('./public/', import.meta.url), options, 30, async ({ app, http, io, tokens }) => {
     const backing = await connectBacking(options.redisUrl ?? process.env.REDIS_URL);
     if (backing.adapter !== undefined) io.adapter(backing.adapter);
 
-    // The web app's own login: express-session + passport, as the session strategy will read it.
-    const logins = new passport.Passport();
-    logins.serializeUser<string>((user, done) => done(null, (user as DemoUser).id));
-    logins.deserializeUser<string>((id, done) => done(null, findUser(id) ?? false));
-    const sessions = session({
-      name: 'sockpass.sid',
-      secret: process.env.SESSION_SECRET ?? randomBytes(32).toString('hex'),
-      store: backing.store,
-      resave: false,
-      saveUninitialized: false,
-      cookie: { httpOnly: true, sameSite: 'lax', maxAge: (options.sessionTtl ?? 1800) * 1000 },
-    });
-    app.use(sessions, logins.initialize(), logins.session());
-
-    app.post('/login', (req, res, next) => {
-      const user = checkPassword(req.body?.username, req.body?.password);
-      if (user === undefined) return void res.status(401).json({ error: 'wrong username or password' });
-      req.login(user, (err) => (err ? next(err) : res.json({ user, ttl: tokens.ttl, ...tokens.issue(user) })));
+    // The web app's own login (express-session + passport); the session strategy reads the same session.
+    const web = mountWebLogin(app, { ttlSeconds: options.sessionTtl ?? 1800, store: backing.store });
+    const auth = new SockPass<DemoUser>({ refreshBefore: refreshBeforeFor(tokens.ttl) });
+    serveWebLogin(app, {
+      loginBody: (user) => ({ ttl: tokens.ttl, ...tokens.issue(user) }),
+      // Logging out of the web app cuts every socket of the user, whatever strategy admitted it.
+      onLogout: async (_sid, user) => {
+        if (user !== undefined) await auth.revoke(io, { user: user.id }, 'you logged out');
+      },
     });
     // The session is the refresh credential: a logged-in page can always get a fresh token.
     app.post('/token', (req, res) => {
@@ -75,9 +62,6 @@ export function createCompareServer(options: CompareOptions = {}): Promise<Examp
       if (user === undefined) return void res.status(401).json({ error: 'log in first' });
       res.json(tokens.issueExpired(user));
     });
-    app.post('/logout', (req, res, next) => {
-      req.logout((err) => (err ? next(err) : req.session.destroy(() => res.json({ ok: true }))));
-    });
 
     const jwt: JwtVerifyOptions<DemoUser> = { secret: tokens.secret, algorithms: ['HS256'], user: userFromClaims };
     const strategies: Record<(typeof COMPARED)[number], Strategy<DemoUser>> = {
@@ -85,8 +69,8 @@ export function createCompareServer(options: CompareOptions = {}): Promise<Examp
       'jwt-query': jwtQuery(jwt),
       'jwt-header': jwtHeader(jwt),
       'jwt-authenticate-event': jwtAuthenticateEvent({ ...jwt, timeout: 10_000 }),
+      session: sessionCookie({ session: web.sessions, passport: web.passport, name: SESSION_COOKIE, allowedOrigins: ownOrigins(http) }),
     };
-    const auth = new SockPass<DemoUser>({ refreshBefore: refreshBeforeFor(tokens.ttl) });
     const namespaces: Namespace[] = [];
     for (const name of COMPARED) {
       auth.use(name, strategies[name]);

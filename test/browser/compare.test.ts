@@ -34,7 +34,7 @@ describe('examples/compare in Chromium', () => {
     await browser.screenshot(page, 'compare-connected');
 
     await page.locator('#forge-all').click();
-    for (const lane of TOKEN_LANES) await waitForText(page, cell(lane, 'refused'), 'forged → invalid_token');
+    for (const lane of COMPARED) await waitForText(page, cell(lane, 'refused'), 'forged → invalid_token');
     await page.locator('#expired-all').click();
     for (const lane of TOKEN_LANES) await waitForText(page, cell(lane, 'refused'), 'expired → token_expired');
     await browser.screenshot(page, 'compare-refused');
@@ -63,6 +63,20 @@ describe('examples/compare in Chromium', () => {
       await waitForText(page, cell(lane, 'status'), 'disconnected (io server disconnect)');
     }
     await browser.screenshot(page, 'compare-expired');
+    expect(browser.errors).toEqual([]);
+  });
+
+  it('logging out of the web app revokes every socket of the user, whatever strategy admitted it', { timeout: 60_000 }, async () => {
+    const page = await browser.newPage();
+    await page.goto(server.url);
+    await page.locator('#login').click();
+    for (const lane of COMPARED) await waitForText(page, cell(lane, 'status'), 'connected');
+    await page.locator('#logout').click();
+    for (const lane of COMPARED) {
+      await waitForText(page, cell(lane, 'code'), 'token_revoked');
+      await waitForText(page, cell(lane, 'status'), 'disconnected (io server disconnect)');
+    }
+    await browser.screenshot(page, 'compare-logged-out');
     expect(browser.errors).toEqual([]);
   });
 });

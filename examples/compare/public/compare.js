@@ -3,7 +3,7 @@
 // rest (timing, round trips, countdown, refresh, refused credentials) is the
 // same for every lane.
 import { io } from '/socket.io/socket.io.esm.min.js';
-import { $, answerRefresh, codeOf, forgeToken, postJson, whenAuthenticated } from '/shared/demo.js';
+import { $, answerRefresh, codeOf, forgeToken, postJson, whenAuthenticated, withForgedCookie } from '/shared/demo.js';
 
 const common = { reconnection: false, forceNew: true };
 const short = (token) => (token ? `${token.slice(0, 12)}…` : '…');
@@ -45,15 +45,7 @@ const LANES = {
     proxies: 'nothing usually; CSWSH risk: sockpass checks Origin',
     cookie: true,
     open: () => io('/session', { ...common, transports: ['websocket'] }),
-    // A cookie with a bad signature on the Socket.IO path: the browser sends it before the real one.
-    forge: () => {
-      document.cookie = 'sockpass.sid=s%3Aforged-session-id.badsignature; path=/socket.io/; SameSite=Lax';
-      const socket = io('/session', { ...common, transports: ['websocket'] });
-      const clear = () => (document.cookie = 'sockpass.sid=; path=/socket.io/; expires=Thu, 01 Jan 1970 00:00:00 GMT');
-      socket.on('connect', clear);
-      socket.on('connect_error', clear);
-      return socket;
-    },
+    forge: () => withForgedCookie(() => io('/session', { ...common, transports: ['websocket'] })),
   },
 };
 
@@ -146,7 +138,7 @@ async function connectLane(name) {
   s.socket?.disconnect();
   s.token = token;
   s.refreshes = 0;
-  set(name, 'refreshes', '0');
+  set(name, 'refreshes', lane.cookie ? 'n/a: the session itself is the credential' : '0');
   const started = performance.now();
   const socket = lane.open(token);
   s.socket = socket;
@@ -205,7 +197,7 @@ async function tryRefused(name, kind) {
   set(name, 'refused', 'trying…');
   let socket;
   try {
-    if (kind === 'forge') socket = lane.forge ? lane.forge() : lane.open(forgeToken(token));
+    if (kind === 'forge') socket = lane.forge ? await lane.forge() : lane.open(forgeToken(token));
     else socket = lane.open((await postJson('/demo/expired-token')).token);
     await whenAuthenticated(socket, lane.acceptedOn ?? 'connect');
     set(name, 'refused', `${kind}: accepted (!)`);
@@ -249,8 +241,9 @@ async function main() {
     await postJson('/logout').catch(() => {});
     token = undefined;
     for (const button of document.querySelectorAll('#compare button, #forge-all, #expired-all, #logout')) button.disabled = true;
+    // No client-side disconnect: the server's logout revokes every socket of the user (auth.revoke),
+    // and the page shows what each one was told.
     for (const name of names) {
-      state[name].socket?.disconnect();
       state[name].expiresAt = undefined;
       set(name, 'expires', '—');
     }

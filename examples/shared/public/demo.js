@@ -24,6 +24,27 @@ export function forgeToken(token) {
   return `${header}.${encoded}.${signature}`;
 }
 
+/**
+ * Opens a socket with a forged session cookie: one with a bad signature on the
+ * `/socket.io/` path, which the browser sends before the real (httpOnly) one,
+ * removed again once the handshake is answered. The Cookie Store API resolves
+ * once the cookie is really in the browser's jar; a `document.cookie` write may
+ * still be on its way when the WebSocket handshake leaves.
+ */
+export async function withForgedCookie(open, name = 'sockpass.sid') {
+  const forged = { name, value: 's%3Aforged-session-id.badsignature', path: '/socket.io/', sameSite: 'lax' };
+  if (window.cookieStore) await window.cookieStore.set(forged);
+  else document.cookie = `${name}=${forged.value}; path=/socket.io/; SameSite=Lax`;
+  const socket = open();
+  const clear = () => {
+    if (window.cookieStore) window.cookieStore.delete({ name, path: '/socket.io/' });
+    else document.cookie = `${name}=; path=/socket.io/; expires=Thu, 01 Jan 1970 00:00:00 GMT`;
+  };
+  socket.on('connect', clear);
+  socket.on('connect_error', clear);
+  return socket;
+}
+
 export async function postJson(path, body, token) {
   const headers = { 'content-type': 'application/json' };
   if (token) headers.authorization = `Bearer ${token}`;
