@@ -33,10 +33,11 @@ interface ServeOptions extends Omit<SessionAppOptions, 'setup'> {
   chain?: string[];
   /** Receives every result the session strategy returns, for revalidation tests. */
   spy?: (result: AuthResult<TestUser>) => void;
+  revalidateInterval?: number;
 }
 
 async function serve(options: ServeOptions = {}): Promise<SessionApp> {
-  const { strategy, chain, spy, ...appOptions } = options;
+  const { strategy, chain, spy, revalidateInterval, ...appOptions } = options;
   app = await startSessionApp({
     ...appOptions,
     setup(io, { sessionMiddleware, passport: authenticator }) {
@@ -48,7 +49,7 @@ async function serve(options: ServeOptions = {}): Promise<SessionApp> {
           return result;
         },
       };
-      const auth = new SockPass<TestUser>()
+      const auth = new SockPass<TestUser>({ revalidateInterval: revalidateInterval ?? 0 })
         .use('session', observed)
         .use('jwt-auth', jwtAuth<TestUser>({ secret: SECRET, algorithms: ['HS256'], user: (claims) => findUser(String(claims.sub))! }));
       io.use(auth.middleware(chain ?? ['session']));
@@ -223,6 +224,37 @@ describe('session cookie on MemoryStore', () => {
     await web.logout(cookie);
     const gone = await revalidate();
     expect(gone.kind === 'fail' && gone.error.code).toBe('session_not_found');
+  });
+
+  it('with the registry revalidating, a session destroyed behind the socket cuts it within the interval', async () => {
+    const web = await serve({ revalidateInterval: 300 });
+    const { cookie } = await web.login();
+    const client = web.cookieClient(cookie);
+    await once(client, 'whoami');
+    const revoked = once<{ code: string }>(client, 'auth:revoked', 5000);
+    const cut = once(client, 'disconnect', 5000);
+    const started = Date.now();
+    await web.logout(cookie); // the helper app's logout revokes nothing itself
+    expect((await revoked).code).toBe('session_not_found');
+    await cut;
+    expect(Date.now() - started).toBeLessThan(300 + 500);
+  });
+
+  it('a rolling session kept alive over HTTP moves the socket expiry instead of cutting it', async () => {
+    const web = await serve({ revalidateInterval: 200, cookie: { maxAge: 1200 }, sessionOptions: { rolling: true } });
+    const { cookie } = await web.login();
+    const client = web.cookieClient(cookie);
+    const first = await once<SocketAuth<TestUser>>(client, 'whoami');
+    let disconnected = false;
+    client.on('disconnect', () => (disconnected = true));
+    const until = new Date(first.expiresAt!).getTime() + 800;
+    while (Date.now() < until) {
+      await (await fetch(`${web.server.url}/me`, { headers: { cookie } })).arrayBuffer(); // the user is active in the web app
+      await sleep(200);
+    }
+    expect(disconnected).toBe(false);
+    // once the web app goes quiet, the session (and the socket) expire after all
+    await once(client, 'disconnect', 5000);
   });
 
   it('sends err.data with the code and never the cookie', async () => {
