@@ -206,20 +206,20 @@ describe('two round trips: the authenticate event', () => {
     server = await startServer((ioServer) => {
       ioServer.use(
         socketioJwt.authorize({
-          secret: (request, decodedToken, callback) => {
-            callback(null, SECRETS[(decodedToken as { userId: string }).userId]);
+          secret: (request: unknown, decodedToken: { userId?: string }, callback: (err: unknown, secret?: string) => void) => {
+            callback(null, SECRETS[decodedToken.userId!]);
           },
           algorithms: ['HS256'],
           handshake: true,
         }) as never,
       );
     });
-    const good = connect({ query: `token=${hs256({ userId: 'user2' }, {}, SECRETS.user2)}` });
+    const good = connect({ query: `token=${hs256({ userId: 'user2' }, {}, SECRETS.user2)}` } as never);
     await once(good, 'connect');
-    const swapped = connect({ query: `token=${hs256({ userId: 'user1' }, {}, SECRETS.user2)}` });
+    const swapped = connect({ query: `token=${hs256({ userId: 'user1' }, {}, SECRETS.user2)}` } as never);
     const err = await once<Error & { data: UnauthorizedMsg['data'] }>(swapped, 'connect_error');
     expect(err.data).toEqual({ message: 'invalid signature', code: 'invalid_token', type: 'UnauthorizedError' });
-    const unknown = connect({ query: `token=${hs256({ userId: 'nobody' })}` });
+    const unknown = connect({ query: `token=${hs256({ userId: 'nobody' })}` } as never);
     expect((await once<Error & { data: UnauthorizedMsg['data'] }>(unknown, 'connect_error')).data.code).toBe('invalid_secret');
   });
 });
@@ -301,7 +301,7 @@ describe('same handshake refusals as socketio-jwt 4.6', () => {
 
   it.each(cases)('%s gives the same err.message and err.data', async (_label, options) => {
     const answers: unknown[] = [];
-    for (const authorize of [original.authorize, socketioJwt.authorize as typeof original.authorize]) {
+    for (const authorize of [original.authorize, socketioJwt.authorize as unknown as typeof original.authorize]) {
       server = await startServer((ioServer) => ioServer.use(authorize({ secret: SECRET, handshake: true }) as never));
       const socket = connect(options);
       const err = await once<Error & { data: unknown }>(socket, 'connect_error');
