@@ -20,6 +20,8 @@ export interface ServerConfig {
   adapter?: boolean;
   /** Ms before expiry that the server asks for a fresh token (`auth:refresh`); 0 = never. */
   refreshBefore?: number;
+  /** The session strategy's bound on a store read, ms (sockpass's default is 2000). */
+  storeTimeout?: number;
   /** Fixed port (a restarted node keeps its address); a free one when absent. */
   port?: number;
 }

@@ -168,7 +168,12 @@ async function main(): Promise<void> {
 
   const sessionCookie = findExport<StrategyFactory>('sessionCookie');
   if (sessionCookie !== undefined) {
-    auth.use('session', sessionCookie({ session: sessionMiddleware, passport, allowedOrigins: [SOAK_ORIGIN] }));
+    auth.use('session', sessionCookie({
+        session: sessionMiddleware,
+        passport,
+        allowedOrigins: [SOAK_ORIGIN],
+        ...(config.storeTimeout === undefined ? {} : { storeTimeout: config.storeTimeout }),
+      }));
     mount('/session', ['session']);
     mount('/mixed', ['jwt-auth', 'session']);
   } else missing.push('sessionCookie (issue 4)');
