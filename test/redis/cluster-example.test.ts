@@ -1,0 +1,44 @@
+/**
+ * The cluster example's one command (`examples/cluster/start.ts --demo`):
+ * two node processes on a redis-server it starts itself; every step of the
+ * scripted demo must behave, and nothing may be left running.
+ */
+import { spawn, execFileSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+
+const script = fileURLToPath(new URL('../../examples/cluster/start.ts', import.meta.url));
+
+function running(pattern: string): string[] {
+  try {
+    return execFileSync('pgrep', ['-f', pattern], { encoding: 'utf8' }).trim().split('\n').filter(Boolean);
+  } catch {
+    return []; // pgrep exits 1 when nothing matches
+  }
+}
+
+describe('examples/cluster', () => {
+  it('runs the demo end to end: a revoke on node A cuts node B\'s sockets within 1 s', async () => {
+    const env = { ...process.env };
+    delete env.REDIS_URL;
+    const child = spawn(process.execPath, ['--import', 'tsx', script, '--demo'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (d) => (out += d));
+    child.stderr.on('data', (d) => (out += d));
+    const code = await new Promise<number | null>((resolve) => {
+      const timer = setTimeout(() => child.kill('SIGTERM'), 45_000);
+      child.once('exit', (c) => {
+        clearTimeout(timer);
+        resolve(c);
+      });
+    });
+    expect(out).toContain('demo: every step behaved');
+    expect(out).not.toContain('FAIL');
+    expect(code).toBe(0);
+    // Its redis-server (port printed at start) and node processes are gone.
+    const port = /redis:\/\/127\.0\.0\.1:(\d+)/.exec(out)?.[1];
+    expect(port).toBeDefined();
+    expect(running(`redis-server.*${port}`)).toEqual([]);
+    expect(running(`${script.replace('start.ts', 'node.ts')}`)).toEqual([]);
+  }, 60_000);
+});
