@@ -147,6 +147,9 @@ export function runExample(options) {
     $('status').dataset.state = state;
   };
   const setCode = (code) => ($('code').textContent = code);
+  const setRefreshes = (n) => {
+    if ($('refreshes')) $('refreshes').textContent = String(n);
+  };
   const addMessage = (text, kind = 'message') => {
     const li = document.createElement('li');
     li.className = kind;
@@ -160,7 +163,12 @@ export function runExample(options) {
     $('expires').textContent = left > 0 ? `in ${left} s` : 'expired';
   }, 250);
 
-  if (options.cookie) $('expired').hidden = true;
+  if (options.cookie) {
+    // The session is the credential: no token to expire on the page, nothing to refresh in-band.
+    $('expired').hidden = true;
+    $('forge').textContent = 'Try a forged session cookie';
+    $('refreshes').parentElement.textContent = 'n/a: the session itself is the credential';
+  }
 
   async function connect() {
     socket?.disconnect();
@@ -188,7 +196,7 @@ export function runExample(options) {
         await answerRefresh(s, token);
         expiresAt = fresh.expiresAt;
         refreshes += 1;
-        $('refreshes').textContent = String(refreshes);
+        setRefreshes(refreshes);
         addMessage(`refreshed the token on socket ${s.id}`, 'info');
       } catch (err) {
         setCode(codeOf(err));
@@ -219,7 +227,7 @@ export function runExample(options) {
       token = res.token;
       expiresAt = res.expiresAt;
       refreshes = 0;
-      $('refreshes').textContent = '0';
+      setRefreshes(0);
       $('forge').disabled = false;
       $('expired').disabled = false;
       $('logout').disabled = false;
