@@ -41,6 +41,8 @@ export interface Counters {
   probes: number;
   /** Sockets that disconnected without ever authenticating: how long each lived, on the server's clock. */
   pendingLifetimes: { count: number; minMs: number; maxMs: number };
+  /** Sockets that left at or after their credential's expiry: how long past it, on the server's clock. */
+  expiredLifetimes: { count: number; maxLateMs: number };
   /** First few error messages, for the log. */
   errors: string[];
 }
@@ -61,6 +63,8 @@ export interface ServerStats {
   pending: number;
   /** Sockets in the namespaces' public `nsp.sockets` Maps. */
   nspSockets: number;
+  /** Live sockets whose `data.auth.expiresAt` passed more than 1 s ago: must be 0. */
+  overdue: number;
   /** Engine.IO connections. */
   engineClients: number;
   counters: Counters;

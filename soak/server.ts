@@ -44,7 +44,12 @@ const counters: Counters = {
   unauthenticatedEventsHandled: 0,
   probes: 0,
   pendingLifetimes: { count: 0, minMs: Number.POSITIVE_INFINITY, maxMs: 0 },
+  expiredLifetimes: { count: 0, maxLateMs: 0 },
   errors: [],
+};
+const expiresAtOf = (socket: Socket): number | undefined => {
+  const at = (socket.data.auth as sockpass.SocketAuth<unknown> | undefined)?.expiresAt;
+  return at ? new Date(at).getTime() : undefined;
 };
 const note = (what: string, err: unknown) => {
   if (counters.errors.length < 10) counters.errors.push(`${what}: ${(err as Error)?.stack ?? String(err)}`.slice(0, 600));
@@ -188,6 +193,13 @@ async function main(): Promise<void> {
       const connectedAt = performance.now();
       socket.once('disconnect', () => {
         live.delete(socket);
+        const exp = expiresAtOf(socket);
+        // Timers may fire a millisecond early; a socket cut well before its expiry is not an expiry.
+        if (exp !== undefined && Date.now() >= exp - 50) {
+          const e = counters.expiredLifetimes;
+          e.count++;
+          e.maxLateMs = Math.max(e.maxLateMs, Date.now() - exp);
+        }
         if (socket.data.auth !== undefined) return;
         const lived = performance.now() - connectedAt;
         const p = counters.pendingLifetimes;
@@ -235,7 +247,13 @@ async function main(): Promise<void> {
     const resources: Record<string, number> = {};
     for (const type of process.getActiveResourcesInfo()) resources[type] = (resources[type] ?? 0) + 1;
     let pending = 0;
-    for (const socket of live) if (socket.data.auth === undefined) pending++;
+    let overdue = 0;
+    const now = Date.now();
+    for (const socket of live) {
+      if (socket.data.auth === undefined) pending++;
+      const exp = expiresAtOf(socket);
+      if (exp !== undefined && now - exp > 1000) overdue++;
+    }
     let nspSockets = 0;
     for (const [, nsp] of namespaces) nspSockets += nsp.sockets.size;
     const mem = process.memoryUsage();
@@ -247,6 +265,7 @@ async function main(): Promise<void> {
       sockets: live.size,
       pending,
       nspSockets,
+      overdue,
       engineClients: io.engine.clientsCount,
       counters: structuredClone(counters),
       prototypeKeys: Object.getOwnPropertyNames(Object.prototype).length,
@@ -264,6 +283,7 @@ async function main(): Promise<void> {
           refusals: {},
           probes: 0,
           pendingLifetimes: { count: 0, minMs: Number.POSITIVE_INFINITY, maxMs: 0 },
+          expiredLifetimes: { count: 0, maxLateMs: 0 },
         });
         return { type: 'ok' };
       case 'revoke': {
