@@ -113,10 +113,10 @@ export function authorize(options: AuthorizeOptions): (socket: AuthorizeSocket, 
   let passportKey = 'passport';
   // Loaded on first use, as passport.socketio's require() defaults were; the promise never rejects unhandled.
   const strategy: Promise<Strategy<Record<string, unknown>> | Error> = (async () => {
-    const passport = options.passport ?? ((await import('passport')).default as unknown as PassportLike);
+    const passport = options.passport ?? ((await loadAppModule('passport')) as PassportLike);
     // passport.socketio read the session under the Authenticator's `_key`; so do we, for its messages only.
     passportKey = (passport as { _key?: unknown })._key === undefined ? 'passport' : String((passport as { _key?: unknown })._key);
-    const cookieParser = options.cookieParser ?? ((await import('cookie-parser')).default as unknown as CookieParserFactory);
+    const cookieParser = options.cookieParser ?? ((await loadAppModule('cookie-parser')) as CookieParserFactory);
     return sessionStrategy<Record<string, unknown>>({
       name: key,
       passport,
@@ -238,6 +238,17 @@ function readFromStore(
         }
       });
     });
+}
+
+/**
+ * The app's own copy of a module, as passport.socketio's `require('passport')`
+ * default was. The specifier is a variable so the bundler leaves it alone: a
+ * bundled Passport would be a second singleton with none of the app's
+ * serializers.
+ */
+async function loadAppModule(specifier: string): Promise<unknown> {
+  const loaded = (await import(specifier)) as { default?: unknown };
+  return loaded.default ?? loaded;
 }
 
 /** passport.socketio's `fail` message and `error` flag for a sockpass refusal. */

@@ -183,6 +183,21 @@ describe('the documented success and fail callbacks', () => {
     expect(await seen(web, '/', await web.visit())).toMatchObject({ code: 'server_error' });
   });
 
+  it("defaults cookieParser and passport to the app's own modules, as passport.socketio's require() did", async () => {
+    const singleton = (await import('passport')).default;
+    singleton.deserializeUser((id: string, done) => done(null, findUser(id) ?? false));
+    const store = new session.MemoryStore();
+    app = await startSessionApp({
+      store,
+      setup(io) {
+        io.use(authorize({ secret: SESSION_SECRET, store }));
+        io.on('connection', (socket) => socket.emit('whoami', (socket.request as unknown as { user: unknown }).user));
+      },
+    });
+    const { cookie, me } = await app.login();
+    expect((await seen(app, '/', cookie)).user).toEqual({ ...me, logged_in: true });
+  });
+
   it('throws at setup without store or secret', () => {
     expect(() => authorize({ secret: 'x' } as never)).toThrow(/store/);
     expect(() => authorize({ store: new session.MemoryStore() } as never)).toThrow(/secret/);
