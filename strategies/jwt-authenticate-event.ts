@@ -66,7 +66,7 @@ export function jwtAuthenticateEvent<U = Claims>(options: JwtAuthenticateEventOp
  * anything else is handed to the verifier, which refuses non-strings with
  * `credentials_bad_format`.
  */
-export function readEventToken(payload: unknown): unknown {
+function readEventToken(payload: unknown): unknown {
   if (typeof payload === 'string') return payload;
   if (payload === undefined || payload === null) return new AuthError('credentials_required', 'no token was sent');
   if (typeof payload !== 'object' || Array.isArray(payload)) {

@@ -211,7 +211,7 @@ describe('two round trips: the authenticate event', () => {
           },
           algorithms: ['HS256'],
           handshake: true,
-        }) as never,
+        }),
       );
     });
     const good = connect({ query: `token=${hs256({ userId: 'user2' }, {}, SECRETS.user2)}` } as never);
@@ -228,7 +228,7 @@ describe('one round trip: handshake: true', () => {
   async function serveHandshake(options: Partial<socketioJwt.AuthorizeOptions> = {}) {
     const hello: string[] = [];
     server = await startServer((ioServer) => {
-      ioServer.use(socketioJwt.authorize({ secret: SECRET, handshake: true, ...options }) as never);
+      ioServer.use(socketioJwt.authorize({ secret: SECRET, handshake: true, ...options }));
       ioServer.on('connection', (socket) => {
         hello.push(`hello! ${(socket as DecodedSocket).decoded_token.name}`);
         socket.emit('me', { name: (socket as DecodedSocket).decoded_token.name, encoded: (socket as DecodedSocket).encoded_token !== undefined, auth: socket.data.auth?.strategy });
