@@ -8,7 +8,7 @@
  * random per process unless `JWT_SECRET` is set.
  */
 import { randomBytes } from 'node:crypto';
-import { existsSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { createServer, type Server as HttpServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -99,12 +99,23 @@ export function createExampleApp(publicDir: string): Express {
   const app = express();
   app.disable('x-powered-by');
   app.use(express.json({ limit: '16kb' }));
+  // The last bundle read is kept, so a rebuild that briefly empties dist/ does not break an open page.
+  let bundle: Buffer | undefined;
+  const readBundle = () => {
+    try {
+      bundle = readFileSync(BROWSER_BUNDLE);
+    } catch {
+      // dist/ is being rebuilt or was never built: keep the last copy, if any.
+    }
+  };
+  readBundle();
   app.get('/sockpass-client.js', (_req, res) => {
-    if (!existsSync(BROWSER_BUNDLE)) {
+    readBundle();
+    if (bundle === undefined) {
       res.status(503).type('text/plain').send('dist/browser/sockpass-client.js is missing: run `npm run build` first');
       return;
     }
-    res.sendFile(BROWSER_BUNDLE);
+    res.type('text/javascript').send(bundle);
   });
   app.use('/shared', express.static(SHARED_PUBLIC));
   app.use(express.static(publicDir));

@@ -3,41 +3,43 @@
 // rest (timing, round trips, countdown, refresh, refused credentials) is the
 // same for every lane.
 import { io } from '/socket.io/socket.io.esm.min.js';
-import { $, answerRefresh, codeOf, forgeToken, postJson, whenAuthenticated, withForgedCookie } from '/shared/demo.js';
+import { authenticateWithEvent, connectWithToken, refreshToken } from '/sockpass-client.js';
+import { $, codeOf, forgeToken, postJson, whenAuthenticated, withForgedCookie } from '/shared/demo.js';
 
 const common = { reconnection: false, forceNew: true };
 const short = (token) => (token ? `${token.slice(0, 12)}…` : '…');
 
-/** What differs per strategy. `open(token)` returns a socket carrying the credential. */
+/**
+ * What differs per strategy: `open(token)` returns a socket carrying the
+ * credential where the strategy reads it (sockpass/client's connectWithToken);
+ * the event strategy then authenticates in-band (`authenticate`).
+ */
 const LANES = {
   'jwt-auth': {
     travels: 'handshake body (auth payload)',
     wire: (t) => `CONNECT /jwt-auth {"token":"${short(t)}"}`,
     proxies: 'nothing',
-    open: (token) => io('/jwt-auth', { ...common, transports: ['websocket'], auth: { token } }),
+    open: (token) => connectWithToken('/jwt-auth', { ...common, token, transports: ['websocket'] }),
   },
   'jwt-query': {
     travels: 'URL query string',
     wire: (t) => `GET /socket.io/?EIO=4&transport=websocket&token=${short(t)}`,
     proxies: 'the token, in every access log that records URLs',
-    open: (token) => io('/jwt-query', { ...common, transports: ['websocket'], query: { token } }),
+    open: (token) => connectWithToken('/jwt-query', { ...common, token, via: 'query', transports: ['websocket'] }),
   },
   'jwt-header': {
     travels: 'HTTP header (polling transport)',
     wire: (t) => `Authorization: Bearer ${short(t)}\n(on every polling request)`,
     proxies: 'rarely (headers are seldom logged)',
-    open: (token) => io('/jwt-header', { ...common, transports: ['polling'], extraHeaders: { Authorization: `Bearer ${token}` } }),
+    open: (token) => connectWithToken('/jwt-header', { ...common, token, via: 'header', transports: ['polling'] }),
   },
   'jwt-authenticate-event': {
     travels: 'message body, after connect',
     wire: (t) => `42/jwt-authenticate-event,["authenticate",{"token":"${short(t)}"}]`,
     proxies: 'nothing',
     acceptedOn: 'authenticated',
-    open: (token) => {
-      const socket = io('/jwt-authenticate-event', { ...common, transports: ['websocket'] });
-      socket.on('connect', () => socket.emit('authenticate', { token }));
-      return socket;
-    },
+    open: () => io('/jwt-authenticate-event', { ...common, transports: ['websocket'] }),
+    authenticate: (socket, token) => authenticateWithEvent(socket, token),
   },
   session: {
     travels: 'cookie (sent by the browser)',
@@ -168,9 +170,9 @@ async function connectLane(name) {
     if (!$('answer-refresh').checked || lane.cookie) return;
     try {
       const fresh = await postJson('/token');
-      await answerRefresh(socket, fresh.token);
+      const movedTo = await refreshToken(socket, fresh.token);
       s.token = fresh.token;
-      s.expiresAt = fresh.expiresAt;
+      s.expiresAt = movedTo?.toISOString();
       s.refreshes += 1;
       set(name, 'refreshes', String(s.refreshes));
     } catch (err) {
@@ -181,7 +183,7 @@ async function connectLane(name) {
     if (state[name].socket === socket) setStatus(name, `disconnected (${reason})`, 'disconnected');
   });
   try {
-    await whenAuthenticated(socket, lane.acceptedOn ?? 'connect');
+    await whenAuthenticated(socket, lane.authenticate && ((sock) => lane.authenticate(sock, token)));
     set(name, 'socket-id', socket.id);
     set(name, 'round-trips', String(roundTrips));
     set(name, 'elapsed', `${Math.round(performance.now() - started)} ms`);
@@ -197,9 +199,9 @@ async function tryRefused(name, kind) {
   set(name, 'refused', 'trying…');
   let socket;
   try {
-    if (kind === 'forge') socket = lane.forge ? await lane.forge() : lane.open(forgeToken(token));
-    else socket = lane.open((await postJson('/demo/expired-token')).token);
-    await whenAuthenticated(socket, lane.acceptedOn ?? 'connect');
+    const bad = lane.forge ? undefined : kind === 'forge' ? forgeToken(token) : (await postJson('/demo/expired-token')).token;
+    socket = bad === undefined ? await lane.forge() : lane.open(bad);
+    await whenAuthenticated(socket, lane.authenticate && ((sock) => lane.authenticate(sock, bad)));
     set(name, 'refused', `${kind}: accepted (!)`);
   } catch (code) {
     set(name, 'refused', `${kind === 'forge' ? 'forged' : 'expired'} → ${code}`);

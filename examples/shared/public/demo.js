@@ -2,17 +2,23 @@
 // example's strategy, show the user the server saw, live messages, the token's
 // countdown and refreshes, and the code a forged or expired credential gets.
 // Each example's index.html passes only what differs: how to open a socket
-// with a credential, and when that socket counts as authenticated.
+// with a credential, and how it authenticates after connecting (the event
+// strategy). Codes, refresh and the event round trip come from the browser
+// bundle of `sockpass/client` (dist/browser/sockpass-client.js).
+import { authErrorCode, refreshToken } from '/sockpass-client.js';
 
 export const $ = (id) => document.getElementById(id);
 
-/** The AuthError code carried by a `connect_error`, an `unauthorized` or an `auth:expired` payload. */
-export function codeOf(payload) {
-  if (payload == null) return 'unknown';
-  if (typeof payload.code === 'string') return payload.code;
-  if (payload.data && typeof payload.data.code === 'string') return payload.data.code;
-  if (typeof payload.message === 'string') return payload.message;
-  return String(payload);
+/**
+ * The AuthError code of a refusal: a `connect_error`, an `unauthorized`
+ * payload, a client helper's ClientAuthError, or an `auth:expired` /
+ * `auth:revoked` notice (`{ code, message }`).
+ */
+export function codeOf(value) {
+  if (value == null) return 'unknown';
+  const code = authErrorCode(value) ?? value.code;
+  if (typeof code === 'string') return code;
+  return typeof value.message === 'string' ? value.message : String(value);
 }
 
 /** The same token with its payload rewritten to another user: the signature no longer matches. */
@@ -55,36 +61,31 @@ export async function postJson(path, body, token) {
 }
 
 /**
- * Resolves when `socket` is authenticated (`acceptedOn`: 'connect' for
- * handshake strategies, 'authenticated' for the event strategy), rejects with
- * the AuthError code when it is refused.
+ * Resolves when `socket` is authenticated: connected, and for the event
+ * strategy also through `authenticate(socket)`; rejects with the AuthError code
+ * of a refusal.
  */
-export function whenAuthenticated(socket, acceptedOn = 'connect', ms = 10000) {
+export async function whenAuthenticated(socket, authenticate, ms = 10000) {
+  if (authenticate) {
+    try {
+      return await authenticate(socket);
+    } catch (err) {
+      throw codeOf(err);
+    }
+  }
   return new Promise((resolve, reject) => {
     const done = (fn, value) => {
       clearTimeout(timer);
-      socket.off(acceptedOn, onOk);
+      socket.off('connect', onOk);
       socket.off('connect_error', onRefused);
-      socket.off('unauthorized', onRefused);
       fn(value);
     };
     const onOk = () => done(resolve);
     const onRefused = (err) => done(reject, codeOf(err));
     const timer = setTimeout(() => done(reject, 'timeout'), ms);
-    socket.on(acceptedOn, onOk);
+    socket.on('connect', onOk);
     socket.on('connect_error', onRefused);
-    socket.on('unauthorized', onRefused);
   });
-}
-
-/**
- * Hands a fresh token to the server on the same socket: `auth:refresh` with an
- * ack, which answers `{ expiresAt }` or `{ error: { code } }`.
- */
-export async function answerRefresh(socket, token) {
-  const reply = await socket.timeout(10000).emitWithAck('auth:refresh', { token });
-  if (reply && reply.error) throw reply.error;
-  return reply;
 }
 
 const TEMPLATE = `
@@ -129,14 +130,14 @@ const TEMPLATE = `
  *
  * options:
  *  - open(token): a socket.io-client socket carrying `token` where the strategy reads it
- *  - acceptedOn: 'connect' | 'authenticated'
+ *  - authenticate(socket, token): the in-band round trip after connect (event strategy only)
  *  - cookie: true when the credential is the session cookie (no token on the page)
  *  - forge(): for cookie pages, opens a socket with a forged credential
  */
 export function runExample(options) {
   const root = $('demo');
   root.innerHTML = TEMPLATE;
-  const acceptedOn = options.acceptedOn ?? 'connect';
+  const authenticateOf = (token) => (options.authenticate ? (socket) => options.authenticate(socket, token) : undefined);
   let token;
   let socket;
   let expiresAt;
@@ -192,9 +193,9 @@ export function runExample(options) {
       if (!$('answer-refresh').checked || options.cookie) return;
       try {
         const fresh = await postJson('/token', {}, token);
+        const movedTo = await refreshToken(s, fresh.token);
         token = fresh.token;
-        await answerRefresh(s, token);
-        expiresAt = fresh.expiresAt;
+        expiresAt = movedTo?.toISOString();
         refreshes += 1;
         setRefreshes(refreshes);
         addMessage(`refreshed the token on socket ${s.id}`, 'info');
@@ -208,7 +209,7 @@ export function runExample(options) {
       $('send').disabled = true;
     });
     try {
-      await whenAuthenticated(s, acceptedOn);
+      await whenAuthenticated(s, authenticateOf(token));
       $('socket-id').textContent = s.id;
       $('elapsed').textContent = `${Math.round(performance.now() - started)} ms`;
       setStatus('connected', 'connected');
@@ -258,8 +259,9 @@ export function runExample(options) {
     $('refused-code').textContent = 'trying…';
     let s;
     try {
-      s = await open();
-      await whenAuthenticated(s, acceptedOn);
+      const attempt = await open();
+      s = attempt.socket;
+      await whenAuthenticated(s, attempt.authenticate);
       $('refused-code').textContent = 'accepted (!)';
     } catch (code) {
       $('refused-code').textContent = code;
@@ -267,10 +269,11 @@ export function runExample(options) {
       s?.disconnect();
     }
   }
+  const attempt = (bad) => ({ socket: options.open(bad), authenticate: authenticateOf(bad) });
   $('forge').addEventListener('click', () =>
-    tryRefused(async () => (options.forge ? options.forge() : options.open(forgeToken(token)))),
+    tryRefused(async () => (options.forge ? { socket: await options.forge() } : attempt(forgeToken(token)))),
   );
   $('expired').addEventListener('click', () =>
-    tryRefused(async () => options.open((await postJson('/demo/expired-token', {}, token)).token)),
+    tryRefused(async () => attempt((await postJson('/demo/expired-token', {}, token)).token)),
   );
 }
