@@ -200,6 +200,23 @@ describe('quarantine (in-memory adapter)', () => {
     expect(seen.authenticated).toEqual([]);
   }, 60_000);
 
+  it('is out of reach of io.disconnectSockets() (as of fetchSockets) and still ends at its timeout', async () => {
+    const { server } = await serve({ timeout: 600 });
+    const witness = server.client();
+    await outcome(witness);
+    await authenticateClient(witness, hs256({ sub: 'witness' }));
+    const pending = server.client();
+    expect(await outcome(pending)).toEqual({ connected: true });
+    const witnessGone = once<string>(witness, 'disconnect');
+    const pendingGone = once<string>(pending, 'disconnect', 5000);
+    const pendingRefused = once<{ data: { code: string } }>(pending, 'unauthorized', 5000);
+    server.io.disconnectSockets();
+    expect(await witnessGone).toBe('io server disconnect');
+    expect(pending.connected).toBe(true);
+    expect((await pendingRefused).data.code).toBe('authentication_timeout');
+    expect(await pendingGone).toBe('io server disconnect');
+  });
+
   it('disconnects quarantined sockets when the server closes', async () => {
     const { server } = await serve({ timeout: 60_000 });
     const pending = server.client();
