@@ -60,13 +60,14 @@ describe('expiry', () => {
     const baseline = countTimeouts();
     const n = 1000;
     const long = hs256({ sub: 'alice' }, { expiresIn: 60 });
-    const short = shortToken(3);
     const clients: ClientSocket[] = [];
     for (let i = 0; i < n; i += 100) {
-      const batch = Array.from({ length: 100 }, (_, j) => server!.client('/', { auth: { token: (i + j) % 2 === 0 ? long : short.token } }));
+      // Minted per batch: on a loaded machine connecting 1,000 sockets can take longer than a short token lives.
+      const short = shortToken(4).token;
+      const batch = Array.from({ length: 100 }, (_, j) => server!.client('/', { auth: { token: (i + j) % 2 === 0 ? long : short } }));
       clients.push(...batch);
       const results = await Promise.all(batch.map((c) => outcome(c, 20_000)));
-      expect(results.every((r) => r.connected)).toBe(true);
+      expect(results.filter((r) => !r.connected)).toEqual([]);
     }
     expect(server!.io.of('/').sockets.size).toBe(n);
     const during = countTimeouts();
