@@ -53,9 +53,12 @@ const expiresAtOf = (socket: Socket): number | undefined => {
 };
 const note = (what: string, err: unknown) => {
   if (counters.errors.length < 10) counters.errors.push(`${what}: ${(err as Error)?.stack ?? String(err)}`.slice(0, 600));
-  console.error(`[soak:${config.name}] ${what}:`, (err as Error)?.message ?? err);
+  console.error(`[soak:${config.name}] ${what}:`, process.env.SOAK_DEBUG ? err : ((err as Error)?.message ?? err));
 };
+/** Set once the orchestrator asked to close: Redis clients torn down then reject what the adapter left queued. */
+let closing = false;
 process.on('unhandledRejection', (reason) => {
+  if (closing) return;
   counters.unhandledRejections++;
   note('unhandled rejection', reason);
 });
@@ -217,6 +220,8 @@ async function main(): Promise<void> {
     auth.onAuthenticated(nsp, (socket) => {
       counters.authenticated++;
       const s = socket as unknown as Socket;
+      // Which node the client landed on (node-loss follows clients from one node to the other).
+      s.emit('soak:node', config.name);
       s.on('echo', (value: unknown, ack?: unknown) => {
         if (typeof ack === 'function') ack(value);
       });
@@ -297,6 +302,9 @@ async function main(): Promise<void> {
       }
       case 'close':
         await new Promise<void>((resolve) => io.close(() => resolve()));
+        // Graceful first (pending adapter publishes finish); a Redis that is down gets a bounded wait, then destroy.
+        closing = true;
+        await Promise.race([Promise.allSettled(redisClients.map((c) => c.close())), new Promise((r) => setTimeout(r, 1000))]);
         await Promise.allSettled(redisClients.map((c) => c.destroy()));
         setImmediate(() => process.exit(0));
         return { type: 'ok' };
