@@ -17,7 +17,8 @@ export default defineConfig([
     sourcemap: true,
     target: 'node20',
     splitting: false,
-    external: ['socket.io', 'socket.io-client'],
+    // The app's own copies: a bundled Passport would be a second singleton without the app's serializers.
+    external: ['socket.io', 'socket.io-client', 'passport', 'cookie-parser', 'express-session'],
   },
   {
     entry: { 'browser/sockpass-client': 'src/client/index.ts' },

@@ -3,7 +3,7 @@
  * socket.io-client sockets to it; `close()` tears everything down. The one
  * helper every integration test uses, so no test shares state with another.
  */
-import { createServer, type Server as HttpServer } from 'node:http';
+import { createServer, type RequestListener, type Server as HttpServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Server, type ServerOptions } from 'socket.io';
 import { io as connectClient, type ManagerOptions, type Socket as ClientSocket, type SocketOptions } from 'socket.io-client';
@@ -23,7 +23,7 @@ export type ClientOptions = Partial<ManagerOptions & SocketOptions>;
 export async function startServer(
   setup: (io: Server, http: HttpServer) => unknown = () => {},
   options: Partial<ServerOptions> = {},
-  handler?: Parameters<typeof createServer>[0],
+  handler?: RequestListener,
 ): Promise<TestServer> {
   const http = handler ? createServer(handler) : createServer();
   const io = new Server(http, options);
