@@ -19,7 +19,7 @@ import { AuthError, toAuthError } from './errors.js';
 import { cutSocket, renewCredential, upgradeAnonymous } from './lifecycle.js';
 import type { RegistryContext } from './registry.js';
 import type { SocketLike } from './socket-like.js';
-import { onCleanup, type SocketState } from './socket-state.js';
+import { addCleanup, type SocketState } from './socket-state.js';
 import type { Strategy } from './types.js';
 import { REFRESH_EVENT, REFUSED_EVENT, type RefreshNotice, type RefreshReply } from './wire.js';
 import { upgradeTarget } from '../strategies/anonymous.js';
@@ -68,7 +68,7 @@ export function listenForRefresh<U>(socket: SocketLike, state: SocketState<U>, c
     );
   };
   socket.on(REFRESH_EVENT, onRefresh);
-  onCleanup(state as SocketState<unknown>, () => {
+  addCleanup(state as SocketState<unknown>, () => {
     socket.off(REFRESH_EVENT, onRefresh);
     listening.delete(state);
   });

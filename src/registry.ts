@@ -156,6 +156,8 @@ export class SockPass<U = unknown> {
             result: undefined,
             waiters: [],
             cleanup: [],
+            // Declared up front so the lifecycle's later write stays in-object (no per-socket PropertyArray).
+            cancelExpiry: undefined,
           };
           if (decision.kind === 'success') {
             state.status = 'authenticated';
@@ -260,7 +262,7 @@ export class SockPass<U = unknown> {
       if (socket.recovered) resumeRecovered(socket, this.#context);
       return;
     }
-    socket.once('disconnect', () => runCleanup(state));
+    socket.on('disconnect', cleanUpOnDisconnect);
     if (state.status === 'pending') {
       startQuarantine(socket, state, this.#context);
     } else {
@@ -288,6 +290,16 @@ export class SockPass<U = unknown> {
     };
     this.#events.emit('failure', failure);
   }
+}
+
+/**
+ * One function for every socket's `disconnect` (Socket.IO calls it with the
+ * socket as `this`), rather than a closure per socket: it saves ~200 bytes
+ * of heap per connected socket.
+ */
+function cleanUpOnDisconnect(this: SocketLike): void {
+  const state = getState(this);
+  if (state !== undefined) runCleanup(state);
 }
 
 /** `user.id`, else `user.sub`, else `user._id`, as a string. */
