@@ -11,14 +11,14 @@
  *
  * Run: `npm start` (PORT default 3000, TOKEN_TTL default 30 s, REDIS_URL optional).
  */
-import type { Namespace, Socket } from 'socket.io';
+import type { Namespace } from 'socket.io';
 import { SockPass, jwtAuth, jwtAuthenticateEvent, jwtHeader, jwtQuery, sessionCookie, type JwtVerifyOptions, type Strategy } from 'sockpass';
 import { connectBacking } from './backing.js';
 import { SESSION_COOKIE, mountWebLogin, ownOrigins, serveWebLogin } from '../shared/web-login.js';
 import {
   refreshBeforeFor,
   runIfMain,
-  serveMessages,
+  serveDemoSockets,
   startExample,
   userFromClaims,
   type DemoUser,
@@ -76,10 +76,7 @@ export function createCompareServer(options: CompareOptions = {}): Promise<Examp
       auth.use(name, strategies[name]);
       const nsp = io.of(`/${name}`);
       nsp.use(auth.middleware([name]));
-      auth.onAuthenticated<Socket>(nsp, (socket) => {
-        socket.emit('hello', { ...socket.data.auth, transport: socket.conn.transport.name });
-        serveMessages(nsp, socket, socket.data.auth.user);
-      });
+      serveDemoSockets(auth, nsp);
       namespaces.push(nsp);
     }
     app.get('/config', (_req, res) => {

@@ -4,36 +4,15 @@
  * page connects with `io({ auth: { token } })`, and when the server asks for
  * a fresh token (`auth:refresh`) the page gets one from `POST /token`.
  *
- * Run: `npx tsx examples/jwt-auth/server.ts` (PORT, TOKEN_TTL from the environment).
+ * Run: `npx tsx examples/jwt-auth/server.ts` (PORT default 3010, TOKEN_TTL seconds default 60).
  */
-import type { Socket } from 'socket.io';
 import { SockPass, jwtAuth } from 'sockpass';
-import {
-  refreshBeforeFor,
-  runIfMain,
-  serveMessages,
-  serveTokenRoutes,
-  startExample,
-  userFromClaims,
-  type DemoUser,
-  type ExampleOptions,
-  type ExampleServer,
-} from '../shared/example-app.js';
+import { runIfMain, startTokenExample, type ExampleOptions, type ExampleServer } from '../shared/example-app.js';
 
 export function createJwtAuthServer(options: ExampleOptions = {}): Promise<ExampleServer> {
-  return startExample(new URL('./public/', import.meta.url), options, 60, ({ app, io, tokens }) => {
-    serveTokenRoutes(app, tokens);
-
-    const auth = new SockPass<DemoUser>({ refreshBefore: refreshBeforeFor(tokens.ttl) }).use(
-      'jwt-auth',
-      jwtAuth({ secret: tokens.secret, algorithms: ['HS256'], user: userFromClaims }),
-    );
-    io.use(auth.middleware(['jwt-auth']));
-    auth.onAuthenticated<Socket>(io, (socket) => {
-      socket.emit('hello', socket.data.auth);
-      serveMessages(io, socket, socket.data.auth.user);
-    });
-    return {};
+  return startTokenExample(new URL('./public/', import.meta.url), options, 3010, ({ jwt, lifecycle }) => {
+    const auth = new SockPass(lifecycle).use('jwt-auth', jwtAuth(jwt));
+    return { auth, middleware: auth.middleware(['jwt-auth']) };
   });
 }
 

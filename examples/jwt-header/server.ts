@@ -4,36 +4,15 @@
  * uses the HTTP long-polling transport, whose requests carry `extraHeaders`;
  * Node clients can use either transport.
  *
- * Run: `npx tsx examples/jwt-header/server.ts` (PORT, TOKEN_TTL from the environment).
+ * Run: `npx tsx examples/jwt-header/server.ts` (PORT default 3012, TOKEN_TTL seconds default 60).
  */
-import type { Socket } from 'socket.io';
 import { SockPass, jwtHeader } from 'sockpass';
-import {
-  refreshBeforeFor,
-  runIfMain,
-  serveMessages,
-  serveTokenRoutes,
-  startExample,
-  userFromClaims,
-  type DemoUser,
-  type ExampleOptions,
-  type ExampleServer,
-} from '../shared/example-app.js';
+import { runIfMain, startTokenExample, type ExampleOptions, type ExampleServer } from '../shared/example-app.js';
 
 export function createJwtHeaderServer(options: ExampleOptions = {}): Promise<ExampleServer> {
-  return startExample(new URL('./public/', import.meta.url), options, 60, ({ app, io, tokens }) => {
-    serveTokenRoutes(app, tokens);
-
-    const auth = new SockPass<DemoUser>({ refreshBefore: refreshBeforeFor(tokens.ttl) }).use(
-      'jwt-header',
-      jwtHeader({ secret: tokens.secret, algorithms: ['HS256'], user: userFromClaims }),
-    );
-    io.use(auth.middleware(['jwt-header']));
-    auth.onAuthenticated<Socket>(io, (socket) => {
-      socket.emit('hello', socket.data.auth);
-      serveMessages(io, socket, socket.data.auth.user);
-    });
-    return {};
+  return startTokenExample(new URL('./public/', import.meta.url), options, 3012, ({ jwt, lifecycle }) => {
+    const auth = new SockPass(lifecycle).use('jwt-header', jwtHeader(jwt));
+    return { auth, middleware: auth.middleware(['jwt-header']) };
   });
 }
 

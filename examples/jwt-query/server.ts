@@ -4,36 +4,15 @@
  * the token from `handshake.query` and the request URL once read, but every
  * proxy on the way has seen the URL: the page says so.
  *
- * Run: `npx tsx examples/jwt-query/server.ts` (PORT, TOKEN_TTL from the environment).
+ * Run: `npx tsx examples/jwt-query/server.ts` (PORT default 3011, TOKEN_TTL seconds default 60).
  */
-import type { Socket } from 'socket.io';
 import { SockPass, jwtQuery } from 'sockpass';
-import {
-  refreshBeforeFor,
-  runIfMain,
-  serveMessages,
-  serveTokenRoutes,
-  startExample,
-  userFromClaims,
-  type DemoUser,
-  type ExampleOptions,
-  type ExampleServer,
-} from '../shared/example-app.js';
+import { runIfMain, startTokenExample, type ExampleOptions, type ExampleServer } from '../shared/example-app.js';
 
 export function createJwtQueryServer(options: ExampleOptions = {}): Promise<ExampleServer> {
-  return startExample(new URL('./public/', import.meta.url), options, 60, ({ app, io, tokens }) => {
-    serveTokenRoutes(app, tokens);
-
-    const auth = new SockPass<DemoUser>({ refreshBefore: refreshBeforeFor(tokens.ttl) }).use(
-      'jwt-query',
-      jwtQuery({ secret: tokens.secret, algorithms: ['HS256'], user: userFromClaims }),
-    );
-    io.use(auth.middleware(['jwt-query']));
-    auth.onAuthenticated<Socket>(io, (socket) => {
-      socket.emit('hello', socket.data.auth);
-      serveMessages(io, socket, socket.data.auth.user);
-    });
-    return {};
+  return startTokenExample(new URL('./public/', import.meta.url), options, 3011, ({ jwt, lifecycle }) => {
+    const auth = new SockPass(lifecycle).use('jwt-query', jwtQuery(jwt));
+    return { auth, middleware: auth.middleware(['jwt-query']) };
   });
 }
 

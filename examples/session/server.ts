@@ -7,13 +7,13 @@
  * `Origin` is trusted (cross-site WebSocket hijacking), logging out revokes the
  * session's sockets at once, and a socket never outlives its session.
  *
- * Run: `npx tsx examples/session/server.ts` (PORT; TOKEN_TTL is the session's lifetime in seconds, default 30 minutes).
+ * Run: `npx tsx examples/session/server.ts` (PORT default 3014; TOKEN_TTL is the session's lifetime in seconds, default 30 minutes).
  */
-import type { Socket } from 'socket.io';
 import { SockPass, sessionCookie } from 'sockpass';
 import {
+  envPort,
   runIfMain,
-  serveMessages,
+  serveDemoSockets,
   startExample,
   type DemoUser,
   type ExampleOptions,
@@ -22,7 +22,7 @@ import {
 import { SESSION_COOKIE, mountWebLogin, ownOrigins, serveWebLogin } from '../shared/web-login.js';
 
 export function createSessionServer(options: ExampleOptions = {}): Promise<ExampleServer> {
-  return startExample(new URL('./public/', import.meta.url), options, 1800, ({ app, http, io, tokens }) => {
+  return startExample(new URL('./public/', import.meta.url), { ...options, port: options.port ?? envPort(3014) }, 1800, ({ app, http, io, tokens }) => {
     const web = mountWebLogin(app, { ttlSeconds: tokens.ttl });
     const auth = new SockPass<DemoUser>().use(
       'session',
@@ -39,10 +39,7 @@ export function createSessionServer(options: ExampleOptions = {}): Promise<Examp
     });
 
     io.use(auth.middleware(['session']));
-    auth.onAuthenticated<Socket>(io, (socket) => {
-      socket.emit('hello', socket.data.auth);
-      serveMessages(io, socket, socket.data.auth.user);
-    });
+    serveDemoSockets(auth, io);
     return {};
   });
 }

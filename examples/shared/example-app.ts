@@ -15,6 +15,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import express, { type Express, type Request } from 'express';
 import jwt from 'jsonwebtoken';
 import { Server, type Namespace, type Socket } from 'socket.io';
+import type { JwtVerifyOptions, SockPass, SockPassMiddleware, SockPassOptions } from 'sockpass';
 
 export interface DemoUser {
   id: string;
@@ -158,6 +159,17 @@ export function serveMessages(nsp: Namespace | Server, socket: Socket, user: Dem
   });
 }
 
+/**
+ * What every example does with an authenticated socket: tell the page who the
+ * server saw (`hello` with `socket.data.auth`) and relay its messages.
+ */
+export function serveDemoSockets(auth: SockPass<DemoUser>, nsp: Namespace | Server): void {
+  auth.onAuthenticated<Socket>(nsp, (socket) => {
+    socket.emit('hello', { ...socket.data.auth, transport: socket.conn.transport.name });
+    serveMessages(nsp, socket, socket.data.auth.user);
+  });
+}
+
 /** Emits a `message` to every socket of each namespace every `ms`; returns the stop function. */
 export function startTicker(namespaces: readonly (Namespace | Server)[], ms = 2000): () => void {
   let n = 0;
@@ -258,6 +270,35 @@ export async function startExample(
       await closeExtra?.();
     },
   };
+}
+
+/** What a JWT example's own file decides: its registry and its chain. */
+export interface TokenExampleWiring {
+  auth: SockPass<DemoUser>;
+  middleware: SockPassMiddleware;
+}
+
+/**
+ * The frame of the JWT examples: the token routes, then the example's own
+ * registry and chain (built by `wire` from the demo's verify options and
+ * refresh timing) on the main namespace, and the demo sockets.
+ */
+export function startTokenExample(
+  publicDir: URL,
+  options: ExampleOptions,
+  defaultPort: number,
+  wire: (config: { jwt: JwtVerifyOptions<DemoUser>; lifecycle: SockPassOptions<DemoUser> }) => TokenExampleWiring,
+): Promise<ExampleServer> {
+  return startExample(publicDir, { ...options, port: options.port ?? envPort(defaultPort) }, 60, ({ app, io, tokens }) => {
+    serveTokenRoutes(app, tokens);
+    const { auth, middleware } = wire({
+      jwt: { secret: tokens.secret, algorithms: ['HS256'], user: userFromClaims },
+      lifecycle: { refreshBefore: refreshBeforeFor(tokens.ttl) },
+    });
+    io.use(middleware);
+    serveDemoSockets(auth, io);
+    return {};
+  });
 }
 
 export interface ExampleSetup {
