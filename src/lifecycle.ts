@@ -18,7 +18,7 @@ import { startRevalidation } from './revalidate.js';
 import { rememberNamespace, revokedSince } from './revoke.js';
 import type { RegistryContext } from './registry.js';
 import type { SocketLike } from './socket-like.js';
-import { onCleanup, runCleanup, setState, toSocketAuth, type SocketState } from './socket-state.js';
+import { addCleanup, dropCleanup, runCleanup, setState, toSocketAuth, type SocketState } from './socket-state.js';
 import type { AuthSuccess, SocketAuth, Strategy } from './types.js';
 import { EXPIRED_EVENT, REVOKED_EVENT, type AuthNotice } from './wire.js';
 
@@ -86,11 +86,11 @@ export function resumeRecovered<U>(socket: SocketLike, ctx: RegistryContext<U>):
   // A serializing adapter may hand back a string; ours keeps the Date.
   if (auth.expiresAt !== null && !(auth.expiresAt instanceof Date)) auth.expiresAt = new Date(auth.expiresAt as unknown as string);
   const prior = carried.get(auth);
-  const strategy = prior?.strategy ?? (ctx.strategy(auth.strategy) as Strategy<U> | undefined);
   const state: SocketState<U> = {
-    status: 'authenticated',
+    // Authenticated only once it passed the checks below, so onAuthenticated handlers never see a socket being cut.
+    status: 'pending',
     strategyName: prior?.strategyName ?? auth.strategy,
-    strategy,
+    strategy: prior?.strategy ?? (ctx.strategy(auth.strategy) as Strategy<U> | undefined),
     result: prior?.result ?? fromSocketAuth(auth),
     waiters: [],
     cleanup: [],
@@ -103,6 +103,7 @@ export function resumeRecovered<U>(socket: SocketLike, ctx: RegistryContext<U>):
   if (revokedSince(ctx, roomsOf(auth, ctx), prior?.since ?? 0)) {
     return cutSocket(socket, REVOKED_EVENT, new AuthError('token_revoked', 'credentials have been revoked'));
   }
+  state.status = 'authenticated';
   startLifecycle(socket, state, ctx);
 }
 
@@ -134,17 +135,27 @@ function refreshNoticeAhead<U>(state: SocketState<U>, ctx: RegistryContext<U>): 
 
 /**
  * Arms the socket's one timer: it fires `refreshBefore` ms ahead of
- * `expiresAt` to emit `auth:refresh`, then at `expiresAt` to emit
- * `auth:expired` and disconnect. Re-arming replaces the previous timer.
+ * `expiresAt` (but not before half the remaining life) to emit
+ * `auth:refresh`, then at `expiresAt` to emit `auth:expired` and disconnect.
+ * Re-arming replaces the previous timer.
  */
 export function scheduleExpiry<U>(socket: SocketLike, state: SocketState<U>, expiresAt: Date | null, refreshBefore = 0): void {
-  state.cancelExpiry?.();
-  state.cancelExpiry = undefined;
+  const previous = state.cancelExpiry;
+  if (previous !== undefined) {
+    state.cancelExpiry = undefined;
+    dropCleanup(state as SocketState<unknown>, previous);
+    previous();
+  }
   if (expiresAt === null) return;
   const exp = expiresAt.getTime();
-  let noticeAt = refreshBefore > 0 ? exp - refreshBefore : Number.POSITIVE_INFINITY;
+  // Never before half the remaining life: a refreshBefore longer than the tokens' life
+  // would otherwise ask again the moment each refresh lands, in a loop.
+  let noticeAt = refreshBefore > 0 ? Math.max(exp - refreshBefore, Date.now() + (exp - Date.now()) / 2) : Number.POSITIVE_INFINITY;
   let timer: NodeJS.Timeout | undefined;
-  state.cancelExpiry = onCleanup(state as SocketState<unknown>, () => clearTimeout(timer));
+  // The canceller is also the cleanup step: one closure per socket, not three (this runs for every socket).
+  const cancel = (): void => clearTimeout(timer);
+  state.cancelExpiry = cancel;
+  addCleanup(state as SocketState<unknown>, cancel);
   const tick = (): void => {
     timer = undefined;
     const now = Date.now();

@@ -30,14 +30,16 @@ async function serve(strategy: Strategy<unknown> = jwtAuth({ secret: SECRET, alg
   };
   const auth = new SockPass(options).use('s', counted);
   const recovered: string[] = [];
+  const authenticated: string[] = [];
   server = await startServer((io) => {
     io.use(auth.middleware('s'));
+    auth.onAuthenticated(io, (socket) => authenticated.push(socket.id));
     io.on('connection', (socket) => {
       if (socket.recovered) recovered.push(socket.id);
       socket.on('whoami', (ack: (a: unknown) => void) => ack(socket.data.auth));
     });
   }, recovery);
-  return { auth, recovered, handshakes: () => handshakes };
+  return { auth, recovered, authenticated, handshakes: () => handshakes };
 }
 
 /**
@@ -65,13 +67,14 @@ const reconnecting = { reconnection: true, randomizationFactor: 0 };
 
 describe('connection state recovery', () => {
   it('re-arms the expiry of a recovered socket: it is cut within 1 s of exp', async () => {
-    const { recovered, handshakes } = await serve();
+    const { recovered, authenticated, handshakes } = await serve();
     const exp = (Math.floor(Date.now() / 1000) + 3) * 1000;
     const client = server!.client('/', { ...reconnecting, auth: { token: hs256({ exp: exp / 1000 }) } });
     await outcome(client);
     await blip(client);
     expect(recovered).toEqual([client.id]);
     expect(handshakes()).toBe(1); // the middleware did not run again
+    expect(authenticated).toEqual([client.id, client.id]); // onAuthenticated runs again for the restored socket
     const expired = once<{ code: string }>(client, 'auth:expired', 5000);
     const gone = once<string>(client, 'disconnect', 5000);
     expect((await expired).code).toBe('token_expired');
@@ -81,7 +84,7 @@ describe('connection state recovery', () => {
   });
 
   it('cuts at once a socket whose credential expired while it was away', async () => {
-    await serve();
+    const { authenticated } = await serve();
     const exp = (Math.floor(Date.now() / 1000) + 1) * 1000;
     const client = server!.client('/', { ...reconnecting, auth: { token: hs256({ exp: exp / 1000 }) } });
     await outcome(client);
@@ -95,6 +98,7 @@ describe('connection state recovery', () => {
     expect(client.recovered).toBe(true);
     await sleep(100);
     expect(client.connected).toBe(false);
+    expect(authenticated).toHaveLength(1); // the app never saw the restored socket as authenticated
   });
 
   it('keeps the refresh working on a recovered socket', async () => {

@@ -80,6 +80,22 @@ describe('in-band refresh', () => {
     }
   });
 
+  it('does not ask in a loop when refreshBefore is longer than the tokens live', async () => {
+    await serve({ refreshBefore: 60_000 });
+    const client = server!.client('/', { auth: { token: hs256({ exp: secondsFromNow(3) }) } });
+    let notices = 0;
+    client.on('auth:refresh', () => {
+      notices++;
+      void refresh(client, { token: hs256({ exp: secondsFromNow(3) }) });
+    });
+    await outcome(client);
+    await sleep(2500);
+    // Asked at half the remaining life each time: a handful of times, not once per round trip.
+    expect(notices).toBeGreaterThanOrEqual(1);
+    expect(notices).toBeLessThanOrEqual(6);
+    expect(client.connected).toBe(true);
+  });
+
   it('takes an unasked refresh early and moves the expiry', async () => {
     await serve();
     const client = server!.client('/', { auth: { token: hs256({ exp: secondsFromNow(2) }) } });
