@@ -48,7 +48,12 @@ export interface RegistryContext<U> {
   authenticated(socket: SocketLike, state: SocketState<U>, result: AuthSuccess<U>): void;
   /** Reports a refusal to `failure` listeners. */
   reportFailure(socket: SocketLike, error: AuthError): void;
-  /** Namespaces this registry has seen, by name (for revocation on every node). */
+  /**
+   * Namespaces where a socket of this registry authenticated, by name (for
+   * revocation on every node). Never one only an unauthenticated handshake
+   * reached: attackers could grow it without bound, and `revoke()` would
+   * re-create cleaned-up dynamic namespaces from it (test/regression/revoke-creates-no-namespace.test.ts).
+   */
   readonly namespaces: ReadonlySet<string>;
   /** The strategy registered under `name` (an anonymous socket upgrades with it; a recovered socket refreshes with it). */
   strategy(name: string): Strategy<U> | undefined;
@@ -252,7 +257,6 @@ export class SockPass<U = unknown> {
   #watch(nsp: NamespaceLike): void {
     if (this.#watched.has(nsp)) return;
     this.#watched.add(nsp);
-    this.#namespaces.add(nsp.name);
     nsp.prependListener('connection', (socket: SocketLike) => this.#connected(socket));
   }
 
@@ -274,6 +278,7 @@ export class SockPass<U = unknown> {
     state.status = 'authenticated';
     state.result = result;
     socket.data.auth = toSocketAuth(state.strategyName, result);
+    this.#namespaces.add(socket.nsp.name);
     startLifecycle(socket, state, this.#context);
     const waiters = state.waiters.splice(0);
     for (const run of waiters) run();
