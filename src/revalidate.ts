@@ -6,8 +6,8 @@
  * interval, never one per packet, and never two at once for one socket.
  *
  * Still valid: the expiry may move (rolling sessions). No longer valid: the
- * client gets `auth:revoked` (`auth:expired` for an expired one) with the
- * code `revalidate()` returned, and is disconnected.
+ * client gets `auth:revoked` (`auth:expired` for an expired token or
+ * session) with the code `revalidate()` returned, and is disconnected.
  *
  * @module
  */
@@ -53,7 +53,7 @@ export function startRevalidation<U>(socket: SocketLike, state: SocketState<U>, 
         : new AuthError('credentials_required', 'the credential no longer holds a login', { strategy: state.strategyName });
     debug('socket %s: revalidation failed (%s)', socket.id, error.code);
     ctx.reportFailure(socket, error);
-    cutSocket(socket, error.code === 'token_expired' ? EXPIRED_EVENT : REVOKED_EVENT, error);
+    cutSocket(socket, error.code === 'token_expired' || error.code === 'session_expired' ? EXPIRED_EVENT : REVOKED_EVENT, error);
   };
   const run = (): void => void check();
   const stop = (): void => {

@@ -187,6 +187,30 @@ describe('session expiry and revalidation', () => {
     expect(seen.disconnected!.at - last).toBeLessThan(1000);
   });
 
+  it('tells auth:expired, with the code, when revalidation finds the session expired', async () => {
+    let expired = false;
+    const strategy: Strategy<{ id: string }> = {
+      async authenticate() {
+        return {
+          kind: 'success',
+          user: { id: 'u' },
+          session: 'sid',
+          revalidate: async () =>
+            expired
+              ? { kind: 'fail', error: new AuthError('session_expired', 'the session has expired') }
+              : { kind: 'success', user: { id: 'u' } },
+        };
+      },
+    };
+    const auth = new SockPass<{ id: string }>({ revalidateInterval: 100 }).use('s', strategy);
+    server = await startServer((io) => io.use(auth.middleware('s')));
+    const client = server.client();
+    await outcome(client);
+    const told = once<{ code: string }>(client, 'auth:expired');
+    expired = true;
+    expect(await told).toEqual({ code: 'session_expired', message: 'the session has expired' });
+  });
+
   it('treats a revalidate() that throws as a refusal with server_error', async () => {
     let fail = false;
     const strategy: Strategy<{ id: string }> = {
