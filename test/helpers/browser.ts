@@ -112,7 +112,7 @@ export interface ExamplePageExpectations {
   forgedCode: string;
   /** Code the "expired" button must show; undefined when the page has no such button. */
   expiredCode?: string;
-  /** Wait for this many `auth:refresh` round trips and check the socket id did not change. */
+  /** Wait for this many more `auth:refresh` round trips; the socket id must stay and the expiry move. */
   refreshes?: number;
 }
 
@@ -142,10 +142,20 @@ export async function exerciseExamplePage(browser: TestBrowser, page: Page, url:
 
   if (expect.refreshes !== undefined) {
     const socketId = await page.locator('#socket-id').textContent();
-    await waitForText(page, '#refreshes', String(expect.refreshes), 30_000);
+    // Read together (one task of the page), so no refresh lands between the two.
+    const { done, expiresBefore } = await page.evaluate(() => ({
+      done: Number(document.getElementById('refreshes')!.textContent),
+      expiresBefore: Date.parse(document.getElementById('expires')!.dataset.at ?? ''),
+    }));
+    await waitForText(page, '#refreshes', String(done + expect.refreshes), 30_000);
     await waitForText(page, '#status', 'connected');
     const after = await page.locator('#socket-id').textContent();
     if (after !== socketId) throw new Error(`socket id changed across refresh: ${socketId} → ${after}`);
+    // The server's answer moved the expiry (tokens are stamped in whole seconds).
+    const expiresAfter = Date.parse((await page.locator('#expires').getAttribute('data-at')) ?? '');
+    if (!(expiresAfter >= expiresBefore + 1000)) {
+      throw new Error(`expiry did not move on refresh: ${new Date(expiresBefore).toISOString()} → ${expiresAfter}`);
+    }
     await browser.screenshot(page, `${expect.name}-refreshed`);
   }
 }

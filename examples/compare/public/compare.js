@@ -175,6 +175,7 @@ async function connectLane(name) {
       s.expiresAt = movedTo?.toISOString();
       s.refreshes += 1;
       set(name, 'refreshes', String(s.refreshes));
+      tick();
     } catch (err) {
       set(name, 'code', codeOf(err));
     }

@@ -158,11 +158,17 @@ export function runExample(options) {
     $('messages').prepend(li);
     while ($('messages').children.length > 50) $('messages').lastChild.remove();
   };
-  setInterval(() => {
+  const showExpiry = () => {
+    $('expires').dataset.at = expiresAt ?? '';
     if (!expiresAt) return;
     const left = Math.round((new Date(expiresAt).getTime() - Date.now()) / 1000);
     $('expires').textContent = left > 0 ? `in ${left} s` : 'expired';
-  }, 250);
+  };
+  const setExpiry = (at) => {
+    expiresAt = at;
+    showExpiry();
+  };
+  setInterval(showExpiry, 250);
 
   if (options.cookie) {
     // The session is the credential: no token to expire on the page, nothing to refresh in-band.
@@ -179,7 +185,7 @@ export function runExample(options) {
     setStatus('connecting…', 'connecting');
     s.on('hello', (auth) => {
       $('user').textContent = `${auth.user.name} (id ${auth.user.id}, ${auth.user.role}) via ${auth.strategy}`;
-      expiresAt = auth.expiresAt;
+      setExpiry(auth.expiresAt);
       if (!expiresAt) $('expires').textContent = 'never (no expiry)';
     });
     s.on('message', (m) => addMessage(`${m.from}: ${m.text}`));
@@ -195,7 +201,7 @@ export function runExample(options) {
         const fresh = await postJson('/token', {}, token);
         const movedTo = await refreshToken(s, fresh.token);
         token = fresh.token;
-        expiresAt = movedTo?.toISOString();
+        setExpiry(movedTo?.toISOString());
         refreshes += 1;
         setRefreshes(refreshes);
         addMessage(`refreshed the token on socket ${s.id}`, 'info');
@@ -226,7 +232,7 @@ export function runExample(options) {
     try {
       const res = await postJson('/login', { username: $('username').value, password: $('password').value });
       token = res.token;
-      expiresAt = res.expiresAt;
+      setExpiry(res.expiresAt);
       refreshes = 0;
       setRefreshes(0);
       $('forge').disabled = false;
@@ -242,7 +248,7 @@ export function runExample(options) {
     if (options.logout) await options.logout(socket);
     else socket?.disconnect();
     token = undefined;
-    expiresAt = undefined;
+    setExpiry(undefined);
     $('user').textContent = '—';
     $('expires').textContent = '—';
     $('logout').disabled = true;
