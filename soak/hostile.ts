@@ -36,7 +36,7 @@ type Case = {
   expect: Expect | (() => Expect);
 } & (
   | { via: 'client'; nsp: string; options: ClientOptions }
-  | { via: 'event'; payload: unknown }
+  | { via: 'event'; payload: unknown; nsp?: string }
   | { via: 'raw'; raw: RawCase }
   | { via: 'cookie'; cookie: (c: Cookies) => string; origin?: string }
 );
@@ -278,9 +278,22 @@ const sessionCases: fc.Arbitrary<Case> = fc.oneof(
   ),
 );
 
+/**
+ * A function-chosen dynamic namespace (`/team-<n>`, cleaned up when empty):
+ * every handshake may reach a new name, and none of them may leave a trace
+ * in the registry or let a revoke re-create a namespace without middlewares.
+ */
+const teamCases: fc.Arbitrary<Case> = fc.tuple(fc.nat({ max: 1_000_000 }), spoiledToken).chain(([n, token]) =>
+  fc.constantFrom<Case>(
+    { label: 'dynamic namespace: spoiled token', expect: expectFor(token), via: 'client', nsp: `/team-${n}`, options: { auth: { token } } },
+    { label: 'dynamic namespace: event with spoiled token', expect: expectFor(token), via: 'event', nsp: `/team-${n}`, payload: { token } },
+    { label: 'dynamic namespace: raw event', expect: expectFor(token), via: 'raw', raw: { nsp: `/team-${n}`, eventText: `,${JSON.stringify({ token })}` } },
+  ),
+);
+
 function caseArbitrary(namespaces: string[]): fc.Arbitrary<Case> {
   const arbs: fc.Arbitrary<Case>[] = [tokenCases, passportCases];
-  if (namespaces.includes('/event')) arbs.push(eventCases);
+  if (namespaces.includes('/event')) arbs.push(eventCases, teamCases);
   if (namespaces.includes('/session')) arbs.push(sessionCases);
   return fc.oneof(...arbs);
 }
@@ -315,6 +328,8 @@ export async function hostile(r: Recorder): Promise<void> {
     let untyped = 0;
     let hangs = 0;
     let notSent = 0;
+    /** Namespaces where some case authenticated (valid by construction): the registry may remember these. */
+    const admittedNamespaces = new Set<string>(server.namespaces);
     let validChecks = 0;
     let validFailures = 0;
 
@@ -364,7 +379,7 @@ export async function hostile(r: Recorder): Promise<void> {
         case 'raw':
           return rawOutcome(server.url, c.raw);
         case 'event': {
-          const s = connect(server.url, '/event');
+          const s = connect(server.url, c.nsp ?? '/event');
           try {
             return await eventOutcome(s, c.payload);
           } finally {
@@ -406,6 +421,8 @@ export async function hostile(r: Recorder): Promise<void> {
         return;
       }
       const admitted = outcome === 'connected' || outcome === 'authenticated';
+      const nsp = c.via === 'raw' ? c.raw.nsp : c.via === 'event' ? (c.nsp ?? '/event') : c.via === 'client' ? c.nsp : '/session';
+      if (admitted) admittedNamespaces.add(nsp);
       const isTyped = (AUTH_ERROR_CODES as readonly string[]).includes(outcome);
       const key = isTyped || admitted ? outcome : outcome.startsWith('closed') ? 'closed by transport' : outcome;
       byOutcome.set(key, (byOutcome.get(key) ?? 0) + 1);
@@ -438,6 +455,10 @@ export async function hostile(r: Recorder): Promise<void> {
     await runValidClients();
 
     const after = await server.stats();
+    // A revoke after the storm must not re-create any of the dynamic namespaces cleaned up meanwhile.
+    const revoke = await server.request({ type: 'revoke', user: 'nobody' });
+    if (revoke.type !== 'revoked') throw new Error(`revoke: ${JSON.stringify(revoke)}`);
+    const afterRevoke = await server.stats();
     const crashes = (server.crashed() ? 1 : 0) + after.counters.uncaughtExceptions;
     const refusedCount = typed + transport;
     r.figure('hostile handshakes sent', cases.length - notSent, 'cases', { op: '>=', limit: 1000 }, `fast-check seed ${SEED}, ${byLabel.size} kinds, ${notSent} the client could not encode`);
@@ -453,6 +474,8 @@ export async function hostile(r: Recorder): Promise<void> {
     r.figure('unhandled rejections', after.counters.unhandledRejections + unhandled.length, 'rejections', { op: '==', limit: 0 }, 'server and driver');
     r.figure('events of unauthenticated sockets handled', after.counters.unauthenticatedEventsHandled, 'events', { op: '==', limit: 0 });
     r.figure('valid clients refused between batches', validFailures, `of ${validChecks}`, { op: '==', limit: 0 }, 'every strategy, after every 100 cases');
+    r.figure('namespaces re-created by a revoke', afterRevoke.serverNamespaces - after.serverNamespaces, 'namespaces', { op: '==', limit: 0 }, `${[...byLabel].filter(([label]) => label.startsWith('dynamic namespace')).reduce((n, [, k]) => n + k, 0)} handshakes to random /team-<n>`);
+    r.figure('namespaces the registry remembers', afterRevoke.registryNamespaces, 'names', { op: '<=', limit: admittedNamespaces.size }, 'only where a socket authenticated; never the names refused handshakes reached');
     r.figure('prototype keys added', after.prototypeKeys - before.prototypeKeys, 'keys', { op: '==', limit: 0 }, 'Object.prototype in the server');
     console.log(`      outcomes: ${JSON.stringify(Object.fromEntries([...byOutcome].sort((a, b) => b[1] - a[1])))}`);
     for (const p of problems) console.log(`      ${p}`);

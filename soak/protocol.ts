@@ -68,6 +68,10 @@ export interface ServerStats {
   /** Engine.IO connections. */
   engineClients: number;
   counters: Counters;
+  /** Names in the registry's revocation list (`auth.context.namespaces`). */
+  registryNamespaces: number;
+  /** Namespaces the Socket.IO server holds (its private `_nsps`; read for the soak's figures only). */
+  serverNamespaces: number;
   /** Own properties of Object.prototype: grows only if something was polluted. */
   prototypeKeys: number;
 }

@@ -9,6 +9,8 @@
  * - `/event`    jwt-auth, then the `authenticate` event as the fallback
  * - `/session`  the session cookie (MemoryStore, or connect-redis on REDIS)
  * - `/mixed`    jwt-auth, then the session cookie
+ * - `/team-<n>` a function-chosen dynamic namespace (jwt-auth, then the
+ *               event), with `cleanupEmptyChildNamespaces`
  *
  * It counts what the soak must see stay at zero (unhandled rejections,
  * uncaught exceptions, events of unauthenticated sockets reaching a handler)
@@ -124,7 +126,7 @@ async function main(): Promise<void> {
   });
 
   const http = createServer(app);
-  const io = new Server(http, { maxHttpBufferSize: 1e6 });
+  const io = new Server(http, { maxHttpBufferSize: 1e6, cleanupEmptyChildNamespaces: true });
   if (config.adapter && config.redisUrl !== undefined) {
     const pub = redisClient(config.redisUrl);
     const sub = pub.duplicate();
@@ -185,6 +187,14 @@ async function main(): Promise<void> {
     mount('/session', ['session']);
     mount('/mixed', ['jwt-auth', 'session']);
   } else missing.push('sessionCookie (issue 4)');
+
+  const TEAM = /^\/team-\d+$/;
+  const teams = io.of((name, _auth, next) => next(null, TEAM.test(name)));
+  teams.use(auth.middleware(jwtAuthenticateEvent !== undefined ? ['jwt-auth', 'event'] : ['jwt-auth']));
+  auth.onAuthenticated(teams, (socket) => {
+    counters.authenticated++;
+    (socket as unknown as Socket).emit('soak:node', config.name);
+  });
 
   auth.on('failure', ({ code }) => {
     counters.refusals[code] = (counters.refusals[code] ?? 0) + 1;
@@ -274,6 +284,8 @@ async function main(): Promise<void> {
       engineClients: io.engine.clientsCount,
       counters: structuredClone(counters),
       prototypeKeys: Object.getOwnPropertyNames(Object.prototype).length,
+      registryNamespaces: auth.context.namespaces.size,
+      serverNamespaces: (io as unknown as { _nsps: Map<string, unknown> })._nsps.size,
     };
   };
 
