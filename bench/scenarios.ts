@@ -54,6 +54,8 @@ export const HANDSHAKE_SCENARIOS: readonly Scenario[] = [
 /** Event-throughput scenarios: the same jwt-auth server, without and with `auth.guard` on every event. */
 export const EVENT_SCENARIOS: readonly Scenario[] = [
   { id: 'ev-plain', label: 'sockpass jwt-auth, no guard', credential: 'auth', algorithm: 'HS256' },
+  // What any socket.use() costs in Socket.IO (a copy of the middleware list and two closures per event), for scale.
+  { id: 'ev-noop-use', label: 'sockpass jwt-auth + a no-op socket.use', credential: 'auth', algorithm: 'HS256', baseline: 'ev-plain' },
   { id: 'ev-guard', label: 'sockpass jwt-auth + auth.guard', credential: 'auth', algorithm: 'HS256', baseline: 'ev-plain' },
 ];
 

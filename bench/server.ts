@@ -107,13 +107,19 @@ function sessionSetup(library: Sockpass): Setup {
   };
 }
 
-/** jwt-auth plus an echo handler; `guarded` puts `auth.guard` in front of every event, as an app guarding all its events would. */
-function eventSetup(library: Sockpass, guarded: boolean): Setup {
+/**
+ * jwt-auth plus an echo handler. `guard` puts `auth.guard` in front of every
+ * event, as an app guarding all its events would; `noop` a socket.use that
+ * only calls next(), to show what Socket.IO's middleware chain costs alone.
+ */
+function eventSetup(library: Sockpass, middleware: 'none' | 'noop' | 'guard'): Setup {
   const strategy = library.jwtAuth({ secret: HS_SECRET, algorithms: ['HS256'] });
   return sockpassSetup(library, strategy, (io, auth, counters) => {
-    const guard = guarded ? auth.guard({ [ECHO_EVENT]: (a) => a.claims.scope === 'echo', '*': false }) : undefined;
+    const guard = auth.guard({ [ECHO_EVENT]: (a) => a.claims.scope === 'echo', '*': false });
+    const noop: Parameters<Socket['use']>[0] = (_packet, next) => next();
     auth.onAuthenticated(io, (socket: Socket) => {
-      if (guard !== undefined) socket.use(guard(socket));
+      if (middleware === 'guard') socket.use(guard(socket));
+      if (middleware === 'noop') socket.use(noop);
       socket.on(ECHO_EVENT, (n: number, ack: (n: number) => void) => {
         counters.events++;
         ack(n);
@@ -151,9 +157,11 @@ async function setupFor(id: string): Promise<Setup | string> {
     case 'sp-session':
       return sessionSetup(library);
     case 'ev-plain':
-      return eventSetup(library, false);
+      return eventSetup(library, 'none');
+    case 'ev-noop-use':
+      return eventSetup(library, 'noop');
     case 'ev-guard':
-      return eventSetup(library, true);
+      return eventSetup(library, 'guard');
     default:
       throw new Error(`bench: no server setup for ${id}`);
   }

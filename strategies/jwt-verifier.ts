@@ -173,7 +173,8 @@ export function createJwtVerifier<U = Claims>(options: JwtVerifyOptions<U>, stra
       }
       if (token.length === 0) return fail('credentials_required', 'token is empty');
 
-      const key = await keyFor(token);
+      // A static key skips the await: one promise and one microtask less on every handshake.
+      const key = staticKey ?? (await keyFor(token));
       if ('kind' in key) return key;
 
       let claims: Claims;
