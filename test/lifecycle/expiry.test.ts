@@ -77,7 +77,12 @@ describe('expiry', () => {
     // Half leave on their own; the other half are cut by the server at their exp.
     const ends = clients.map((c) => new Promise<void>((resolve) => (c.connected ? c.once('disconnect', () => resolve()) : resolve())));
     clients.forEach((c, i) => i % 2 === 0 && c.disconnect());
-    await Promise.race([Promise.all(ends), sleep(15_000).then(() => Promise.reject(new Error('sockets still connected')))]);
+    // A deadline that clears its own timer: a pending sleep would count as a leaked Timeout below.
+    let deadline: NodeJS.Timeout | undefined;
+    await Promise.race([
+      Promise.all(ends),
+      new Promise((_, reject) => (deadline = setTimeout(() => reject(new Error('sockets still connected after 15 s')), 15_000))),
+    ]).finally(() => clearTimeout(deadline));
     for (let t = 0; t < 100 && server!.io.of('/').sockets.size > 0; t++) await sleep(50);
     expect(server!.io.of('/').sockets.size).toBe(0);
     // Let engine.io finish closing the transports, then no timer may remain above the baseline.
