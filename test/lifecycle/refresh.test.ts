@@ -1,5 +1,6 @@
+import fc from 'fast-check';
 import { afterEach, describe, expect, it } from 'vitest';
-import { SockPass, jwtAuth, type JwtAuthOptions, type SockPassOptions } from 'sockpass';
+import { AUTH_ERROR_CODES, SockPass, jwtAuth, type JwtAuthOptions, type SockPassOptions } from 'sockpass';
 import type { Socket as ClientSocket } from 'socket.io-client';
 import { once, outcome, sleep, startServer, type TestServer } from '../helpers/server.js';
 import { hs256, SECRET } from '../helpers/tokens.js';
@@ -193,4 +194,32 @@ describe('in-band refresh', () => {
     expect(await first).toHaveProperty('expiresAt');
     expect(client.connected).toBe(true);
   });
+
+  it('refuses generated hostile refresh payloads with a typed code, and keeps serving others', async () => {
+    await serve();
+    const bystander = server!.client('/', { auth: { token: hs256({ sub: 'bystander' }) } });
+    await outcome(bystander);
+    const payloads = fc.oneof(
+      fc.anything(),
+      fc.record({ token: fc.anything() }),
+      fc.record({ token: fc.string({ maxLength: 20_000 }) }),
+      fc.string().map((garbage) => ({ token: `${hs256().split('.').slice(0, 2).join('.')}.${garbage}` })),
+      fc.constantFrom({ token: hs256({ sub: 'mallory' }) }, { token: '' }, { token: 'Bearer ' }, { __proto__: { token: hs256() } }),
+    );
+    await fc.assert(
+      fc.asyncProperty(payloads, async (payload) => {
+        const client = server!.client('/', { auth: { token: hs256() } });
+        await outcome(client);
+        const gone = once(client, 'disconnect', 5000);
+        const reply = await refresh(client, payload);
+        expect(reply).toHaveProperty('error');
+        const { code, message } = (reply as { error: { code: string; message: string } }).error;
+        expect(AUTH_ERROR_CODES).toContain(code);
+        expect(typeof message).toBe('string');
+        await gone;
+      }),
+      { numRuns: 60 },
+    );
+    expect(await bystander.timeout(5000).emitWithAck('whoami')).toHaveProperty('user.sub', 'bystander');
+  }, 60_000);
 });
