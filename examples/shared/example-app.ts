@@ -83,7 +83,7 @@ export function createTokenIssuer(ttl: number, secret = process.env.JWT_SECRET ?
 }
 
 /** The bearer token of an HTTP request, if any. */
-export function bearerOf(req: Request): string | undefined {
+function bearerOf(req: Request): string | undefined {
   const header = req.headers.authorization;
   return typeof header === 'string' && /^bearer\s+/i.test(header) ? header.replace(/^bearer\s+/i, '') : undefined;
 }
@@ -203,13 +203,13 @@ export function envPort(fallback = 3000): number {
   return Number.isInteger(port) && port >= 0 ? port : fallback;
 }
 
-export function envTokenTtl(fallback: number): number {
+function envTokenTtl(fallback: number): number {
   const ttl = Number(process.env.TOKEN_TTL);
   return ttl > 0 ? ttl : fallback;
 }
 
 /** Listens, and returns the URL a browser on this machine can open. */
-export async function listen(http: HttpServer, port: number, host?: string): Promise<{ url: string; port: number }> {
+async function listen(http: HttpServer, port: number, host?: string): Promise<{ url: string; port: number }> {
   await new Promise<void>((resolve, reject) => {
     http.once('error', reject);
     http.listen(port, host, () => {
@@ -222,7 +222,7 @@ export async function listen(http: HttpServer, port: number, host?: string): Pro
 }
 
 /** Closes Socket.IO (and with it the HTTP server), dropping keep-alive connections. */
-export async function closeServer(io: Server, http: HttpServer): Promise<void> {
+async function closeServer(io: Server, http: HttpServer): Promise<void> {
   await new Promise<void>((resolve) => io.close(() => resolve()));
   http.closeAllConnections();
 }
