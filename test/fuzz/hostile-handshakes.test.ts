@@ -103,11 +103,24 @@ function verifies(token: unknown): boolean {
   }
 }
 
+/** Characters Node's HTTP client refuses to put in a header: such a handshake can never be sent. */
+const UNSENDABLE_HEADER = /[^\t\x20-\x7e\x80-\xff]/;
+
 async function send(c: Case): Promise<{ outcome: string; shouldConnect: boolean; typed: boolean }> {
+  if (c.via === 'client-header' && UNSENDABLE_HEADER.test(c.header)) {
+    return { outcome: 'closed: header cannot be sent', shouldConnect: false, typed: true };
+  }
+  if (c.via === 'raw' && Object.values(c.headers ?? {}).some((v) => UNSENDABLE_HEADER.test(v))) {
+    return { outcome: 'closed: header cannot be sent', shouldConnect: false, typed: true };
+  }
   if (c.via === 'raw') {
     const o: RawOutcome = await rawHandshake(server.url, c);
+    // Socket.IO/ws/Node may refuse malformed protocol before sockpass runs (bad JSON, invalid UTF-8, 431,
+    // a payload that starts with '/' and so names a namespace that does not exist).
+    if (o.kind === 'refused' && o.code === undefined && o.message === 'Invalid namespace') {
+      return { outcome: 'closed: invalid namespace', shouldConnect: false, typed: true };
+    }
     const outcome = o.kind === 'connected' ? 'connected' : o.kind === 'refused' ? (o.code ?? 'untyped') : `closed: ${o.detail}`;
-    // Socket.IO/ws/Node may refuse malformed protocol before sockpass runs (bad JSON, invalid UTF-8, 431).
     return { outcome, shouldConnect: false, typed: o.kind !== 'refused' || o.code !== undefined };
   }
   const opts =

@@ -20,7 +20,7 @@ export interface RawHandshake {
 
 export type RawOutcome =
   | { kind: 'connected' }
-  | { kind: 'refused'; code: string | undefined; data: unknown }
+  | { kind: 'refused'; code: string | undefined; data: unknown; message: string | undefined }
   | { kind: 'closed'; detail: string };
 
 export function rawHandshake(baseUrl: string, h: RawHandshake, ms = 5000): Promise<RawOutcome> {
@@ -47,14 +47,16 @@ export function rawHandshake(baseUrl: string, h: RawHandshake, ms = 5000): Promi
         ws.send('3');
       } else if (text.startsWith(`40${nspPrefix}`)) {
         done({ kind: 'connected' });
-      } else if (text.startsWith(`44${nspPrefix}`)) {
-        let data: unknown;
+      } else if (text.startsWith('44')) {
+        // `44[<nsp>,]{json}`: the namespace may differ from the one asked for when the payload itself began with '/'.
+        const body = text[2] === '/' ? text.slice(text.indexOf(',') + 1) : text.slice(2);
+        let parsed: { message?: string; data?: unknown } = {};
         try {
-          data = JSON.parse(text.slice(2 + nspPrefix.length)).data;
+          parsed = JSON.parse(body);
         } catch {
-          data = undefined;
+          // left empty: reported as a refusal without code
         }
-        done({ kind: 'refused', code: (data as { code?: string } | undefined)?.code, data });
+        done({ kind: 'refused', code: (parsed.data as { code?: string } | undefined)?.code, data: parsed.data, message: parsed.message });
       }
     });
     ws.on('unexpected-response', (_req, res) => done({ kind: 'closed', detail: `http ${res.statusCode}` }));
