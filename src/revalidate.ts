@@ -8,6 +8,10 @@
  * Still valid: the expiry may move (rolling sessions). No longer valid: the
  * client gets `auth:revoked` (`auth:expired` for an expired token or
  * session) with the code `revalidate()` returned, and is disconnected.
+ * Unknown (`store_unavailable`): the socket keeps what it had and is checked
+ * again next interval — cutting every cookie socket on a store blip would
+ * send them all back to reconnect against the same broken store; the expiry
+ * timer still ends the socket at its session's deadline.
  *
  * @module
  */
@@ -51,6 +55,11 @@ export function startRevalidation<U>(socket: SocketLike, state: SocketState<U>, 
       result?.kind === 'fail'
         ? toAuthError(result.error, state.strategyName)
         : new AuthError('credentials_required', 'the credential no longer holds a login', { strategy: state.strategyName });
+    if (error.code === 'store_unavailable') {
+      debug('socket %s: store unavailable at revalidation, checking again next interval', socket.id);
+      timer = setTimeout(run, interval);
+      return;
+    }
     debug('socket %s: revalidation failed (%s)', socket.id, error.code);
     ctx.reportFailure(socket, error);
     cutSocket(socket, error.code === 'token_expired' || error.code === 'session_expired' ? EXPIRED_EVENT : REVOKED_EVENT, error);

@@ -216,6 +216,39 @@ describe('session expiry and revalidation', () => {
     expect(await told).toEqual({ code: 'session_expired', message: 'the session has expired' });
   });
 
+  it('keeps a socket through a store outage at revalidation, and cuts it once the store says the session is gone', async () => {
+    let answer: 'ok' | 'down' | 'gone' = 'ok';
+    let reads = 0;
+    const strategy: Strategy<{ id: string }> = {
+      async authenticate() {
+        return {
+          kind: 'success',
+          user: { id: 'u' },
+          session: 'sid',
+          revalidate: async () => {
+            reads++;
+            if (answer === 'down') return { kind: 'fail', error: new AuthError('store_unavailable', 'store did not answer') };
+            if (answer === 'gone') return { kind: 'fail', error: new AuthError('session_not_found', 'session not found') };
+            return { kind: 'success', user: { id: 'u' } };
+          },
+        };
+      },
+    };
+    const auth = new SockPass<{ id: string }>({ revalidateInterval: 100 }).use('s', strategy);
+    server = await startServer((io) => io.use(auth.middleware('s')));
+    const client = server.client();
+    await outcome(client);
+    answer = 'down';
+    const readsBefore = reads;
+    await sleep(600);
+    expect(client.connected).toBe(true);
+    // still checked every interval while the store is down
+    expect(reads - readsBefore).toBeGreaterThanOrEqual(3);
+    const revoked = once<{ code: string }>(client, 'auth:revoked');
+    answer = 'gone';
+    expect((await revoked).code).toBe('session_not_found');
+  });
+
   it('treats a revalidate() that throws as a refusal with server_error', async () => {
     let fail = false;
     const strategy: Strategy<{ id: string }> = {
