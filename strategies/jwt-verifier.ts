@@ -182,6 +182,9 @@ export function createJwtVerifier<U = Claims>(options: JwtVerifyOptions<U>, stra
         const payload = jwt.verify(token, key, verifyOptions);
         if (typeof payload !== 'object' || payload === null) return fail('invalid_token', 'token payload is not a JSON object');
         claims = payload as Claims;
+        // jsonwebtoken finds `exp: 1e300` (or 1e999, read as Infinity) "not expired"; as a Date it is invalid,
+        // and an expiry timer armed with it would fire every millisecond forever.
+        if (claims.exp !== undefined && !isNumericDate(claims.exp)) return fail('invalid_token', 'token expiry is out of range');
       } catch (err) {
         return mapJwtError(err, fail);
       }
@@ -203,6 +206,11 @@ export function createJwtVerifier<U = Claims>(options: JwtVerifyOptions<U>, stra
       return { kind: 'success', user, claims, expiresAt: typeof exp === 'number' ? new Date(exp * 1000) : null };
     },
   };
+}
+
+/** Seconds since the epoch that a Date can hold (±8.64e15 ms). */
+function isNumericDate(value: unknown): value is number {
+  return typeof value === 'number' && Number.isFinite(value) && Math.abs(value) <= 8.64e12;
 }
 
 /** A resolver that never settles must not hold a handshake open. */
