@@ -37,6 +37,8 @@ type Case = {
 } & (
   | { via: 'client'; nsp: string; options: ClientOptions }
   | { via: 'event'; payload: unknown; nsp?: string }
+  /** An authenticated socket sends this as its in-band refresh (`auth:refresh`). */
+  | { via: 'refresh'; payload: unknown; ack: boolean }
   | { via: 'raw'; raw: RawCase }
   | { via: 'cookie'; cookie: (c: Cookies) => string; origin?: string }
 );
@@ -57,12 +59,16 @@ const parts = (t: string) => t.split('.') as [string, string, string];
 const now = () => Math.floor(Date.now() / 1000);
 
 /** jsonwebtoken's own verdict with the server's settings: the oracle for "should this be admitted?". */
-function verifies(token: unknown, maxTokenBytes = 8192): boolean {
+function verifies(token: unknown, maxTokenBytes = 8192, sockpassRules = true): boolean {
   if (typeof token !== 'string') return false;
   const t = token.replace(/^bearer\s+/i, '');
   if (t.length === 0 || Buffer.byteLength(t) > maxTokenBytes) return false;
   try {
-    return typeof jwt.verify(t, SECRET, { algorithms: ['HS256'] }) === 'object';
+    const payload = jwt.verify(t, SECRET, { algorithms: ['HS256'] });
+    if (typeof payload !== 'object' || payload === null) return false;
+    // Stricter than jsonwebtoken on purpose (0cebcb2): an exp no Date can hold is refused.
+    const exp = (payload as { exp?: unknown }).exp;
+    return !sockpassRules || exp === undefined || (typeof exp === 'number' && Number.isFinite(exp) && Math.abs(exp) <= 8.64e12);
   } catch {
     return false;
   }
@@ -139,7 +145,8 @@ const pollutionKeys = fc.constantFrom('__proto__', 'constructor', 'prototype', '
 
 const expectFor = (token: unknown) => (): Expect => (verifies(token) ? 'admitted' : 'refused');
 /** A valid token in a header may or may not survive header sanitising: no security meaning either way. */
-const lenientFor = (token: unknown, maxTokenBytes?: number) => (): Expect => (verifies(token, maxTokenBytes) ? 'either' : 'refused');
+const lenientFor = (token: unknown, maxTokenBytes?: number, sockpassRules?: boolean) => (): Expect =>
+  verifies(token, maxTokenBytes, sockpassRules) ? 'either' : 'refused';
 
 /** The token chain on `/`: jwt-auth, jwt-query, jwt-header. */
 const tokenCases: fc.Arbitrary<Case> = fc.oneof(
@@ -219,8 +226,8 @@ const passportCases: fc.Arbitrary<Case> = fc.oneof(
   spoiledToken.map(
     (token): Case => ({
       label: 'passport: spoiled token',
-      // passport-jwt has no size limit of its own: sockpass's maxTokenBytes belongs to its JWT strategies.
-      expect: lenientFor(headerSafe(token), Infinity),
+      // passport-jwt verifies with jsonwebtoken alone: sockpass's maxTokenBytes and exp range belong to its JWT strategies.
+      expect: lenientFor(headerSafe(token), Infinity, false),
       via: 'client',
       nsp: '/passport',
       options: { extraHeaders: { 'x-access-token': headerSafe(token) } },
@@ -291,11 +298,58 @@ const teamCases: fc.Arbitrary<Case> = fc.tuple(fc.nat({ max: 1_000_000 }), spoil
   ),
 );
 
+/** Whether a refresh payload should be accepted: a valid token for the same user (`alice`). */
+const refreshFor = (payload: unknown) => (): Expect => {
+  const token = typeof payload === 'string' ? payload : typeof payload === 'object' && payload !== null && Object.prototype.hasOwnProperty.call(payload, 'token') ? (payload as { token: unknown }).token : undefined;
+  if (!verifies(token)) return 'refused';
+  return (jwt.decode((token as string).replace(/^bearer\s+/i, '')) as { sub?: unknown } | null)?.sub === 'alice' ? 'admitted' : 'refused';
+};
+
+/** In-band refresh from an authenticated socket: spoiled tokens, another user's valid token, payloads of any type. */
+const refreshCases: fc.Arbitrary<Case> = fc.tuple(
+  fc.oneof(
+    spoiledToken.map((token): unknown => ({ token })),
+    spoiledToken,
+    fc.constant(null).map(() => ({ token: hs256({ sub: 'bob' }) })),
+    fc.anything({ maxDepth: 3, withNullPrototype: true, withBigInt: false }),
+    fc.dictionary(pollutionKeys, fc.anything({ maxDepth: 2 })),
+  ),
+  fc.nat(9),
+).map(([payload, n]): Case => ({ label: 'refresh: hostile payload', expect: refreshFor(payload), via: 'refresh', payload, ack: n !== 0 }));
+
 function caseArbitrary(namespaces: string[]): fc.Arbitrary<Case> {
-  const arbs: fc.Arbitrary<Case>[] = [tokenCases, passportCases];
+  const arbs: fc.Arbitrary<Case>[] = [tokenCases, passportCases, refreshCases];
   if (namespaces.includes('/event')) arbs.push(eventCases, teamCases);
   if (namespaces.includes('/session')) arbs.push(sessionCases);
   return fc.oneof(...arbs);
+}
+
+/** `refreshed` (the ack carried a new expiry, or the socket stayed), the refusal code, or what closed the socket. */
+function refreshOutcome(socket: ReturnType<typeof connect>, payload: unknown, withAck: boolean): Promise<string> {
+  return new Promise((resolve) => {
+    let settled = false;
+    const done = (value: string) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      resolve(value);
+    };
+    // Without an ack nothing answers a good refresh: a socket still connected after 3 s kept its credential.
+    const timer = setTimeout(() => done(socket.connected ? (withAck ? 'hang' : 'refreshed') : 'closed: silently'), withAck ? 10_000 : 3000);
+    socket.once('auth:refused', (n: { code?: unknown }) => done(typeof n?.code === 'string' ? n.code : 'untyped: auth:refused without a code'));
+    socket.once('disconnect', (reason: string) => setTimeout(() => done(`closed: ${reason}`), 100));
+    try {
+      if (withAck) {
+        socket.emit('auth:refresh', payload, (reply: { expiresAt?: unknown; error?: { code?: unknown } }) => {
+          if (reply?.error !== undefined) done(typeof reply.error.code === 'string' ? reply.error.code : 'untyped: error without a code');
+          else if (reply !== null && typeof reply === 'object' && 'expiresAt' in reply) done('refreshed');
+          else done('untyped: malformed refresh answer');
+        });
+      } else socket.emit('auth:refresh', payload);
+    } catch (err) {
+      done(`not sent: ${(err as Error).message}`);
+    }
+  });
 }
 
 export async function hostile(r: Recorder): Promise<void> {
@@ -386,6 +440,16 @@ export async function hostile(r: Recorder): Promise<void> {
             s.disconnect();
           }
         }
+        case 'refresh': {
+          const s = connect(server.url, '/', { auth: { token: hs256() } });
+          try {
+            const first = await handshakeOutcome(s);
+            if (first !== 'connected') return `untyped: the valid handshake before the refresh got ${first}`;
+            return await refreshOutcome(s, c.payload, c.ack);
+          } finally {
+            s.disconnect();
+          }
+        }
         case 'cookie': {
           const cookie = c.cookie(cookies);
           const s = connect(server.url, '/session', { extraHeaders: { cookie: headerSafe(cookie), origin: c.origin ?? SOAK_ORIGIN } });
@@ -420,8 +484,8 @@ export async function hostile(r: Recorder): Promise<void> {
         notSent++;
         return;
       }
-      const admitted = outcome === 'connected' || outcome === 'authenticated';
-      const nsp = c.via === 'raw' ? c.raw.nsp : c.via === 'event' ? (c.nsp ?? '/event') : c.via === 'client' ? c.nsp : '/session';
+      const admitted = outcome === 'connected' || outcome === 'authenticated' || outcome === 'refreshed';
+      const nsp = c.via === 'raw' ? c.raw.nsp : c.via === 'event' ? (c.nsp ?? '/event') : c.via === 'client' ? c.nsp : c.via === 'refresh' ? '/' : '/session';
       if (admitted) admittedNamespaces.add(nsp);
       const isTyped = (AUTH_ERROR_CODES as readonly string[]).includes(outcome);
       const key = isTyped || admitted ? outcome : outcome.startsWith('closed') ? 'closed by transport' : outcome;
@@ -430,6 +494,9 @@ export async function hostile(r: Recorder): Promise<void> {
       const complain = (what: string) => {
         if (problems.length < 10) problems.push(`${what}: case #${i} "${c.label}" → ${outcome}`);
       };
+      if (process.env.SOAK_DEBUG && (outcome === 'server_error' || outcome === 'hang')) {
+        console.log(`      debug: #${i} ${c.label} → ${outcome}: ${JSON.stringify(c, (_k, v) => (typeof v === 'string' && v.length > 300 ? `${v.slice(0, 300)}…` : v))}`);
+      }
       if (outcome === 'hang') {
         hangs++;
         complain('hang');
@@ -462,7 +529,7 @@ export async function hostile(r: Recorder): Promise<void> {
     const crashes = (server.crashed() ? 1 : 0) + after.counters.uncaughtExceptions;
     const refusedCount = typed + transport;
     r.figure('hostile handshakes sent', cases.length - notSent, 'cases', { op: '>=', limit: 1000 }, `fast-check seed ${SEED}, ${byLabel.size} kinds, ${notSent} the client could not encode`);
-    r.figure('strategies under attack', 2 + (server.namespaces.includes('/event') ? 1 : 0) + (hasSession ? 1 : 0) + 2, 'strategies', { op: '>=', limit: 6 }, 'jwt-auth, jwt-query, jwt-header, passport, event, session');
+    r.figure('strategies under attack', 2 + (server.namespaces.includes('/event') ? 1 : 0) + (hasSession ? 1 : 0) + 2, 'strategies', { op: '>=', limit: 6 }, 'jwt-auth, jwt-query, jwt-header, passport, event, session; plus in-band refresh and a dynamic namespace');
     r.figure('refused with a typed code', typed, 'cases', { op: 'info' });
     r.figure('closed by the transport first', transport, 'cases', { op: 'info' }, 'Engine.IO/ws/Node before sockpass: 1 MB buffer, 16 KB headers, bad frames');
     r.figure('typed share of refusals', refusedCount === 0 ? 0 : typed / refusedCount, 'ratio', { op: '>=', limit: 0.6 }, 'most cases must reach sockpass');

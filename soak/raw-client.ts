@@ -62,8 +62,12 @@ export function rawOutcome(baseUrl: string, c: RawCase, ms = 10_000): Promise<st
       } else if (text.startsWith(`40${prefix}`)) {
         if (c.eventText === undefined) return done('connected');
         ws.send(`42${prefix}["authenticate"${c.eventText}]`);
+      } else if (text.startsWith('44') && !text.startsWith(`44${prefix}`)) {
+        // A CONNECT payload that begins with "/" names another namespace: Socket.IO refuses it itself.
+        done('closed: socket.io refused the namespace');
       } else if (text.startsWith(`44${prefix}`)) {
-        done(codeOf(text.slice(2 + prefix.length)));
+        const code = codeOf(text.slice(2 + prefix.length));
+        done(code === 'untyped' && text.includes('"Invalid namespace"') ? 'closed: socket.io refused the namespace' : code);
       } else if (text.startsWith(`42${prefix}`)) {
         // An event, maybe with an ack id before the JSON array (`unauthorized` carries one).
         const body = text.slice(2 + prefix.length).replace(/^\d+/, '');
