@@ -22,7 +22,7 @@ export type ServerRequest =
 export type ServerReply =
   | { type: 'ready'; port: number }
   | { type: 'skip'; reason: string }
-  | { type: 'measured'; cpuMicros: number; handshakes: number; events: number; wallMs: number }
+  | { type: 'measured'; cpuMicros: number; userMicros: number; handshakes: number; events: number; wallMs: number }
   | { type: 'count'; sockets: number }
   | { type: 'heap'; heapUsed: number; claimsBytes?: number }
   | { type: 'ok' };

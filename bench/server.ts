@@ -200,7 +200,14 @@ async function main(): Promise<void> {
         const cpu = process.cpuUsage(window.cpu);
         const wallMs = performance.now() - window.at;
         window = undefined;
-        return { type: 'measured', cpuMicros: cpu.user + cpu.system, handshakes: counters.handshakes, events: counters.events, wallMs };
+        return {
+          type: 'measured',
+          cpuMicros: cpu.user + cpu.system,
+          userMicros: cpu.user,
+          handshakes: counters.handshakes,
+          events: counters.events,
+          wallMs,
+        };
       }
       case 'count':
         return { type: 'count', sockets: io.engine.clientsCount };
