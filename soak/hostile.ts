@@ -24,6 +24,8 @@ import { rawOutcome, type RawCase } from './raw-client.js';
 import type { Recorder } from './report.js';
 
 const CASES = 2000;
+/** sockpass's AuthError codes, and the codes socketio-jwt clients know (its drop-in keeps them). */
+const TYPED_CODES = new Set<string>([...AUTH_ERROR_CODES, 'invalid_secret', 'missing_authorization_header', 'unknown']);
 const CONCURRENCY = 8;
 const SEED = Number(process.env.SOAK_SEED ?? 20240608);
 
@@ -40,7 +42,7 @@ type Case = {
   /** An authenticated socket sends this as its in-band refresh (`auth:refresh`). */
   | { via: 'refresh'; payload: unknown; ack: boolean }
   | { via: 'raw'; raw: RawCase }
-  | { via: 'cookie'; cookie: (c: Cookies) => string; origin?: string }
+  | { via: 'cookie'; cookie: (c: Cookies) => string; origin?: string; nsp?: string }
 );
 
 /** Session cookies prepared before the run: logged in (valid) and logged out (replays). */
@@ -317,10 +319,39 @@ const refreshCases: fc.Arbitrary<Case> = fc.tuple(
   fc.nat(9),
 ).map(([payload, n]): Case => ({ label: 'refresh: hostile payload', expect: refreshFor(payload), via: 'refresh', payload, ack: n !== 0 }));
 
+/** The drop-ins: socketio-jwt's handshake flow (query or header) and event flow, passport.socketio's cookie. */
+const compatCases: fc.Arbitrary<Case> = fc.oneof(
+  spoiledToken.map((token): Case => ({ label: 'socketio-jwt handshake: query token', expect: expectFor(token), via: 'client', nsp: '/compat-jwt', options: { query: { token } } })),
+  spoiledToken.map(
+    (token): Case => ({
+      label: 'socketio-jwt handshake: bearer header',
+      expect: lenientFor(headerSafe(token)),
+      via: 'client',
+      nsp: '/compat-jwt',
+      options: { extraHeaders: { authorization: `Bearer ${headerSafe(token)}` } },
+    }),
+  ),
+  fc.array(spoiledToken, { minLength: 2, maxLength: 3 }).map(
+    (tokens): Case => ({ label: 'socketio-jwt handshake: repeated query', expect: 'refused', via: 'raw', raw: { nsp: '/compat-jwt', query: tokens.map((t) => `token=${encodeURIComponent(t)}`).join('&') } }),
+  ),
+  spoiledToken.map((token): Case => ({ label: 'socketio-jwt event: spoiled token', expect: expectFor(token), via: 'event', nsp: '/compat-jwt-event', payload: { token } })),
+  fc.anything({ maxDepth: 3, withNullPrototype: true, withBigInt: false }).map(
+    (payload): Case => ({ label: 'socketio-jwt event: payload of any type', expect: expectFor((payload as { token?: unknown } | null)?.token), via: 'event', nsp: '/compat-jwt-event', payload }),
+  ),
+  fc.string({ minLength: 1, maxLength: 40 }).map((sid): Case => ({ label: 'passport.socketio: forged cookie', expect: 'refused', via: 'cookie', nsp: '/compat-ps', cookie: () => cookieOf(`s:${sid}.${b64(randomBytes(32))}`) })),
+  fc.constant(null).map((): Case => ({ label: 'passport.socketio: unknown sid, valid signature', expect: 'refused', via: 'cookie', nsp: '/compat-ps', cookie: () => cookieOf(signSid(b64(randomBytes(24)), SECRET)) })),
+  fc.nat().map((n): Case => ({ label: 'passport.socketio: replayed after logout', expect: 'refused', via: 'cookie', nsp: '/compat-ps', cookie: (c) => c.replayed[n % c.replayed.length]! })),
+  fc.tuple(fc.nat(), fc.constantFrom(...FOREIGN_ORIGINS)).map(
+    ([n, origin]): Case => ({ label: 'passport.socketio: foreign Origin', expect: 'refused', via: 'cookie', nsp: '/compat-ps', origin, cookie: (c) => c.valid[n % c.valid.length]! }),
+  ),
+  fc.string({ maxLength: 100 }).map((v): Case => ({ label: 'passport.socketio: random cookie', expect: 'refused', via: 'cookie', nsp: '/compat-ps', cookie: () => cookieOf(v) })),
+);
+
 function caseArbitrary(namespaces: string[]): fc.Arbitrary<Case> {
   const arbs: fc.Arbitrary<Case>[] = [tokenCases, passportCases, refreshCases];
   if (namespaces.includes('/event')) arbs.push(eventCases, teamCases);
   if (namespaces.includes('/session')) arbs.push(sessionCases);
+  if (namespaces.includes('/compat-jwt')) arbs.push(compatCases);
   return fc.oneof(...arbs);
 }
 
@@ -422,6 +453,28 @@ export async function hostile(r: Recorder): Promise<void> {
           })(),
         );
       }
+      if (server.namespaces.includes('/compat-jwt')) {
+        checks.push(
+          (async () => {
+            const s = connect(server.url, '/compat-jwt', { query: { token: hs256() } });
+            const ok = (await handshakeOutcome(s)) === 'connected';
+            s.disconnect();
+            return ok;
+          })(),
+          (async () => {
+            const s = connect(server.url, '/compat-jwt-event');
+            const ok = (await eventOutcome(s, { token: hs256() })) === 'authenticated';
+            s.disconnect();
+            return ok;
+          })(),
+          (async () => {
+            const s = connect(server.url, '/compat-ps', cookieOptions(cookies.valid[1] ?? ''));
+            const ok = (await handshakeOutcome(s)) === 'connected';
+            s.disconnect();
+            return ok;
+          })(),
+        );
+      }
       for (const ok of await Promise.all(checks)) {
         validChecks++;
         if (!ok) validFailures++;
@@ -452,7 +505,7 @@ export async function hostile(r: Recorder): Promise<void> {
         }
         case 'cookie': {
           const cookie = c.cookie(cookies);
-          const s = connect(server.url, '/session', { extraHeaders: { cookie: headerSafe(cookie), origin: c.origin ?? SOAK_ORIGIN } });
+          const s = connect(server.url, c.nsp ?? '/session', { extraHeaders: { cookie: headerSafe(cookie), origin: c.origin ?? SOAK_ORIGIN } });
           try {
             return await handshakeOutcome(s);
           } finally {
@@ -485,9 +538,9 @@ export async function hostile(r: Recorder): Promise<void> {
         return;
       }
       const admitted = outcome === 'connected' || outcome === 'authenticated' || outcome === 'refreshed';
-      const nsp = c.via === 'raw' ? c.raw.nsp : c.via === 'event' ? (c.nsp ?? '/event') : c.via === 'client' ? c.nsp : c.via === 'refresh' ? '/' : '/session';
+      const nsp = c.via === 'raw' ? c.raw.nsp : c.via === 'event' ? (c.nsp ?? '/event') : c.via === 'client' ? c.nsp : c.via === 'refresh' ? '/' : (c.nsp ?? '/session');
       if (admitted) admittedNamespaces.add(nsp);
-      const isTyped = (AUTH_ERROR_CODES as readonly string[]).includes(outcome);
+      const isTyped = TYPED_CODES.has(outcome);
       const key = isTyped || admitted ? outcome : outcome.startsWith('closed') ? 'closed by transport' : outcome;
       byOutcome.set(key, (byOutcome.get(key) ?? 0) + 1);
       byLabel.set(c.label, (byLabel.get(c.label) ?? 0) + 1);
@@ -529,7 +582,7 @@ export async function hostile(r: Recorder): Promise<void> {
     const crashes = (server.crashed() ? 1 : 0) + after.counters.uncaughtExceptions;
     const refusedCount = typed + transport;
     r.figure('hostile handshakes sent', cases.length - notSent, 'cases', { op: '>=', limit: 1000 }, `fast-check seed ${SEED}, ${byLabel.size} kinds, ${notSent} the client could not encode`);
-    r.figure('strategies under attack', 2 + (server.namespaces.includes('/event') ? 1 : 0) + (hasSession ? 1 : 0) + 2, 'strategies', { op: '>=', limit: 6 }, 'jwt-auth, jwt-query, jwt-header, passport, event, session; plus in-band refresh and a dynamic namespace');
+    r.figure('strategies under attack', 4 + (server.namespaces.includes('/event') ? 1 : 0) + (hasSession ? 1 : 0), 'strategies', { op: '>=', limit: 6 }, 'jwt-auth, jwt-query, jwt-header, passport, event, session; plus in-band refresh, a dynamic namespace, the socketio-jwt and passport.socketio drop-ins');
     r.figure('refused with a typed code', typed, 'cases', { op: 'info' });
     r.figure('closed by the transport first', transport, 'cases', { op: 'info' }, 'Engine.IO/ws/Node before sockpass: 1 MB buffer, 16 KB headers, bad frames');
     r.figure('typed share of refusals', refusedCount === 0 ? 0 : typed / refusedCount, 'ratio', { op: '>=', limit: 0.6 }, 'most cases must reach sockpass');

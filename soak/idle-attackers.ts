@@ -122,7 +122,7 @@ export async function idleAttackers(r: Recorder): Promise<void> {
     r.figure('all gone within the run', finished ? 1 : 0, 'yes', { op: '==', limit: 1 });
     r.figure('pending sockets seen leaving (server)', lifetimes.count, 'sockets', { op: '>=', limit: SOCKETS });
     r.figure('longest pending lifetime past timeout', lifetimes.maxMs - TIMEOUT_MS, 'ms', { op: '<=', limit: LATE_BOUND_MS }, `timeout ${TIMEOUT_MS} ms, from connection to disconnect on the server`);
-    r.figure('shortest pending lifetime vs timeout', lifetimes.minMs - TIMEOUT_MS, 'ms', { op: '>=', limit: -5 }, 'none cut before its timeout (timer granularity)');
+    r.figure('shortest pending lifetime vs timeout', lifetimes.minMs - TIMEOUT_MS, 'ms', { op: '>=', limit: -50 }, 'none cut before its timeout (libuv times from its cached loop clock)');
     r.figure('still connected (client side)', stillConnected, 'sockets', { op: '==', limit: 0 });
     r.figure('events of pending sockets handled', after.counters.unauthenticatedEventsHandled + after.counters.probes, 'events', { op: '==', limit: 0 });
     r.figure('peak sockets pending at once', peak?.pending ?? 0, 'sockets', { op: 'info' });

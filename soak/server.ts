@@ -11,6 +11,8 @@
  * - `/mixed`    jwt-auth, then the session cookie
  * - `/team-<n>` a function-chosen dynamic namespace (jwt-auth, then the
  *               event), with `cleanupEmptyChildNamespaces`
+ * - `/compat-jwt`, `/compat-jwt-event`, `/compat-ps`: the socketio-jwt drop-in
+ *               (handshake and event flows) and the passport.socketio drop-in
  *
  * It counts what the soak must see stay at zero (unhandled rejections,
  * uncaught exceptions, events of unauthenticated sockets reaching a handler)
@@ -29,7 +31,10 @@ import { ExtractJwt, Strategy as JwtStrategy } from 'passport-jwt';
 import { Passport } from 'passport';
 import { createClient, type RedisClientType } from 'redis';
 import { Server, type Namespace, type Socket } from 'socket.io';
+import cookieParser from 'cookie-parser';
 import * as sockpass from 'sockpass';
+import * as passportSocketIo from 'sockpass/compat/passport.socketio';
+import * as socketioJwt from 'sockpass/compat/socketio-jwt';
 import { SECRET } from '../test/helpers/tokens.js';
 import type { Counters, Envelope, ServerConfig, ServerReply, ServerRequest, ServerStats } from './protocol.js';
 import { SOAK_ORIGIN, findExport } from './pieces.js';
@@ -95,7 +100,8 @@ async function main(): Promise<void> {
   passport.serializeUser((user: Express.User, done) => done(null, (user as User).id));
   passport.deserializeUser((id: string, done) => done(null, { id, name: `user ${id}` }));
 
-  let store: Store | undefined;
+  // Explicit, so the passport.socketio drop-in reads the same sessions the app writes.
+  let store: Store = new session.MemoryStore();
   let denyList: RedisClientType | undefined;
   if (config.redisUrl !== undefined) {
     const client = redisClient(config.redisUrl);
@@ -187,6 +193,19 @@ async function main(): Promise<void> {
     mount('/session', ['session']);
     mount('/mixed', ['jwt-auth', 'session']);
   } else missing.push('sessionCookie (issue 4)');
+
+  // The drop-ins, as an app that only changed its require() would mount them.
+  const compatJwt = io.of('/compat-jwt');
+  compatJwt.use(socketioJwt.authorize({ secret: SECRET, handshake: true }) as Parameters<Namespace['use']>[0]);
+  const compatJwtEvent = io.of('/compat-jwt-event');
+  compatJwtEvent.on('connection', socketioJwt.authorize({ secret: SECRET, timeout: config.eventTimeout }));
+  const compatPs = io.of('/compat-ps');
+  compatPs.use(
+    passportSocketIo.authorize({ cookieParser, key: 'connect.sid', secret: SECRET, store, passport, allowedOrigins: [SOAK_ORIGIN] }) as Parameters<
+      Namespace['use']
+    >[0],
+  );
+  namespaces.push(['/compat-jwt', compatJwt], ['/compat-jwt-event', compatJwtEvent], ['/compat-ps', compatPs]);
 
   const TEAM = /^\/team-\d+$/;
   const teams = io.of((name, _auth, next) => next(null, TEAM.test(name)));
