@@ -59,7 +59,8 @@ export function jwtQuery<U = Claims>(options: JwtQueryOptions<U>): Strategy<U> {
   };
 }
 
-function countQueryParameter(url: string | undefined, name: string): number {
+/** How often `name` occurs in a request URL's query: Engine.IO's parsed query keeps only the last copy. */
+export function countQueryParameter(url: string | undefined, name: string): number {
   const q = url?.indexOf('?') ?? -1;
   return q === -1 ? 0 : new URLSearchParams(url!.slice(q + 1)).getAll(name).length;
 }

@@ -28,6 +28,7 @@ import type { SocketLike } from '../socket-like.js';
 import { getState, runCleanup, setState, type SocketState } from '../socket-state.js';
 import type { AuthResult, Claims, HandshakeContext, SocketAuth, Strategy } from '../types.js';
 import { createJwtVerifier, prepareKey, type JwtAlgorithm, type JwtHeader, type JwtKey, type JwtVerifier } from '../../strategies/jwt-verifier.js';
+import { countQueryParameter } from '../../strategies/jwt-query.js';
 
 /** socketio-jwt's `new UnauthorizedError(code, { message })`: `message`, `inner`, `data`. */
 export class UnauthorizedError extends Error {
@@ -280,7 +281,10 @@ function readHandshakeToken(ctx: HandshakeContext, headerRequired: boolean): str
     return token ? token : new UnauthorizedError('missing_authorization_header', { message: 'Server requires Authorization Header' });
   }
   const query = ctx.query.token;
-  if (Array.isArray(query)) return new UnauthorizedError('credentials_bad_format', { message: 'token is repeated' });
+  // Engine.IO keeps only the last of repeated parameters: the repetition shows in the raw URL alone.
+  if (Array.isArray(query) || countQueryParameter(ctx.request.url, 'token') > 1) {
+    return new UnauthorizedError('credentials_bad_format', { message: 'token is repeated' });
+  }
   // As socketio-jwt: a query token, when present, is the one used.
   return query ? query : token;
 }
