@@ -148,6 +148,8 @@ export function scheduleExpiry<U>(socket: SocketLike, state: SocketState<U>, exp
   }
   if (expiresAt === null) return;
   const exp = expiresAt.getTime();
+  // An Invalid Date would re-arm the timer every millisecond forever (now >= NaN is never true): fail closed.
+  if (Number.isNaN(exp)) return expire(socket);
   // Never before half the remaining life: a refreshBefore longer than the tokens' life
   // would otherwise ask again the moment each refresh lands, in a loop.
   let noticeAt = refreshBefore > 0 ? Math.max(exp - refreshBefore, Date.now() + (exp - Date.now()) / 2) : Number.POSITIVE_INFINITY;

@@ -95,6 +95,9 @@ async function refresh<U>(socket: SocketLike, state: SocketState<U>, ctx: Regist
   if (result === null || typeof result !== 'object') throw new AuthError('server_error', 'refresh failed', { strategy: name });
   if (result.kind === 'fail') throw toAuthError(result.error, name);
   if (result.kind === 'pass') throw new AuthError('credentials_required', 'no token in the refresh', { strategy: name });
+  if (result.expiresAt instanceof Date && Number.isNaN(result.expiresAt.getTime())) {
+    throw new AuthError('server_error', 'the strategy gave an invalid expiry', { strategy: name });
+  }
   if (upgrading) upgradeAnonymous(socket, state, name, strategy, result, ctx);
   else renewCredential(socket, state, result, ctx);
   debug('socket %s: credential refreshed by %s', socket.id, name);
