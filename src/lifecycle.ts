@@ -1,8 +1,8 @@
 /**
  * The lifecycle of an authenticated socket, from `connection` to disconnect:
  * it joins `user:<id>` (and `session:<sid>`) so `revoke()` can find it, one
- * timer per socket asks for a refresh `refreshBefore` ms ahead and cuts it at
- * expiry, sessions are re-read every `revalidateInterval`, and a socket
+ * deadline per socket (in a queue shared by all, see `deadline-queue.ts`) asks
+ * for a refresh `refreshBefore` ms ahead and cuts it at expiry, sessions are re-read every `revalidateInterval`, and a socket
  * restored by connectionStateRecovery (which skips middlewares) gets the same
  * deadline back, so no socket outlives its credential.
  *
@@ -18,7 +18,8 @@ import { startRevalidation } from './revalidate.js';
 import { rememberNamespace, revokedSince } from './revoke.js';
 import type { RegistryContext } from './registry.js';
 import type { SocketLike } from './socket-like.js';
-import { addCleanup, dropCleanup, runCleanup, setState, toSocketAuth, type SocketState } from './socket-state.js';
+import { DeadlineQueue } from './deadline-queue.js';
+import { addCleanup, createState, runCleanup, setState, toSocketAuth, type SocketState } from './socket-state.js';
 import type { AuthSuccess, SocketAuth, Strategy } from './types.js';
 import { EXPIRED_EVENT, REVOKED_EVENT, type AuthNotice } from './wire.js';
 
@@ -40,26 +41,32 @@ export interface LifecycleOptions<U> {
   revalidateInterval: number;
 }
 
-/** setTimeout's delay is a 32-bit int; longer waits are chained. */
-const MAX_DELAY = 2 ** 31 - 1;
-
 /**
- * What a socket's state was when its `socket.data.auth` was written, keyed by
+ * The state a socket had when its `socket.data.auth` was written, keyed by
  * that object: connectionStateRecovery hands the same `data` back to the
- * restored socket (in-memory adapter), so the strategy and the session's
- * `revalidate` survive a recovery. Weak: gone with the data.
+ * restored socket (in-memory adapter), so the strategy, the session's
+ * `revalidate` and `since` survive a recovery. Weak: gone with the data.
  */
-const carried = new WeakMap<object, Carried>();
+const carried = new WeakMap<object, SocketState<any>>();
 
-interface Carried extends Pick<SocketState<any>, 'strategyName' | 'strategy' | 'result'> {
-  /** When the credential was last proven (ms epoch): a revoke after it still applies on recovery. */
-  since: number;
+/** Every socket's next deadline (refresh notice or expiry), on one timer. */
+const deadlines = new DeadlineQueue<SocketState<any>>(onDeadline);
+
+/** How many sockets have a deadline queued: for tests that prove none is left behind. */
+export function queuedDeadlines(): number {
+  return deadlines.size;
+}
+
+/** The one cleanup step for every socket's deadline. */
+function cancelDeadline(state: SocketState<any>): void {
+  deadlines.cancel(state);
 }
 
 export function startLifecycle<U>(socket: SocketLike, state: SocketState<U>, ctx: RegistryContext<U>): void {
   const auth = socket.data.auth as SocketAuth<U>;
-  const since = carried.get(auth)?.since ?? Date.now();
-  carried.set(auth, { strategyName: state.strategyName, strategy: state.strategy, result: state.result, since });
+  const prior = carried.get(auth);
+  state.since = prior?.since ?? (state.since || Date.now());
+  carried.set(auth, state);
   rememberNamespace(ctx, socket.nsp);
   joinRooms(socket, auth, ctx);
   listenForRefresh(socket, state, ctx);
@@ -85,22 +92,21 @@ export function resumeRecovered<U>(socket: SocketLike, ctx: RegistryContext<U>):
   }
   // A serializing adapter may hand back a string; ours keeps the Date.
   if (auth.expiresAt !== null && !(auth.expiresAt instanceof Date)) auth.expiresAt = new Date(auth.expiresAt as unknown as string);
-  const prior = carried.get(auth);
-  const state: SocketState<U> = {
-    // Authenticated only once it passed the checks below, so onAuthenticated handlers never see a socket being cut.
-    status: 'pending',
-    strategyName: prior?.strategyName ?? auth.strategy,
-    strategy: prior?.strategy ?? (ctx.strategy(auth.strategy) as Strategy<U> | undefined),
-    result: prior?.result ?? fromSocketAuth(auth),
-    waiters: [],
-    cleanup: [],
-  };
+  const prior = carried.get(auth) as SocketState<U> | undefined;
+  const state = createState<U>(
+    socket,
+    prior?.strategyName ?? auth.strategy,
+    prior?.strategy ?? (ctx.strategy(auth.strategy) as Strategy<U> | undefined),
+  );
+  // Authenticated only once it passed the checks below, so onAuthenticated handlers never see a socket being cut.
+  state.result = prior?.result ?? fromSocketAuth(auth);
+  state.since = prior?.since ?? 0;
   setState(socket, state);
   socket.once('disconnect', () => runCleanup(state as SocketState<unknown>));
   debug('socket %s: recovered, credential expires %s', socket.id, auth.expiresAt?.toISOString() ?? 'never');
   if (auth.expiresAt !== null && auth.expiresAt.getTime() <= Date.now()) return expire(socket);
   // Revoked while it was away: the revoke found it in no room. Unknown age (a serializing adapter) counts as old.
-  if (revokedSince(ctx, roomsOf(auth, ctx), prior?.since ?? 0)) {
+  if (revokedSince(ctx, roomsOf(auth, ctx), state.since)) {
     return cutSocket(socket, REVOKED_EVENT, new AuthError('token_revoked', 'credentials have been revoked'));
   }
   state.status = 'authenticated';
@@ -134,41 +140,39 @@ function refreshNoticeAhead<U>(state: SocketState<U>, ctx: RegistryContext<U>): 
 }
 
 /**
- * Arms the socket's one timer: it fires `refreshBefore` ms ahead of
- * `expiresAt` (but not before half the remaining life) to emit
- * `auth:refresh`, then at `expiresAt` to emit `auth:expired` and disconnect.
- * Re-arming replaces the previous timer.
+ * Sets the socket's deadline: `refreshBefore` ms ahead of `expiresAt` (but
+ * not before half the remaining life) it is asked for a refresh
+ * (`auth:refresh`), and at `expiresAt` it is told `auth:expired` and
+ * disconnected. Re-arming replaces the previous deadline.
  */
 export function scheduleExpiry<U>(socket: SocketLike, state: SocketState<U>, expiresAt: Date | null, refreshBefore = 0): void {
-  const previous = state.cancelExpiry;
-  if (previous !== undefined) {
-    state.cancelExpiry = undefined;
-    dropCleanup(state as SocketState<unknown>, previous);
-    previous();
-  }
+  deadlines.cancel(state);
+  state.expiresAtMs = Number.POSITIVE_INFINITY;
+  state.noticeAt = Number.POSITIVE_INFINITY;
   if (expiresAt === null) return;
   const exp = expiresAt.getTime();
-  // An Invalid Date would re-arm the timer every millisecond forever (now >= NaN is never true): fail closed.
+  // An Invalid Date must not leave a socket without a deadline: fail closed.
   if (Number.isNaN(exp)) return expire(socket);
+  const now = Date.now();
+  if (now >= exp) return expire(socket);
+  state.expiresAtMs = exp;
   // Never before half the remaining life: a refreshBefore longer than the tokens' life
   // would otherwise ask again the moment each refresh lands, in a loop.
-  let noticeAt = refreshBefore > 0 ? Math.max(exp - refreshBefore, Date.now() + (exp - Date.now()) / 2) : Number.POSITIVE_INFINITY;
-  let timer: NodeJS.Timeout | undefined;
-  // The canceller is also the cleanup step: one closure per socket, not three (this runs for every socket).
-  const cancel = (): void => clearTimeout(timer);
-  state.cancelExpiry = cancel;
-  addCleanup(state as SocketState<unknown>, cancel);
-  const tick = (): void => {
-    timer = undefined;
-    const now = Date.now();
-    if (now >= exp) return expire(socket);
-    if (now >= noticeAt) {
-      noticeAt = Number.POSITIVE_INFINITY;
-      askForRefresh(socket, expiresAt);
-    }
-    timer = setTimeout(tick, Math.min(Math.min(noticeAt, exp) - now, MAX_DELAY));
-  };
-  tick();
+  if (refreshBefore > 0) state.noticeAt = Math.max(exp - refreshBefore, now + (exp - now) / 2);
+  addCleanup(state as SocketState<unknown>, cancelDeadline);
+  deadlines.schedule(state, Math.min(state.noticeAt, exp));
+}
+
+function onDeadline(state: SocketState<any>): void {
+  const { socket } = state;
+  if (!socket.connected) return;
+  const now = Date.now();
+  if (now >= state.expiresAtMs) return expire(socket);
+  if (now >= state.noticeAt) {
+    state.noticeAt = Number.POSITIVE_INFINITY;
+    askForRefresh(socket, new Date(state.expiresAtMs));
+  }
+  deadlines.schedule(state, Math.min(state.noticeAt, state.expiresAtMs));
 }
 
 /**
@@ -221,7 +225,8 @@ function adopt<U>(
   state.result = result;
   const auth = toSocketAuth(strategyName, result);
   socket.data.auth = auth;
-  carried.set(auth, { strategyName, strategy, result, since: Date.now() });
+  state.since = Date.now();
+  carried.set(auth, state);
   scheduleExpiry(socket, state, auth.expiresAt, refreshNoticeAhead(state, ctx));
 }
 

@@ -19,7 +19,7 @@ import { AuthError, toAuthError } from './errors.js';
 import { cutSocket, renewCredential, upgradeAnonymous } from './lifecycle.js';
 import type { RegistryContext } from './registry.js';
 import type { SocketLike } from './socket-like.js';
-import { addCleanup, type SocketState } from './socket-state.js';
+import { getState, type SocketState } from './socket-state.js';
 import type { Strategy } from './types.js';
 import { REFRESH_EVENT, REFUSED_EVENT, type RefreshNotice, type RefreshReply } from './wire.js';
 import { upgradeTarget } from '../strategies/anonymous.js';
@@ -27,9 +27,6 @@ import { upgradeTarget } from '../strategies/anonymous.js';
 const debug = createDebug('sockpass:refresh');
 
 type Ack = (reply: RefreshReply) => void;
-
-/** States whose socket already has our `auth:refresh` listener (a recovered or upgraded socket must not get two). */
-const listening = new WeakSet<object>();
 
 /** Server → client: "refresh before `expiresAt`". */
 export function askForRefresh(socket: SocketLike, expiresAt: Date): void {
@@ -39,26 +36,34 @@ export function askForRefresh(socket: SocketLike, expiresAt: Date): void {
   socket.emit(REFRESH_EVENT, notice);
 }
 
-/** Takes `auth:refresh` answers (and unasked refreshes) from the client for as long as the socket lives. */
-export function listenForRefresh<U>(socket: SocketLike, state: SocketState<U>, ctx: RegistryContext<U>): void {
-  if (listening.has(state)) return;
-  listening.add(state);
-  // One refresh at a time: a client flooding tokens costs one verification, not one per packet.
-  let busy = false;
-  const onRefresh = (payload: unknown, maybeAck?: unknown): void => {
+/**
+ * The `auth:refresh` listener of each registry: one function for all its
+ * sockets (Socket.IO calls it with the socket as `this`), not a closure per
+ * socket, which cost ~200 bytes of every idle socket's heap.
+ */
+const listeners = new WeakMap<object, (this: SocketLike, payload: unknown, maybeAck?: unknown) => void>();
+
+function refreshListener<U>(ctx: RegistryContext<U>): (this: SocketLike, payload: unknown, maybeAck?: unknown) => void {
+  let listener = listeners.get(ctx);
+  if (listener !== undefined) return listener;
+  listener = function onRefresh(this: SocketLike, payload: unknown, maybeAck?: unknown): void {
+    const socket = this;
+    const state = getState<U>(socket);
     const ack = (typeof maybeAck === 'function' ? maybeAck : typeof payload === 'function' ? payload : undefined) as Ack | undefined;
-    if (busy) {
+    if (state === undefined) return;
+    // One refresh at a time: a client flooding tokens costs one verification, not one per packet.
+    if (state.refreshing) {
       ack?.({ error: { code: 'credentials_bad_format', message: 'a refresh is already in progress' } });
       return;
     }
-    busy = true;
+    state.refreshing = true;
     refresh(socket, state, ctx, payload).then(
       (expiresAt) => {
-        busy = false;
+        state.refreshing = false;
         ack?.({ expiresAt: expiresAt === null ? null : expiresAt.toISOString() });
       },
       (err: unknown) => {
-        busy = false;
+        state.refreshing = false;
         const error = toAuthError(err, state.strategyName);
         if (!socket.connected) return;
         ctx.reportFailure(socket, error);
@@ -67,11 +72,16 @@ export function listenForRefresh<U>(socket: SocketLike, state: SocketState<U>, c
       },
     );
   };
-  socket.on(REFRESH_EVENT, onRefresh);
-  addCleanup(state as SocketState<unknown>, () => {
-    socket.off(REFRESH_EVENT, onRefresh);
-    listening.delete(state);
-  });
+  listeners.set(ctx, listener);
+  return listener;
+}
+
+/** Takes `auth:refresh` answers (and unasked refreshes) from the client for as long as the socket lives. */
+export function listenForRefresh<U>(socket: SocketLike, state: SocketState<U>, ctx: RegistryContext<U>): void {
+  // A recovered or upgraded socket must not get two listeners; the listener dies with the socket.
+  if (state.listening) return;
+  state.listening = true;
+  socket.on(REFRESH_EVENT, refreshListener(ctx));
 }
 
 /** Verifies one refresh and applies it; resolves to the new expiry, rejects with the AuthError to report. */

@@ -18,7 +18,7 @@ import { startQuarantine } from './quarantine.js';
 import { createGuard, type Guard, type GuardPolicy } from './guard.js';
 import { revokeSockets, type RevokeOptions, type RevokeTarget } from './revoke.js';
 import type { ConnectionTarget, NamespaceLike, ServerLike, SocketLike } from './socket-like.js';
-import { getState, runCleanup, setState, toSocketAuth, type SocketState } from './socket-state.js';
+import { addWaiter, createState, getState, runCleanup, setState, takeWaiters, toSocketAuth, type SocketState } from './socket-state.js';
 import type { AuthSuccess, FailureEvent, SocketAuth, Strategy } from './types.js';
 
 export { toSocketAuth };
@@ -153,22 +153,9 @@ export class SockPass<U = unknown> {
             registry.#reportFailure(socket, decision.error);
             return next(decision.error);
           }
-          const deciding = chain.find((n) => n.name === decision.strategy)?.strategy;
-          const state: SocketState<U> = {
-            status: 'pending',
-            strategyName: decision.strategy,
-            strategy: decision.kind === 'deferred' ? decision.pending : deciding,
-            result: undefined,
-            waiters: [],
-            cleanup: [],
-            // Declared up front so the lifecycle's later write stays in-object (no per-socket PropertyArray).
-            cancelExpiry: undefined,
-          };
-          if (decision.kind === 'success') {
-            state.status = 'authenticated';
-            state.result = decision.result;
-            socket.data.auth = toSocketAuth(decision.strategy, decision.result);
-          }
+          const deciding = decision.kind === 'deferred' ? decision.pending : chain.find((n) => n.name === decision.strategy)?.strategy;
+          const state = createState(socket, decision.strategy, deciding, decision.kind === 'success' ? decision.result : undefined);
+          if (decision.kind === 'success') socket.data.auth = toSocketAuth(decision.strategy, decision.result);
           setState(socket, state);
           next();
         },
@@ -197,7 +184,7 @@ export class SockPass<U = unknown> {
         return;
       }
       if (state.status === 'authenticated') run();
-      else state.waiters.push(run);
+      else addWaiter(state, run);
     });
     return this;
   }
@@ -267,21 +254,23 @@ export class SockPass<U = unknown> {
       return;
     }
     socket.on('disconnect', cleanUpOnDisconnect);
-    if (state.status === 'pending') {
-      startQuarantine(socket, state, this.#context);
-    } else {
-      this.#authenticated(socket, state, state.result!);
-    }
+    if (state.status === 'pending') startQuarantine(socket, state, this.#context);
+    else this.#started(socket, state);
   }
 
+  /** A socket that authenticated in-band (quarantine): its `data.auth` is new. */
   #authenticated(socket: SocketLike, state: SocketState<U>, result: AuthSuccess<U>): void {
     state.status = 'authenticated';
     state.result = result;
     socket.data.auth = toSocketAuth(state.strategyName, result);
+    this.#started(socket, state);
+  }
+
+  /** Starts the lifecycle of an authenticated socket whose `data.auth` is set, and runs the handlers that waited. */
+  #started(socket: SocketLike, state: SocketState<U>): void {
     this.#namespaces.add(socket.nsp.name);
     startLifecycle(socket, state, this.#context);
-    const waiters = state.waiters.splice(0);
-    for (const run of waiters) run();
+    for (const run of takeWaiters(state as SocketState<unknown>)) run();
   }
 
   #reportFailure(socket: SocketLike, error: AuthError): void {

@@ -6,21 +6,67 @@
  *
  * @module
  */
+import type { Deadlined } from './deadline-queue.js';
+import type { SocketLike } from './socket-like.js';
 import type { AuthSuccess, SocketAuth, Strategy } from './types.js';
 
-export interface SocketState<U> {
+/** A cleanup step; it gets the state, so one shared function can serve every socket. */
+export type CleanupStep = (state: SocketState<any>) => void;
+
+/**
+ * Lists start out as this shared empty array and are replaced, never mutated,
+ * when something is added: most sockets never add a waiter, and an empty
+ * array per socket per list is bytes every idle socket pays.
+ */
+const NONE: readonly never[] = Object.freeze([]);
+
+export interface SocketState<U> extends Deadlined {
+  socket: SocketLike;
   status: 'pending' | 'authenticated';
   /** Name the deciding (or awaited) strategy was registered under. */
   strategyName: string;
   /** The deciding strategy, for in-band refresh; undefined when several decided together (mode `all`). */
   strategy: Strategy<U> | undefined;
   result: AuthSuccess<U> | undefined;
-  /** Run once the socket has authenticated (handlers registered while it was pending). */
-  waiters: Array<() => void>;
-  /** Run on disconnect: timers, listeners. */
-  cleanup: Array<() => void>;
-  /** Cancels the pending expiry timer, if one is armed. */
-  cancelExpiry?: () => void;
+  /** Run once the socket has authenticated (handlers registered while it was pending). Replaced, never mutated. */
+  waiters: ReadonlyArray<() => void>;
+  /** Run on disconnect: timers, listeners. Replaced, never mutated. */
+  cleanup: ReadonlyArray<CleanupStep>;
+  /** The credential's expiry (ms epoch), or Infinity; the deadline queue fires at it. */
+  expiresAtMs: number;
+  /** When to ask for a refresh (ms epoch), or Infinity once asked or when the socket cannot refresh. */
+  noticeAt: number;
+  /** True while an in-band refresh is being verified (one at a time per socket). */
+  refreshing: boolean;
+  /** True once the socket has the `auth:refresh` listener. */
+  listening: boolean;
+  /** When the credential was last proven (ms epoch): a revoke after it still applies on recovery. */
+  since: number;
+}
+
+/** A state with every field present from the start, so all states share one hidden class. */
+export function createState<U>(
+  socket: SocketLike,
+  strategyName: string,
+  strategy: Strategy<U> | undefined,
+  result?: AuthSuccess<U>,
+): SocketState<U> {
+  return {
+    socket,
+    status: result === undefined ? 'pending' : 'authenticated',
+    strategyName,
+    strategy,
+    result,
+    waiters: NONE,
+    cleanup: NONE,
+    deadline: Number.NaN,
+    heapIndex: -1,
+    expiresAtMs: Number.POSITIVE_INFINITY,
+    noticeAt: Number.POSITIVE_INFINITY,
+    refreshing: false,
+    listening: false,
+    since: 0,
+  };
 }
 
 const states = new WeakMap<object, SocketState<any>>();
@@ -38,17 +84,18 @@ export function deleteState(socket: object): void {
 }
 
 /**
- * Registers a cleanup step. `concat` copies the list at its exact size; a
- * push (or a spread) reserves 16 more slots, ~130 bytes per connected socket.
+ * Registers a cleanup step (once: adding the same step twice keeps one).
+ * `concat` copies the list at its exact size; a push (or a spread) reserves
+ * 16 more slots, ~130 bytes per connected socket.
  */
-export function addCleanup(state: SocketState<unknown>, step: () => void): void {
-  state.cleanup = state.cleanup.concat(step);
+export function addCleanup(state: SocketState<unknown>, step: CleanupStep): void {
+  if (!state.cleanup.includes(step)) state.cleanup = state.cleanup.concat(step);
 }
 
 /** Forgets a registered step without running it. */
-export function dropCleanup(state: SocketState<unknown>, step: () => void): void {
+export function dropCleanup(state: SocketState<unknown>, step: CleanupStep): void {
   const i = state.cleanup.indexOf(step);
-  if (i !== -1) state.cleanup.splice(i, 1);
+  if (i !== -1) state.cleanup = state.cleanup.filter((_, j) => j !== i);
 }
 
 /** Registers a cleanup step; returns a function that runs and forgets it early. */
@@ -60,10 +107,23 @@ export function onCleanup(state: SocketState<unknown>, step: () => void): () => 
   };
 }
 
+/** Adds a handler to run once the socket has authenticated. */
+export function addWaiter(state: SocketState<unknown>, run: () => void): void {
+  state.waiters = state.waiters.concat(run);
+}
+
+/** Takes the waiting handlers out, to run them. */
+export function takeWaiters(state: SocketState<unknown>): ReadonlyArray<() => void> {
+  const waiters = state.waiters;
+  state.waiters = NONE;
+  return waiters;
+}
+
 export function runCleanup(state: SocketState<unknown>): void {
-  const steps = state.cleanup.splice(0);
-  for (const step of steps) step();
-  state.waiters.length = 0;
+  const steps = state.cleanup;
+  state.cleanup = NONE;
+  state.waiters = NONE;
+  for (const step of steps) step(state);
 }
 
 /** The `socket.data.auth` value for a success. */

@@ -25,7 +25,7 @@ import { AuthError, toAuthError } from '../errors.js';
 import { awaitInBandCredential, type UnauthorizedPayload } from '../quarantine.js';
 import { SockPass } from '../registry.js';
 import type { SocketLike } from '../socket-like.js';
-import { getState, runCleanup, setState, type SocketState } from '../socket-state.js';
+import { addWaiter, createState, getState, runCleanup, setState, type SocketState } from '../socket-state.js';
 import type { AuthResult, Claims, HandshakeContext, SocketAuth, Strategy } from '../types.js';
 import { createJwtVerifier, prepareKey, type JwtAlgorithm, type JwtHeader, type JwtKey, type JwtVerifier } from '../../strategies/jwt-verifier.js';
 import { countQueryParameter } from '../../strategies/jwt-query.js';
@@ -334,7 +334,7 @@ function eventFlow(options: AuthorizeOptions, settings: Settings) {
         return result;
       },
     };
-    const state: SocketState<unknown> = { status: 'pending', strategyName: STRATEGY, strategy, result: undefined, waiters: [], cleanup: [] };
+    const state: SocketState<unknown> = createState<unknown>(socket, STRATEGY, strategy);
     setState(socket, state);
     socket.once('disconnect', () => runCleanup(state));
     awaitInBandCredential(socket, state, context, {
@@ -347,7 +347,7 @@ function eventFlow(options: AuthorizeOptions, settings: Settings) {
       },
     });
     // After the first success, once socket.data.auth is set and the lifecycle started.
-    state.waiters.push(() => emitAuthenticated(socket));
+    addWaiter(state, () => emitAuthenticated(socket));
   };
 }
 

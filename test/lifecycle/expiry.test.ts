@@ -3,6 +3,7 @@ import { AuthError, SockPass, jwtAuth, type AuthSuccess, type SockPassOptions, t
 import type { Socket as ClientSocket } from 'socket.io-client';
 import { once, outcome, sleep, startServer, type TestServer } from '../helpers/server.js';
 import { hs256, SECRET } from '../helpers/tokens.js';
+import { queuedDeadlines } from '../../src/lifecycle.js';
 
 let server: TestServer | undefined;
 afterEach(async () => {
@@ -71,7 +72,8 @@ describe('expiry', () => {
     }
     expect(server!.io.of('/').sockets.size).toBe(n);
     const during = countTimeouts();
-    // Each server socket holds its expiry timer on top of the transports' own timers.
+    // Every socket has a deadline in the one shared queue, on top of the transports' own timers.
+    expect(queuedDeadlines()).toBe(n);
     expect(during - baseline).toBeGreaterThanOrEqual(n);
 
     // Half leave on their own; the other half are cut by the server at their exp.
@@ -92,6 +94,7 @@ describe('expiry', () => {
       after = countTimeouts();
     }
     expect(after).toBeLessThanOrEqual(baseline);
+    expect(queuedDeadlines()).toBe(0);
   }, 60_000);
 });
 
