@@ -24,30 +24,52 @@ export interface HandshakeSource {
 
 const EMPTY: Readonly<Record<string, never>> = Object.freeze({});
 
-export function createHandshakeContext(socket: HandshakeSource): HandshakeContext {
-  const { handshake, request } = socket;
-  let cookies: Readonly<Record<string, string | undefined>> | undefined;
-  const auth = handshake.auth;
-  const origin = handshake.headers.origin;
+/**
+ * A class rather than an object literal: its getter and method live on the
+ * prototype, so a handshake allocates one small object, not a closure per
+ * member (this runs for every connection).
+ */
+class SocketHandshakeContext implements HandshakeContext {
+  readonly query: HandshakeContext['query'];
+  readonly auth: HandshakeContext['auth'];
+  readonly headers: HandshakeContext['headers'];
+  readonly origin: string | undefined;
+  readonly address: string;
+  readonly namespace: string;
+  readonly secure: boolean;
+  readonly request: IncomingMessage;
+  #source: HandshakeSource['handshake'];
+  #cookies: Readonly<Record<string, string | undefined>> | undefined;
 
-  return {
-    query: handshake.query as HandshakeContext['query'],
-    auth: typeof auth === 'object' && auth !== null && !Array.isArray(auth) ? (auth as Record<string, unknown>) : EMPTY,
-    headers: handshake.headers,
-    get cookies() {
-      if (cookies === undefined) cookies = Object.freeze(parseCookies(handshake.headers.cookie));
-      return cookies;
-    },
-    origin: typeof origin === 'string' ? origin : undefined,
-    address: handshake.address,
-    namespace: socket.nsp.name,
-    secure: handshake.secure,
-    request,
-    forgetQueryParameter(name: string) {
-      delete handshake.query[name];
-      request.url = removeQueryParameter(request.url ?? '/', name);
-    },
-  };
+  constructor(socket: HandshakeSource) {
+    const { handshake } = socket;
+    const auth = handshake.auth;
+    const origin = handshake.headers.origin;
+    this.#source = handshake;
+    this.#cookies = undefined;
+    this.query = handshake.query as HandshakeContext['query'];
+    this.auth = typeof auth === 'object' && auth !== null && !Array.isArray(auth) ? (auth as Record<string, unknown>) : EMPTY;
+    this.headers = handshake.headers;
+    this.origin = typeof origin === 'string' ? origin : undefined;
+    this.address = handshake.address;
+    this.namespace = socket.nsp.name;
+    this.secure = handshake.secure;
+    this.request = socket.request;
+  }
+
+  get cookies(): Readonly<Record<string, string | undefined>> {
+    if (this.#cookies === undefined) this.#cookies = Object.freeze(parseCookies(this.#source.headers.cookie));
+    return this.#cookies;
+  }
+
+  forgetQueryParameter(name: string): void {
+    delete this.#source.query[name];
+    this.request.url = removeQueryParameter(this.request.url ?? '/', name);
+  }
+}
+
+export function createHandshakeContext(socket: HandshakeSource): HandshakeContext {
+  return new SocketHandshakeContext(socket);
 }
 
 function parseCookies(header: string | string[] | undefined): Record<string, string | undefined> {

@@ -69,18 +69,26 @@ export function createState<U>(
   };
 }
 
-const states = new WeakMap<object, SocketState<any>>();
+/**
+ * Where a socket's state is kept: a symbol-keyed property on the socket
+ * object itself. Invisible to `socket.data`, JSON and string keys, gone with
+ * the socket, and cheaper per connection than a WeakMap entry (an ephemeron
+ * the garbage collector has to trace specially).
+ */
+const STATE = Symbol('sockpass.state');
+
+type Holder = { [STATE]?: SocketState<any> };
 
 export function getState<U>(socket: object): SocketState<U> | undefined {
-  return states.get(socket);
+  return (socket as Holder)[STATE];
 }
 
 export function setState<U>(socket: object, state: SocketState<U>): void {
-  states.set(socket, state);
+  (socket as Holder)[STATE] = state;
 }
 
 export function deleteState(socket: object): void {
-  states.delete(socket);
+  (socket as Holder)[STATE] = undefined;
 }
 
 /**
