@@ -12,7 +12,7 @@
 import { hs256 } from '../test/helpers/tokens.js';
 import { connect, cookieOptions, echo, eventOutcome, handshakeOutcome, login, pool, until, type ClientOptions } from './clients.js';
 import { spawnServer, type ServerHandle, type ServerStats } from './protocol.js';
-import type { Recorder } from './report.js';
+import { delta, sumAbs, type Recorder } from './report.js';
 
 const CYCLES = 10_000;
 const WARMUP = 400;
@@ -67,16 +67,6 @@ async function drained(server: ServerHandle): Promise<ServerStats> {
   return server.stats(true);
 }
 
-function delta(before: Record<string, number>, after: Record<string, number>): Record<string, number> {
-  const out: Record<string, number> = {};
-  for (const key of new Set([...Object.keys(before), ...Object.keys(after)])) {
-    const d = (after[key] ?? 0) - (before[key] ?? 0);
-    if (d !== 0) out[key] = d;
-  }
-  return out;
-}
-
-const sumAbs = (d: Record<string, number>) => Object.values(d).reduce((n, v) => n + Math.abs(v), 0);
 
 export async function churn(r: Recorder): Promise<void> {
   const server = await spawnServer({ name: 'churn', eventTimeout: 10_000 });

@@ -14,7 +14,7 @@ import type { Socket } from 'socket.io-client';
 import { hs256 } from '../test/helpers/tokens.js';
 import { connect, eventOutcome, pool, until } from './clients.js';
 import { spawnServer, type ServerStats } from './protocol.js';
-import type { Recorder } from './report.js';
+import { delta, sumAbs, type Recorder } from './report.js';
 
 const SOCKETS = 2000;
 const CHATTY_EVERY = 4;
@@ -30,15 +30,6 @@ interface Attacker {
   chat?: NodeJS.Timeout;
 }
 
-function delta(before: Record<string, number>, after: Record<string, number>): Record<string, number> {
-  const out: Record<string, number> = {};
-  for (const key of new Set([...Object.keys(before), ...Object.keys(after)])) {
-    const d = (after[key] ?? 0) - (before[key] ?? 0);
-    if (d !== 0) out[key] = d;
-  }
-  return out;
-}
-const sumAbs = (d: Record<string, number>) => Object.values(d).reduce((n, v) => n + Math.abs(v), 0);
 
 export async function idleAttackers(r: Recorder): Promise<void> {
   const server = await spawnServer({ name: 'idle', eventTimeout: TIMEOUT_MS });

@@ -79,3 +79,16 @@ export function recorder(scenario: string): Recorder {
 export function summary(): { figures: readonly Figure[]; skips: readonly Skip[]; failed: readonly Figure[] } {
   return { figures, skips, failed: figures.filter((f) => !f.ok) };
 }
+
+/** What changed between two counts by kind (handles, listeners…): only the kinds that differ. */
+export function delta(before: Record<string, number>, after: Record<string, number>): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const key of new Set([...Object.keys(before), ...Object.keys(after)])) {
+    const d = (after[key] ?? 0) - (before[key] ?? 0);
+    if (d !== 0) out[key] = d;
+  }
+  return out;
+}
+
+/** The size of a delta, whichever way each kind moved. */
+export const sumAbs = (d: Record<string, number>): number => Object.values(d).reduce((n, v) => n + Math.abs(v), 0);
