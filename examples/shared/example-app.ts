@@ -10,7 +10,7 @@
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createServer, type Server as HttpServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket as TcpSocket } from 'node:net';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import express, { type Express, type Request } from 'express';
 import jwt from 'jsonwebtoken';
@@ -221,10 +221,32 @@ async function listen(http: HttpServer, port: number, host?: string): Promise<{ 
   return { port: actual, url: `http://${host === undefined || host === '0.0.0.0' || host === '::' ? 'localhost' : host}:${actual}` };
 }
 
-/** Closes Socket.IO (and with it the HTTP server), dropping keep-alive connections. */
-async function closeServer(io: Server, http: HttpServer): Promise<void> {
-  await new Promise<void>((resolve) => io.close(() => resolve()));
-  http.closeAllConnections();
+/** How long a shutdown waits for clients to answer the WebSocket close handshake. */
+const CLOSE_GRACE_MS = 500;
+
+/** Every TCP connection of the server, upgraded WebSockets included (the HTTP server stops tracking those). */
+function trackConnections(http: HttpServer): Set<TcpSocket> {
+  const open = new Set<TcpSocket>();
+  http.on('connection', (socket: TcpSocket) => {
+    open.add(socket);
+    socket.once('close', () => open.delete(socket));
+  });
+  return open;
+}
+
+/**
+ * Closes Socket.IO (and with it the HTTP server). A browser tab that went away
+ * may never answer the WebSocket close handshake, and ws would wait 30 s for
+ * it: whatever is still open after a short grace is destroyed.
+ */
+async function closeServer(io: Server, http: HttpServer, open: Set<TcpSocket>): Promise<void> {
+  const closed = new Promise<void>((resolve) => io.close(() => resolve()));
+  http.closeIdleConnections();
+  const grace = setTimeout(() => {
+    for (const socket of open) socket.destroy();
+  }, CLOSE_GRACE_MS);
+  await closed;
+  clearTimeout(grace);
 }
 
 export interface ExampleParts {
@@ -249,6 +271,7 @@ export async function startExample(
   const tokens = createTokenIssuer(options.tokenTtl ?? envTokenTtl(defaultTtl));
   const app = createExampleApp(fileURLToPath(publicDir));
   const http = createServer(app);
+  const open = trackConnections(http);
   const io = new Server(http);
   const { ticker = [io], close: closeExtra } = await setup({ app, http, io, tokens });
   const stopTicker = startTicker(ticker);
@@ -266,7 +289,7 @@ export async function startExample(
     io,
     async close() {
       stopTicker();
-      await closeServer(io, http);
+      await closeServer(io, http, open);
       await closeExtra?.();
     },
   };
