@@ -34,7 +34,7 @@ export type GuardPolicy<U> = Readonly<Record<string, GuardRule<U>>>;
 export type PacketMiddleware = (packet: unknown[], next: (err?: Error) => void) => void;
 
 /** What `auth.guard(policy)` returns: call it with a socket to get that socket's `socket.use` middleware. */
-export type Guard = (socket: SocketLike | object) => PacketMiddleware;
+export type Guard = (socket: object) => PacketMiddleware;
 
 /** Cached rule meaning "no rule matched". */
 const OPEN = true;

@@ -17,7 +17,8 @@ import { decide, type Mode, type NamedStrategy } from './pipeline.js';
 import { startQuarantine } from './quarantine.js';
 import { createGuard, type Guard, type GuardPolicy } from './guard.js';
 import { revokeSockets, type RevokeOptions, type RevokeTarget } from './revoke.js';
-import type { ConnectionTarget, NamespaceLike, ServerLike, SocketLike } from './socket-like.js';
+import type { Namespace, Server, Socket } from 'socket.io';
+import type { NamespaceLike, ServerLike, SocketLike } from './socket-like.js';
 import { addWaiter, createState, getState, runCleanup, setState, takeWaiters, toSocketAuth, type SocketState } from './socket-state.js';
 import type { AuthSuccess, FailureEvent, SocketAuth, Strategy } from './types.js';
 
@@ -32,8 +33,13 @@ export interface MiddlewareOptions {
   mode?: Mode;
 }
 
-/** A socket whose `data.auth` is set. */
-export type AuthenticatedSocket<U, S = SocketLike> = S & { data: { auth: SocketAuth<U> } };
+/** A Socket.IO socket whose `data.auth` is set. */
+export type AuthenticatedSocket<U, S = Socket> = S & { data: { auth: SocketAuth<U> } };
+
+/** What `onAuthenticated` listens on: the Server (its main namespace), a Namespace, or a dynamic parent namespace. */
+export interface ConnectionTarget {
+  on(event: 'connection', listener: (socket: never) => void): unknown;
+}
 
 /**
  * What `middleware()` returns: a Socket.IO namespace middleware. Generic so it
@@ -174,8 +180,8 @@ export class SockPass<U = unknown> {
    * handshake strategies, after the in-band round trip for the event strategy.
    * App code belongs here rather than in `connection`, which may fire first.
    */
-  onAuthenticated<S = SocketLike>(target: ConnectionTarget, handler: (socket: AuthenticatedSocket<U, S>) => void): this {
-    target.on('connection', (socket: SocketLike) => {
+  onAuthenticated<S = Socket>(target: ConnectionTarget, handler: (socket: AuthenticatedSocket<U, S>) => void): this {
+    (target as { on(event: 'connection', listener: (socket: SocketLike) => void): unknown }).on('connection', (socket: SocketLike) => {
       const state = getState<U>(socket);
       const run = () => handler(socket as unknown as AuthenticatedSocket<U, S>);
       if (state === undefined) {
@@ -214,8 +220,8 @@ export class SockPass<U = unknown> {
    * await auth.revoke(io, { user: '42' }, { reason: 'account suspended', namespaces: ['/admin'] });
    * ```
    */
-  revoke(io: ServerLike | NamespaceLike, target: RevokeTarget, options?: string | RevokeOptions): Promise<void> {
-    return revokeSockets(io, target, this.#context, typeof options === 'string' ? { reason: options } : options);
+  revoke(io: Server | Namespace, target: RevokeTarget, options?: string | RevokeOptions): Promise<void> {
+    return revokeSockets(io as unknown as ServerLike | NamespaceLike, target, this.#context, typeof options === 'string' ? { reason: options } : options);
   }
 
   /**
@@ -235,7 +241,7 @@ export class SockPass<U = unknown> {
     return createGuard(policy, inBandEvents);
   }
 
-  /** Internal hooks for the lifecycle helpers; not part of the public API. */
+  /** @internal Hooks for the lifecycle and compat modules; not part of the public API. */
   get context(): RegistryContext<U> {
     return this.#context;
   }

@@ -32,11 +32,6 @@ export interface NamespaceLike extends Pick<EventEmitter, 'prependListener'> {
   server: ServerLike;
 }
 
-/** Something `onAuthenticated` and `revoke` accept: a Server, a Namespace or a parent (regex) namespace. */
-export interface ConnectionTarget {
-  on(event: 'connection', listener: (socket: any) => void): unknown;
-}
-
 export interface ServerLike {
   of(name: string): NamespaceLike;
 }
