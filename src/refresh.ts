@@ -16,6 +16,7 @@
  */
 import createDebug from 'debug';
 import { AuthError, toAuthError } from './errors.js';
+import { TIMED_OUT, withTimeout } from './timeout.js';
 import { cutSocket, renewCredential, upgradeAnonymous } from './lifecycle.js';
 import type { RegistryContext } from './registry.js';
 import type { SocketLike } from './socket-like.js';
@@ -100,7 +101,9 @@ async function refresh<U>(socket: SocketLike, state: SocketState<U>, ctx: Regist
   if (strategy?.authenticateCredential === undefined) {
     throw new AuthError('credentials_bad_format', 'this socket\'s credential cannot be refreshed in-band', { strategy: name });
   }
-  const result = await withTimeout(strategy.authenticateCredential(token), ctx.options.refreshTimeout, name);
+  const verifying = strategy.authenticateCredential(token);
+  const result = ctx.options.refreshTimeout > 0 ? await withTimeout(verifying, ctx.options.refreshTimeout) : await verifying;
+  if (result === TIMED_OUT) throw new AuthError('server_error', 'the refresh took too long to verify', { strategy: name });
   if (!socket.connected) throw new AuthError('token_expired', 'the socket closed during the refresh');
   if (result === null || typeof result !== 'object') throw new AuthError('server_error', 'refresh failed', { strategy: name });
   if (result.kind === 'fail') throw toAuthError(result.error, name);
@@ -120,13 +123,4 @@ function readToken(payload: unknown): unknown {
     throw new AuthError('credentials_bad_format', 'a refresh carries { token }');
   }
   return (payload as { token: unknown }).token;
-}
-
-function withTimeout<T>(work: Promise<T>, ms: number, strategy: string): Promise<T> {
-  if (!(ms > 0)) return work;
-  let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new AuthError('server_error', 'the refresh took too long to verify', { strategy })), ms);
-  });
-  return Promise.race([work, late]).finally(() => clearTimeout(timer));
 }

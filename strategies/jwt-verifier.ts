@@ -13,6 +13,7 @@ import { createPublicKey, createSecretKey, type KeyObject } from 'node:crypto';
 import createDebug from 'debug';
 import jwt from 'jsonwebtoken';
 import { AuthError } from '../src/errors.js';
+import { TIMED_OUT, withTimeout } from '../src/timeout.js';
 import type { AuthResult, Claims } from '../src/types.js';
 
 const debug = createDebug('sockpass:jwt');
@@ -155,7 +156,10 @@ export function createJwtVerifier<U = Claims>(options: JwtVerifyOptions<U>, stra
       return fail('invalid_token', 'token algorithm is not allowed');
     }
     try {
-      const key = prepareKey(await withTimeout(resolver!({ header, claims: decoded.payload as Claims }), resolverTimeout));
+      // A resolver that never settles must not hold a handshake open.
+      const resolved = await withTimeout(resolver!({ header, claims: decoded.payload as Claims }), resolverTimeout);
+      if (resolved === TIMED_OUT) throw new Error(`key resolver gave no key within ${resolverTimeout} ms`);
+      const key = prepareKey(resolved);
       assertKeyFitsAlgorithms(key, [header.alg as JwtAlgorithm]);
       return key;
     } catch (cause) {
@@ -211,16 +215,6 @@ export function createJwtVerifier<U = Claims>(options: JwtVerifyOptions<U>, stra
 /** Seconds since the epoch that a Date can hold (±8.64e15 ms). */
 function isNumericDate(value: unknown): value is number {
   return typeof value === 'number' && Number.isFinite(value) && Math.abs(value) <= 8.64e12;
-}
-
-/** A resolver that never settles must not hold a handshake open. */
-function withTimeout<T>(value: Promise<T> | T, ms: number): Promise<T> {
-  if (!(value instanceof Promise)) return Promise.resolve(value);
-  let timer: NodeJS.Timeout;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`key resolver gave no key within ${ms} ms`)), ms);
-  });
-  return Promise.race([value, timeout]).finally(() => clearTimeout(timer));
 }
 
 function mapJwtError<U>(

@@ -21,6 +21,7 @@
 import type { IncomingMessage } from 'node:http';
 import createDebug from 'debug';
 import { AuthError, type AuthErrorCode } from '../src/errors.js';
+import { TIMED_OUT, withTimeout } from '../src/timeout.js';
 import type { AuthResult, HandshakeContext, Strategy } from '../src/types.js';
 
 const debug = createDebug('sockpass:session');
@@ -129,7 +130,7 @@ export function sessionStrategy<U = unknown>(options: SessionStrategyOptions<U>)
   const { read } = options;
 
   async function load(request: IncomingMessage, claimedSid: string): Promise<AuthResult<U>> {
-    const outcome = await withDeadline(read(request, claimedSid), storeTimeout);
+    const outcome = await withTimeout(read(request, claimedSid), storeTimeout);
     if (outcome === TIMED_OUT) return refuse('store_unavailable', `the session store did not answer within ${storeTimeout} ms`);
     switch (outcome.kind) {
       case 'unavailable':
@@ -142,7 +143,7 @@ export function sessionStrategy<U = unknown>(options: SessionStrategyOptions<U>)
     const expiresAt = cookieExpiry(outcome.session);
     if (expiresAt !== null && expiresAt.getTime() <= Date.now()) return refuse('session_expired', 'the session has expired');
 
-    const user = await withDeadline(resolveUser(outcome.request, outcome.session), storeTimeout);
+    const user = await withTimeout(resolveUser(outcome.request, outcome.session), storeTimeout);
     if (user === TIMED_OUT) return refuse('server_error', `the user lookup did not answer within ${storeTimeout} ms`);
     if ('error' in user) return refuse('server_error', 'the session user could not be loaded', user.error);
     if (user.value === undefined || user.value === null || (user.value as unknown) === false) {
@@ -331,20 +332,5 @@ function normalizeOrigin(value: string): string | undefined {
     return origin === 'null' ? undefined : origin;
   } catch {
     return undefined;
-  }
-}
-
-const TIMED_OUT = Symbol('timed out');
-
-/** Waits for `work` until a deadline; the timer never outlives the answer, and a late answer is dropped. */
-async function withDeadline<T>(work: Promise<T>, ms: number): Promise<T | typeof TIMED_OUT> {
-  let timer: NodeJS.Timeout | undefined;
-  const deadline = new Promise<typeof TIMED_OUT>((resolve) => {
-    timer = setTimeout(() => resolve(TIMED_OUT), ms);
-  });
-  try {
-    return await Promise.race([work, deadline]);
-  } finally {
-    clearTimeout(timer);
   }
 }
