@@ -19,7 +19,7 @@ import { rememberNamespace, revokedSince } from './revoke.js';
 import type { RegistryContext } from './registry.js';
 import type { SocketLike } from './socket-like.js';
 import { DeadlineQueue } from './deadline-queue.js';
-import { addCleanup, createState, runCleanup, setState, toSocketAuth, type SocketState } from './socket-state.js';
+import { addCleanup, cleanUpOnDisconnect, createState, setState, toSocketAuth, type SocketState } from './socket-state.js';
 import type { AuthSuccess, SocketAuth, Strategy } from './types.js';
 import { EXPIRED_EVENT, REVOKED_EVENT, type AuthNotice } from './wire.js';
 
@@ -102,7 +102,7 @@ export function resumeRecovered<U>(socket: SocketLike, ctx: RegistryContext<U>):
   state.result = prior?.result ?? fromSocketAuth(auth);
   state.since = prior?.since ?? 0;
   setState(socket, state);
-  socket.once('disconnect', () => runCleanup(state as SocketState<unknown>));
+  socket.on('disconnect', cleanUpOnDisconnect);
   debug('socket %s: recovered, credential expires %s', socket.id, auth.expiresAt?.toISOString() ?? 'never');
   if (auth.expiresAt !== null && auth.expiresAt.getTime() <= Date.now()) return expire(socket);
   // Revoked while it was away: the revoke found it in no room. Unknown age (a serializing adapter) counts as old.

@@ -87,10 +87,6 @@ export function setState<U>(socket: object, state: SocketState<U>): void {
   (socket as Holder)[STATE] = state;
 }
 
-export function deleteState(socket: object): void {
-  (socket as Holder)[STATE] = undefined;
-}
-
 /**
  * Registers a cleanup step (once: adding the same step twice keeps one).
  * `concat` copies the list at its exact size; a push (or a spread) reserves
@@ -132,6 +128,16 @@ export function runCleanup(state: SocketState<unknown>): void {
   state.cleanup = NONE;
   state.waiters = NONE;
   for (const step of steps) step(state);
+}
+
+/**
+ * One function for every socket's `disconnect` (Socket.IO calls it with the
+ * socket as `this`), rather than a closure per socket: it saves ~200 bytes
+ * of heap per connected socket.
+ */
+export function cleanUpOnDisconnect(this: SocketLike): void {
+  const state = getState(this);
+  if (state !== undefined) runCleanup(state);
 }
 
 /** The `socket.data.auth` value for a success. */

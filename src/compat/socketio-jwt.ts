@@ -25,7 +25,7 @@ import { AuthError, toAuthError } from '../errors.js';
 import { awaitInBandCredential, type UnauthorizedPayload } from '../quarantine.js';
 import { SockPass } from '../registry.js';
 import type { SocketLike } from '../socket-like.js';
-import { addWaiter, createState, getState, runCleanup, setState, type SocketState } from '../socket-state.js';
+import { addWaiter, cleanUpOnDisconnect, createState, getState, setState, type SocketState } from '../socket-state.js';
 import type { AuthResult, Claims, HandshakeContext, SocketAuth, Strategy } from '../types.js';
 import { createJwtVerifier, prepareKey, type JwtAlgorithm, type JwtHeader, type JwtKey, type JwtVerifier } from '../../strategies/jwt-verifier.js';
 import { countQueryParameter } from '../../strategies/jwt-query.js';
@@ -336,7 +336,7 @@ function eventFlow(options: AuthorizeOptions, settings: Settings) {
     };
     const state: SocketState<unknown> = createState<unknown>(socket, STRATEGY, strategy);
     setState(socket, state);
-    socket.once('disconnect', () => runCleanup(state));
+    socket.on('disconnect', cleanUpOnDisconnect);
     awaitInBandCredential(socket, state, context, {
       isolate: required,
       describe: (error) => toPayload(toUnauthorizedError(error, 'event')),
