@@ -54,3 +54,5 @@ export type {
   JwtKeyResolver,
   JwtHeader,
 } from '../strategies/jwt-verifier.js';
+export { memoryLedger } from './ledger.js';
+export type { RevocationLedger, Revocation, RevocationKind, CredentialFacts, MemoryLedgerOptions } from './ledger.js';
