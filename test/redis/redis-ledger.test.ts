@@ -12,6 +12,7 @@ import { AuthError, redisLedger, type RedisLedgerOptions, type RevocationLedger 
 import { startRedis, type RedisServer } from '../helpers/redis.js';
 import { sleep } from '../helpers/server.js';
 import { startTcpProxy } from '../helpers/tcp-proxy.js';
+import { fillRevocations } from '../helpers/revocations.js';
 
 type Client = ReturnType<typeof createClient>;
 
@@ -267,17 +268,7 @@ describe('redisLedger', () => {
     nextPrefix();
     const writer = await client();
     const n = 100_000;
-    const until = Date.now() + HOUR;
-    // Written server-side in one script: the test measures the load, not the fill.
-    await writer.sendCommand([
-      'EVAL',
-      `for i = 1, tonumber(ARGV[2]) do redis.call('SET', ARGV[1] .. 'token:jti-' .. i, ARGV[3], 'PXAT', ARGV[4]) end return 1`,
-      '0',
-      prefix,
-      String(n),
-      `${Date.now()}:${until}`,
-      String(until),
-    ]);
+    await fillRevocations(writer, { prefix, kind: 'token', idPrefix: 'jti-', count: n, at: Date.now(), until: Date.now() + HOUR });
     const c = await client();
     const delay = monitorEventLoopDelay({ resolution: 5 });
     // Turns the event loop gets while loading: the load must hand it back between batches.
