@@ -110,6 +110,15 @@ function parseMessage(message: string): Revocation | undefined {
   return second <= 0 ? undefined : toRevocation(message.slice(second + 1), message.slice(0, second));
 }
 
+/** A reply as text: an app client may map strings to Buffers (`typeMapping`). */
+function asText(reply: unknown): string | undefined {
+  if (typeof reply === 'string') return reply;
+  return Buffer.isBuffer(reply) ? reply.toString('utf8') : undefined;
+}
+
+/** A lone surrogate would come back from Redis (UTF-8) as U+FFFD: another id on every other node. */
+const LONE_SURROGATE = /[\uD800-\uDFFF]/u;
+
 /** SCAN's MATCH is a glob: the prefix must match itself only. */
 function globEscape(text: string): string {
   return text.replace(/[*?[\]\\]/g, (c) => `\\${c}`);
@@ -164,6 +173,7 @@ class RedisLedger implements RevocationLedger {
 
   async record(revocation: Revocation): Promise<void> {
     assertRevocation(revocation);
+    if (LONE_SURROGATE.test(revocation.id)) throw new TypeError('revocation id must be well-formed Unicode (Redis stores it as UTF-8)');
     if (this.#closed) throw new AuthError('store_unavailable', 'the revocation ledger is closed');
     if (revocation.until <= Date.now()) return;
     // Fail at once when the client knows it is down; the timeout covers the rest (a half-open socket).
@@ -177,7 +187,8 @@ class RedisLedger implements RevocationLedger {
       throw new AuthError('store_unavailable', 'the revocation ledger could not record in Redis', { cause });
     }
     if (reply === TIMED_OUT) throw new AuthError('store_unavailable', `the revocation ledger got no answer from Redis within ${this.#timeout} ms`);
-    const merged = typeof reply === 'string' ? toRevocation(`${kind}:${id}`, reply) : undefined;
+    const stored = asText(reply);
+    const merged = stored === undefined ? undefined : toRevocation(`${kind}:${id}`, stored);
     // This node sees its own revocation at once, without waiting for its own message.
     this.#mirror.apply(merged ?? revocation);
   }
@@ -233,8 +244,8 @@ class RedisLedger implements RevocationLedger {
     }
   }
 
-  readonly #onMessage = (message: string): void => {
-    const revocation = parseMessage(message);
+  readonly #onMessage = (message: string | Buffer): void => {
+    const revocation = parseMessage(String(message));
     if (revocation === undefined) return void debug('ignored a malformed ledger message');
     this.#mirror.apply(revocation, true);
   };
@@ -284,14 +295,14 @@ class RedisLedger implements RevocationLedger {
     do {
       const page = await this.#bounded(['SCAN', cursor, 'MATCH', match, 'COUNT', String(this.#loadBatch)]);
       if (!Array.isArray(page) || page.length !== 2 || !Array.isArray(page[1])) throw new Error('unexpected SCAN reply');
-      cursor = String(page[0]);
-      const keys = (page[1] as unknown[]).map(String);
+      cursor = asText(page[0]) ?? String(page[0]);
+      const keys = (page[1] as unknown[]).map((key) => asText(key) ?? String(key));
       if (keys.length === 0) continue;
       const values = await this.#bounded(['MGET', ...keys]);
       if (!Array.isArray(values)) throw new Error('unexpected MGET reply');
       for (let i = 0; i < keys.length; i++) {
-        const value = values[i];
-        if (typeof value !== 'string') continue; // expired between SCAN and MGET
+        const value = asText(values[i]);
+        if (value === undefined) continue; // expired between SCAN and MGET
         const revocation = toRevocation(keys[i]!.slice(this.#prefix.length), value);
         if (revocation !== undefined) this.#mirror.apply(revocation, true);
       }

@@ -6,6 +6,7 @@
  * after a reconnect, expiry in Redis and in the mirror, and a 100,000-entry load.
  */
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
+import fc from 'fast-check';
 import { createClient } from 'redis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { AuthError, redisLedger, type RedisLedgerOptions, type RevocationLedger } from 'sockpass';
@@ -168,6 +169,40 @@ describe('redisLedger', () => {
     await sleep(50);
     expect(a.ledger.size).toBe(1);
     expect(a.ledger.isRevoked({ user: 'a' })).toBeUndefined();
+  });
+
+  it('carries any id unchanged to other nodes, live and by the load (generated ids)', async () => {
+    nextPrefix();
+    const a = await node();
+    const b = await node();
+    await Promise.all([a.ledger.ready(), b.ledger.ready()]);
+    const kind = fc.constantFrom('user' as const, 'session' as const, 'token' as const);
+    const id = fc.oneof(fc.string({ unit: 'binary', minLength: 1, maxLength: 40 }), fc.string({ unit: 'grapheme', minLength: 1, maxLength: 20 }), fc.constantFrom('__proto__', 'a:b:c', '*', '[', '\\', ' ', '\n'));
+    const seen: Array<{ kind: 'user' | 'session' | 'token'; id: string }> = [];
+    await fc.assert(
+      fc.asyncProperty(kind, id, async (k, i) => {
+        await a.ledger.record(revocation(k, i));
+        const facts = k === 'user' ? { user: i } : k === 'session' ? { session: i } : { tokenId: i };
+        await timeUntil(() => b.ledger.isRevoked(facts)?.id === i);
+        seen.push({ kind: k, id: i });
+      }),
+      { numRuns: 150 },
+    );
+    const late = await node();
+    await late.ledger.ready();
+    for (const { kind: k, id: i } of seen) {
+      const facts = k === 'user' ? { user: i } : k === 'session' ? { session: i } : { tokenId: i };
+      expect(late.ledger.isRevoked(facts)).toMatchObject({ kind: k, id: i });
+    }
+    expect(late.ledger.size).toBe(b.ledger.size);
+  });
+
+  it('refuses an id with a lone surrogate with a TypeError rather than store another id', async () => {
+    nextPrefix();
+    const a = await node();
+    await a.ledger.ready();
+    await expect(a.ledger.record(revocation('user', 'a\uD800b'))).rejects.toBeInstanceOf(TypeError);
+    expect(await a.client.keys(`${prefix}*`)).toEqual([]);
   });
 
   describe('during a Redis outage', () => {
