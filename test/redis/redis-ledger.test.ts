@@ -330,7 +330,7 @@ describe('redisLedger', () => {
     );
     expect(ledger.size).toBe(n);
     expect(ledger.isRevoked({ tokenId: 'jti-77777' })).toBeDefined();
-    // 1,000 keys per batch: at least one turn per SCAN and per MGET.
+    // 1,000 keys per batch: at least one turn per batch.
     expect(turns).toBeGreaterThan(100);
   });
 
