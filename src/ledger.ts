@@ -79,19 +79,14 @@ export function assertRevocation(revocation: Revocation): void {
   if (until < at) throw new TypeError('revocation until must not be before at');
 }
 
-/** A heap node: which entry, and the `until` it had when pushed (a later merge leaves it stale). */
-interface ExpiryNode {
-  kind: RevocationKind;
-  id: string;
-  until: number;
-}
-
 /**
  * The in-memory store. Three Maps (one per kind) give O(1) lookups with no
  * key building on the hot path; a min-heap on `until` finds what to prune or
- * evict in O(log n). A merge that moves `until` pushes a new heap node and
- * leaves the old one stale (skipped when popped); the heap is rebuilt when
- * stale nodes outnumber live entries, so it stays O(entries) too.
+ * evict in O(log n). The heap is two parallel arrays (the entry, and its
+ * `until` when pushed) rather than a node object per entry: 100,000 entries
+ * are 100,000 fewer objects for every major GC to mark. A merge that moves
+ * `until` pushes the entry again and leaves the old slot stale (skipped when
+ * popped); the heap is rebuilt when stale slots outnumber live entries.
  */
 export class MemoryLedger implements RevocationLedger {
   readonly #entries: Record<RevocationKind, Map<string, Revocation>> = {
@@ -99,7 +94,9 @@ export class MemoryLedger implements RevocationLedger {
     session: new Map(),
     token: new Map(),
   };
-  #heap: ExpiryNode[] = [];
+  #heapEntry: Revocation[] = [];
+  /** `until` of each heap slot when it was pushed: a slot whose entry has moved on is stale. */
+  #heapUntil: number[] = [];
   #count = 0;
   readonly #maxEntries: number;
   readonly #now: () => number;
@@ -152,7 +149,7 @@ export class MemoryLedger implements RevocationLedger {
       if (revocation.at > held.at) held.at = revocation.at;
       if (revocation.until > held.until) {
         held.until = revocation.until;
-        this.#push({ kind: held.kind, id: held.id, until: held.until });
+        this.#push(held);
       }
       return held;
     }
@@ -160,7 +157,7 @@ export class MemoryLedger implements RevocationLedger {
     const entry: Revocation = owned ? revocation : { kind: revocation.kind, id: revocation.id, at: revocation.at, until: revocation.until };
     map.set(entry.id, entry);
     this.#count++;
-    this.#push({ kind: entry.kind, id: entry.id, until: entry.until });
+    this.#push(entry);
     return entry;
   }
 
@@ -201,13 +198,12 @@ export class MemoryLedger implements RevocationLedger {
 
   /** Drops every expired entry: O(k log n) for k expired. */
   prune(now: number = this.#now()): void {
-    for (let head = this.#heap[0]; head !== undefined && head.until <= now; head = this.#heap[0]) {
-      this.#pop();
-      const map = this.#entries[head.kind];
-      const held = map.get(head.id);
-      // A stale node (the entry was merged to a later `until`) leaves the entry alone.
-      if (held !== undefined && held.until <= now) {
-        map.delete(head.id);
+    while (this.#heapEntry.length > 0 && this.#heapUntil[0]! <= now) {
+      const entry = this.#popEntry();
+      const map = this.#entries[entry.kind];
+      // A stale slot (the entry was merged to a later `until`, or already forgotten) leaves the map alone.
+      if (map.get(entry.id) === entry && entry.until <= now) {
+        map.delete(entry.id);
         this.#count--;
       }
     }
@@ -224,58 +220,71 @@ export class MemoryLedger implements RevocationLedger {
   }
 
   #evictSoonest(): void {
-    while (this.#heap.length > 0) {
-      const head = this.#pop();
-      const map = this.#entries[head.kind];
-      const held = map.get(head.id);
-      if (held !== undefined && held.until === head.until) {
-        map.delete(head.id);
+    while (this.#heapEntry.length > 0) {
+      const until = this.#heapUntil[0]!;
+      const entry = this.#popEntry();
+      const map = this.#entries[entry.kind];
+      if (map.get(entry.id) === entry && entry.until === until) {
+        map.delete(entry.id);
         this.#count--;
-        debug('ledger full (%d entries): dropped the %s entry that expires soonest', this.#maxEntries, head.kind);
+        debug('ledger full (%d entries): dropped the %s entry that expires soonest', this.#maxEntries, entry.kind);
         return;
       }
     }
   }
 
-  #push(node: ExpiryNode): void {
-    if (this.#heap.length > 2 * this.#count + 64) this.#rebuild();
-    const heap = this.#heap;
-    let i = heap.push(node) - 1;
+  #push(entry: Revocation): void {
+    if (this.#heapEntry.length > 2 * this.#count + 64) this.#rebuild();
+    const entries = this.#heapEntry;
+    const untils = this.#heapUntil;
+    const until = entry.until;
+    let i = entries.length;
+    entries.push(entry);
+    untils.push(until);
     while (i > 0) {
       const parent = (i - 1) >> 1;
-      if (heap[parent]!.until <= node.until) break;
-      heap[i] = heap[parent]!;
+      if (untils[parent]! <= until) break;
+      entries[i] = entries[parent]!;
+      untils[i] = untils[parent]!;
       i = parent;
     }
-    heap[i] = node;
+    entries[i] = entry;
+    untils[i] = until;
   }
 
-  #pop(): ExpiryNode {
-    const heap = this.#heap;
-    const top = heap[0]!;
-    const last = heap.pop()!;
-    if (heap.length > 0) {
+  /** Takes the heap's top slot out and returns its entry. */
+  #popEntry(): Revocation {
+    const entries = this.#heapEntry;
+    const untils = this.#heapUntil;
+    const top = entries[0]!;
+    const lastEntry = entries.pop()!;
+    const lastUntil = untils.pop()!;
+    const n = entries.length;
+    if (n > 0) {
       let i = 0;
       for (;;) {
         const left = 2 * i + 1;
-        if (left >= heap.length) break;
+        if (left >= n) break;
         const right = left + 1;
-        const child = right < heap.length && heap[right]!.until < heap[left]!.until ? right : left;
-        if (heap[child]!.until >= last.until) break;
-        heap[i] = heap[child]!;
+        const child = right < n && untils[right]! < untils[left]! ? right : left;
+        if (untils[child]! >= lastUntil) break;
+        entries[i] = entries[child]!;
+        untils[i] = untils[child]!;
         i = child;
       }
-      heap[i] = last;
+      entries[i] = lastEntry;
+      untils[i] = lastUntil;
     }
     return top;
   }
 
-  /** Drops stale heap nodes: one node per live entry, re-heaped. */
+  /** Drops stale slots: one per live entry, sorted (a sorted array is a valid min-heap). */
   #rebuild(): void {
-    const nodes: ExpiryNode[] = [];
-    for (const kind of KINDS) for (const e of this.#entries[kind].values()) nodes.push({ kind, id: e.id, until: e.until });
-    nodes.sort((a, b) => a.until - b.until); // a sorted array is a valid min-heap
-    this.#heap = nodes;
+    const live: Revocation[] = [];
+    for (const kind of KINDS) for (const e of this.#entries[kind].values()) live.push(e);
+    live.sort((a, b) => a.until - b.until);
+    this.#heapEntry = live;
+    this.#heapUntil = live.map((e) => e.until);
   }
 }
 
