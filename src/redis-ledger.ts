@@ -267,7 +267,7 @@ class RedisLedger implements RevocationLedger {
   readonly #onMessage = (message: string | Buffer): void => {
     const revocation = parseMessage(String(message));
     if (revocation === undefined) return void debug('ignored a malformed ledger message');
-    this.#mirror.apply(revocation, true);
+    this.#mirror.apply(revocation);
   };
 
   #untrust(): void {
@@ -320,7 +320,7 @@ class RedisLedger implements RevocationLedger {
         const key = asText(page[i]);
         const value = asText(page[i + 1]);
         const revocation = key === undefined || value === undefined ? undefined : toRevocation(key.slice(this.#prefix.length), value);
-        if (revocation !== undefined) this.#mirror.apply(revocation, true);
+        if (revocation !== undefined) this.#mirror.apply(revocation);
       }
     } while (cursor !== '0' && !this.#closed);
   }
