@@ -3,7 +3,7 @@ import { COMBINED, COMPARED, createCompareServer } from '../../examples/compare/
 import type { ExampleServer } from '../../examples/shared/example-app.js';
 import { launchBrowser, waitForText, type TestBrowser } from '../helpers/browser.js';
 
-const TOKEN_TTL = 4; // seconds: the server asks for a refresh 1.3 s before expiry
+const TOKEN_TTL = 6; // seconds: the server asks for a refresh 2 s before expiry (room for a loaded machine)
 
 let server: ExampleServer;
 let browser: TestBrowser;
@@ -57,9 +57,8 @@ describe('examples/compare in Chromium', () => {
     const page = await browser.newPage();
     await page.goto(server.url);
     await page.locator('#login').click();
-    await waitForText(page, cell('cookie-and-token', 'status'), 'connected');
+    // The user the server saw stays on the page (the mode-all socket ends when its token expires).
     await waitForText(page, cell('cookie-and-token', 'user'), 'Alice (id 1) via jwt-auth+session');
-    await waitForText(page, cell('token-or-cookie', 'status'), 'connected');
     await waitForText(page, cell('token-or-cookie', 'user'), 'Alice (id 1) via jwt-auth');
 
     const tryIt = async (lane: keyof typeof COMBINED, action: string, answer: string) => {
@@ -80,6 +79,7 @@ describe('examples/compare in Chromium', () => {
     await page.locator('#expired-all').click();
     for (const lane of Object.keys(COMBINED)) await waitForText(page, cell(lane, 'refused'), 'expired → token_expired');
     expect(browser.errors).toEqual([]);
+    await page.close(); // its sockets would go on refreshing through the next tests
   });
 
   it('disconnects every token socket with auth:expired when the page stops answering auth:refresh', { timeout: 60_000 }, async () => {
