@@ -8,6 +8,7 @@
  * @module
  */
 
+/** Every code an {@link AuthError} can carry: a union, so `switch (err.code)` is checked by the compiler. */
 export type AuthErrorCode =
   /** No credential where the strategy looks (and nothing else admitted the socket). */
   | 'credentials_required'
@@ -40,6 +41,7 @@ export type AuthErrorCode =
   /** An unexpected error inside a strategy; details stay on the server. */
   | 'server_error';
 
+/** Every {@link AuthErrorCode}, for validation and exhaustive tests. */
 export const AUTH_ERROR_CODES: readonly AuthErrorCode[] = [
   'credentials_required',
   'credentials_bad_format',
@@ -63,12 +65,17 @@ export const AUTH_ERROR_CODES: readonly AuthErrorCode[] = [
 
 /** What a client receives as `connect_error`'s `err.data` (and in `unauthorized`). */
 export interface AuthErrorData {
+  /** Always `UnauthorizedError`, the shape socketio-jwt clients already test for. */
   type: 'UnauthorizedError';
+  /** Stable, machine-readable reason. */
   code: AuthErrorCode;
+  /** Human-readable reason, written by sockpass; never contains the credential. */
   message: string;
+  /** Name of the strategy that refused, as registered with `use()`. */
   strategy?: string;
 }
 
+/** Optional details of an {@link AuthError}. */
 export interface AuthErrorOptions {
   /** Name of the strategy that refused, as registered with `use()`. */
   strategy?: string;
@@ -77,14 +84,20 @@ export interface AuthErrorOptions {
 }
 
 /**
+ * The one error type sockpass raises: a stable `code`, and a message written
+ * by sockpass that is safe to log or send to a client.
+ *
  * @example
  * ```ts
  * throw new AuthError('forbidden', 'admins only', { strategy: 'jwt-auth' });
  * ```
  */
 export class AuthError extends Error {
+  /** Always `AuthError` (how {@link isAuthError} recognizes one from another copy of sockpass). */
   override readonly name = 'AuthError';
+  /** Stable, machine-readable reason. */
   readonly code: AuthErrorCode;
+  /** Name of the strategy that refused; the pipeline fills it in when the strategy did not. */
   strategy: string | undefined;
 
   constructor(code: AuthErrorCode, message: string, options: AuthErrorOptions = {}) {
@@ -100,6 +113,7 @@ export class AuthError extends Error {
     return data;
   }
 
+  /** Serializes as {@link AuthError.data}, so a logged or sent error never carries `cause`. */
   toJSON(): AuthErrorData {
     return this.data;
   }

@@ -6,6 +6,7 @@
  */
 export { SockPass, defaultUserId } from './registry.js';
 export type { SockPassOptions, MiddlewareOptions, SockPassMiddleware, AuthenticatedSocket } from './registry.js';
+export type { ConnectionTarget } from './registry.js';
 export { AuthError, isAuthError, AUTH_ERROR_CODES } from './errors.js';
 export type { AuthErrorCode, AuthErrorData, AuthErrorOptions } from './errors.js';
 export type { Mode } from './pipeline.js';

@@ -25,8 +25,10 @@ import type { AuthSuccess, FailureEvent, SocketAuth, Strategy } from './types.js
 
 const debug = createDebug('sockpass:registry');
 
+/** Options of `new SockPass()`: every lifecycle option, each with a default. */
 export interface SockPassOptions<U> extends Partial<LifecycleOptions<U>> {}
 
+/** Options of {@link SockPass.middleware}. */
 export interface MiddlewareOptions {
   /** `first` (default): the first strategy that finds credentials decides. `all`: every strategy must succeed, for the same user. */
   mode?: Mode;
@@ -37,6 +39,7 @@ export type AuthenticatedSocket<U, S = Socket> = S & { data: { auth: SocketAuth<
 
 /** What `onAuthenticated` listens on: the Server (its main namespace), a Namespace, or a dynamic parent namespace. */
 export interface ConnectionTarget {
+  /** Adds a `connection` listener, as Server and Namespace do. */
   on(event: 'connection', listener: (socket: never) => void): unknown;
 }
 
@@ -200,6 +203,7 @@ export class SockPass<U = unknown> {
     return this;
   }
 
+  /** Removes a `failure` listener added with {@link SockPass.on}. */
   off(event: 'failure', listener: (failure: FailureEvent) => void): this {
     this.#events.off(event, listener);
     return this;

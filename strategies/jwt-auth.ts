@@ -10,6 +10,7 @@ import type { Claims, Strategy } from '../src/types.js';
 import { stripBearer } from './bearer.js';
 import { createJwtVerifier, type JwtVerifyOptions } from './jwt-verifier.js';
 
+/** Options of {@link jwtAuth}: the shared JWT options, and where in `handshake.auth` the token is. */
 export interface JwtAuthOptions<U = Claims> extends JwtVerifyOptions<U> {
   /** Field of `handshake.auth` that holds the token. Default `token`. */
   field?: string;

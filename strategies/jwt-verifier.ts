@@ -18,6 +18,7 @@ import type { AuthResult, Claims } from '../src/types.js';
 
 const debug = createDebug('sockpass:jwt');
 
+/** Signature algorithms a JWT strategy may allow; `none` is not one of them. */
 export type JwtAlgorithm =
   | 'HS256' | 'HS384' | 'HS512'
   | 'RS256' | 'RS384' | 'RS512'
@@ -25,9 +26,13 @@ export type JwtAlgorithm =
   | 'ES256' | 'ES384' | 'ES512'
   | 'EdDSA';
 
+/** A token's decoded JOSE header, as a key resolver sees it. */
 export interface JwtHeader {
+  /** The algorithm the token claims; checked against `algorithms`. */
   alg: string;
+  /** Key id, to pick a key from a key set. */
   kid?: string;
+  /** Token type, e.g. `JWT`. */
   typ?: string;
   [name: string]: unknown;
 }
@@ -38,12 +43,15 @@ export type JwtKey = string | Buffer | KeyObject;
 /** Picks the key for a token, e.g. from a JWKS by `kid`. Called only with a well-formed header. */
 export type JwtKeyResolver = (token: { header: JwtHeader; claims: Claims }) => Promise<JwtKey> | JwtKey;
 
+/** Options every JWT strategy shares: they configure the one verifier (jsonwebtoken) behind them. */
 export interface JwtVerifyOptions<U = Claims> {
   /** Shared secret, PEM public key, KeyObject, or an async resolver. */
   secret: JwtKey | JwtKeyResolver;
   /** Required allowlist; a token signed with anything else is `invalid_token`. */
   algorithms: readonly JwtAlgorithm[];
+  /** Accepted `aud` values; a token for another audience is `invalid_audience`. */
   audience?: string | RegExp | Array<string | RegExp>;
+  /** Accepted `iss` values; a token from another issuer is `invalid_issuer`. */
   issuer?: string | string[];
   /** Seconds of leeway for `exp` and `nbf`. */
   clockTolerance?: number;

@@ -36,7 +36,9 @@ export function isRecoverable(code: ClientAuthErrorCode | undefined): boolean {
   return code !== undefined && RECOVERABLE_CODES.has(code as AuthErrorCode);
 }
 
+/** Options of {@link reconnectWithFreshToken}. */
 export interface ReconnectWithFreshTokenOptions {
+  /** Where a fresh token comes from, called before each reconnection attempt. */
   getToken: GetToken;
   /** The `auth` field the server's strategy reads (jwt-auth's `field`). Default `token`. */
   field?: string;
