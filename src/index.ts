@@ -54,3 +54,5 @@ export type {
   JwtKeyResolver,
   JwtHeader,
 } from '../strategies/jwt-verifier.js';
+export { jwks } from '../strategies/jwks.js';
+export type { JwksOptions, JwksKeySource } from '../strategies/jwks.js';
