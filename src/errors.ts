@@ -37,6 +37,8 @@ export type AuthErrorCode =
   | 'origin_not_allowed'
   | 'authentication_timeout'
   | 'forbidden'
+  /** Too many refused or pending handshakes from this address or subject; `data.retryAfter` says how many ms to wait. */
+  | 'rate_limited'
   /** An unexpected error inside a strategy; details stay on the server. */
   | 'server_error';
 
@@ -58,6 +60,7 @@ export const AUTH_ERROR_CODES: readonly AuthErrorCode[] = [
   'origin_not_allowed',
   'authentication_timeout',
   'forbidden',
+  'rate_limited',
   'server_error',
 ];
 
@@ -67,6 +70,8 @@ export interface AuthErrorData {
   code: AuthErrorCode;
   message: string;
   strategy?: string;
+  /** With `rate_limited`: ms before a new attempt can succeed. */
+  retryAfter?: number;
 }
 
 export interface AuthErrorOptions {
@@ -74,6 +79,8 @@ export interface AuthErrorOptions {
   strategy?: string;
   /** The underlying error; kept on the server, never sent to a client. */
   cause?: unknown;
+  /** With `rate_limited`: ms before a new attempt can succeed; sent to the client in `err.data`. */
+  retryAfter?: number;
 }
 
 /**
@@ -86,17 +93,20 @@ export class AuthError extends Error {
   override readonly name = 'AuthError';
   readonly code: AuthErrorCode;
   strategy: string | undefined;
+  readonly retryAfter: number | undefined;
 
   constructor(code: AuthErrorCode, message: string, options: AuthErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.code = code;
     this.strategy = options.strategy;
+    this.retryAfter = options.retryAfter;
   }
 
   /** The payload Socket.IO sends to the client as `err.data`. */
   get data(): AuthErrorData {
     const data: AuthErrorData = { type: 'UnauthorizedError', code: this.code, message: this.message };
     if (this.strategy !== undefined) data.strategy = this.strategy;
+    if (this.retryAfter !== undefined) data.retryAfter = this.retryAfter;
     return data;
   }
 

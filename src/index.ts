@@ -7,6 +7,8 @@
 export { SockPass, defaultUserId } from './registry.js';
 export type { SockPassOptions, MiddlewareOptions, SockPassMiddleware, AuthenticatedSocket } from './registry.js';
 export { AuthError, isAuthError, AUTH_ERROR_CODES } from './errors.js';
+export { handshakeLimits } from './rate-limit.js';
+export type { HandshakeLimits, HandshakeLimitsOptions, LimitRule } from './rate-limit.js';
 export type { AuthErrorCode, AuthErrorData, AuthErrorOptions } from './errors.js';
 export type { Mode } from './pipeline.js';
 export type {

@@ -14,6 +14,7 @@ import { createHandshakeContext } from './context.js';
 import { AuthError, toAuthError } from './errors.js';
 import { startLifecycle, resumeRecovered, type LifecycleOptions } from './lifecycle.js';
 import { decide, type Mode, type NamedStrategy } from './pipeline.js';
+import type { HandshakeLimits } from './rate-limit.js';
 import { startQuarantine } from './quarantine.js';
 import { createGuard, type Guard, type GuardPolicy } from './guard.js';
 import { revokeSockets, type RevokeOptions, type RevokeTarget } from './revoke.js';
@@ -25,7 +26,10 @@ import type { AuthSuccess, FailureEvent, SocketAuth, Strategy } from './types.js
 
 const debug = createDebug('sockpass:registry');
 
-export interface SockPassOptions<U> extends Partial<LifecycleOptions<U>> {}
+export interface SockPassOptions<U> extends Partial<LifecycleOptions<U>> {
+  /** Limits on refused and pending handshakes, checked before any strategy runs: `handshakeLimits({ ... })`. */
+  rateLimit?: HandshakeLimits;
+}
 
 export interface MiddlewareOptions {
   /** `first` (default): the first strategy that finds credentials decides. `all`: every strategy must succeed, for the same user. */
@@ -82,8 +86,10 @@ export class SockPass<U = unknown> {
   readonly #watched = new WeakSet<object>();
   readonly #namespaces = new Set<string>();
   readonly #context: RegistryContext<U>;
+  readonly #limits: HandshakeLimits | undefined;
 
   constructor(options: SockPassOptions<U> = {}) {
+    this.#limits = options.rateLimit;
     const lifecycle: LifecycleOptions<U> = {
       userId: options.userId ?? defaultUserId,
       userRoom: options.userRoom ?? ((id) => `user:${id}`),
@@ -152,7 +158,9 @@ export class SockPass<U = unknown> {
     return function sockpassMiddleware(s, next) {
       const socket = s as unknown as SocketLike;
       registry.#watch(socket.nsp);
-      decide(chain, createHandshakeContext(socket), mode, userId).then(
+      const ctx = createHandshakeContext(socket);
+      const limits = registry.#limits;
+      (limits === undefined ? decide(chain, ctx, mode, userId) : limits.decideWithin(ctx, () => decide(chain, ctx, mode, userId))).then(
         (decision) => {
           if (decision.kind === 'fail') {
             registry.#reportFailure(socket, decision.error);

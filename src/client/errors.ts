@@ -33,6 +33,8 @@ export interface UnauthorizedData {
   code: ClientAuthErrorCode;
   message: string;
   strategy?: string;
+  /** With `rate_limited`: ms before the server accepts a new attempt. */
+  retryAfter?: number;
 }
 
 /**
