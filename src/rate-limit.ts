@@ -26,6 +26,7 @@
 import createDebug from 'debug';
 import { RateLimiterMemory, RateLimiterRedis, type RateLimiterAbstract, type RateLimiterRes } from 'rate-limiter-flexible';
 import { AuthError, type AuthErrorCode } from './errors.js';
+import { recordRateLimited } from './metrics.js';
 import type { Decision } from './pipeline.js';
 import { TIMED_OUT, withTimeout } from './timeout.js';
 import type { HandshakeContext } from './types.js';
@@ -117,8 +118,10 @@ export function handshakeLimits(options: HandshakeLimitsOptions = {}): Handshake
   const decideWithin = async <U>(ctx: HandshakeContext, decide: () => Promise<Decision<U>>): Promise<Decision<U>> => {
     const address = addressOf(ctx);
     const subject = bySubject === undefined ? undefined : unverifiedSubject(ctx);
-    const limited = (await overLimit(byAddress, address, storeTimeout)) ?? (await overLimit(bySubject, subject, storeTimeout));
-    if (limited !== undefined) return refuse(limited, 'too many refused handshakes; retry later');
+    const byAddressWait = await overLimit(byAddress, address, storeTimeout);
+    if (byAddressWait !== undefined) return refuse('address', byAddressWait, 'too many refused handshakes; retry later');
+    const bySubjectWait = await overLimit(bySubject, subject, storeTimeout);
+    if (bySubjectWait !== undefined) return refuse('subject', bySubjectWait, 'too many refused handshakes; retry later');
 
     const decision = await decide();
     if (decision.kind === 'fail') {
@@ -127,14 +130,15 @@ export function handshakeLimits(options: HandshakeLimitsOptions = {}): Handshake
       if (VERIFIED_REFUSALS.has(code)) await spend(bySubject, subject, storeTimeout);
     } else if (decision.kind === 'deferred') {
       const over = await spend(pending, address, storeTimeout);
-      if (over !== undefined) return refuse(over, 'too many sockets waiting to authenticate; retry later');
+      if (over !== undefined) return refuse('pending', over, 'too many sockets waiting to authenticate; retry later');
     }
     return decision;
   };
   return { decideWithin };
 }
 
-function refuse<U>(retryAfter: number, message: string): Decision<U> {
+function refuse<U>(limit: 'address' | 'subject' | 'pending', retryAfter: number, message: string): Decision<U> {
+  recordRateLimited(limit);
   return { kind: 'fail', error: new AuthError('rate_limited', message, { retryAfter }) };
 }
 

@@ -17,6 +17,7 @@ import { decide, type Mode, type NamedStrategy } from './pipeline.js';
 import type { HandshakeLimits } from './rate-limit.js';
 import { startQuarantine } from './quarantine.js';
 import { createGuard, type Guard, type GuardPolicy } from './guard.js';
+import { handshakeStarted, recordHandshake } from './metrics.js';
 import { revokeSockets, type RevokeOptions, type RevokeTarget } from './revoke.js';
 import type { Namespace, Server, Socket } from 'socket.io';
 import type { NamespaceLike, ServerLike, SocketLike } from './socket-like.js';
@@ -160,9 +161,11 @@ export class SockPass<U = unknown> {
       registry.#watch(socket.nsp);
       const ctx = createHandshakeContext(socket);
       const limits = registry.#limits;
+      const startedAt = handshakeStarted();
       (limits === undefined ? decide(chain, ctx, mode, userId) : limits.decideWithin(ctx, () => decide(chain, ctx, mode, userId))).then(
         (decision) => {
           if (decision.kind === 'fail') {
+            recordHandshake(decision.error.strategy, decision.error.code, startedAt);
             registry.#reportFailure(socket, decision.error);
             return next(decision.error);
           }
@@ -170,10 +173,12 @@ export class SockPass<U = unknown> {
           const state = createState(socket, decision.strategy, deciding, decision.kind === 'success' ? decision.result : undefined);
           if (decision.kind === 'success') socket.data.auth = toSocketAuth(decision.strategy, decision.result);
           setState(socket, state);
+          recordHandshake(decision.strategy, decision.kind, startedAt);
           next();
         },
         (err: unknown) => {
           const error = toAuthError(err);
+          recordHandshake(error.strategy, error.code, startedAt);
           registry.#reportFailure(socket, error);
           next(error);
         },

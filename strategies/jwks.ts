@@ -22,6 +22,7 @@ import { createPublicKey, type KeyObject } from 'node:crypto';
 import createDebug from 'debug';
 import { JwksClient } from 'jwks-rsa';
 import { AuthError } from '../src/errors.js';
+import { recordJwksFetch } from '../src/metrics.js';
 import { TIMED_OUT, withTimeout } from '../src/timeout.js';
 import type { JwtHeader, JwtKeyResolver } from './jwt-verifier.js';
 
@@ -117,9 +118,11 @@ export function jwks(options: JwksOptions): JwksKeySource {
         keys = next;
         loadedAt = Date.now();
         lastFetchFailed = false;
+        recordJwksFetch('success');
         debug('key set loaded: %d keys', next.size);
       } catch (err) {
         lastFetchFailed = true;
+        recordJwksFetch('failure');
         debug('key set fetch failed: %s', (err as Error)?.message);
       } finally {
         inFlight = undefined;
