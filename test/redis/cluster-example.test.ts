@@ -34,6 +34,8 @@ describe('examples/cluster', () => {
     });
     expect(out).toContain('demo: every step behaved');
     expect(out).not.toContain('FAIL');
+    // Step 5 read node B's /metrics in Prometheus format.
+    expect(out).toMatch(/sockpass_handshakes_total\{[^}]*strategy="jwt-auth"[^}]*\} [1-9]/);
     expect(code).toBe(0);
     // Its redis-server (port printed at start) and node processes are gone.
     const port = /redis:\/\/127\.0\.0\.1:(\d+)/.exec(out)?.[1];
