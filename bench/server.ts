@@ -16,6 +16,9 @@ import { join } from 'node:path';
 import { writeHeapSnapshot } from 'node:v8';
 import type { AddressInfo } from 'node:net';
 import { createRequire } from 'node:module';
+import { metrics } from '@opentelemetry/api';
+import { PrometheusExporter } from '@opentelemetry/exporter-prometheus';
+import { MeterProvider } from '@opentelemetry/sdk-metrics';
 import { authorize as threamAuthorize } from '@thream/socketio-jwt';
 import express from 'express';
 import session from 'express-session';
@@ -71,10 +74,11 @@ function sockpassSetup(
   library: Sockpass,
   strategy: Parameters<Sockpass['SockPass']['prototype']['use']>[1],
   extra: (io: Server, auth: InstanceType<Sockpass['SockPass']>, counters: Counters) => void = () => {},
+  options?: ConstructorParameters<Sockpass['SockPass']>[0],
 ): Setup {
   return {
     install(io, counters) {
-      const auth = new library.SockPass().use('bench', strategy);
+      const auth = new library.SockPass(options).use('bench', strategy);
       io.use(auth.middleware('bench'));
       auth.onAuthenticated(io, () => {
         counters.handshakes++;
@@ -146,6 +150,12 @@ async function setupFor(id: string): Promise<Setup | string> {
       return { install: (io, c) => (io.use(threamAuthorize({ secret: HS_SECRET })), countConnections(io, c)) };
     case 'sp-auth-hs':
       return sockpassSetup(library, library.jwtAuth(hs));
+    case 'sp-auth-metrics':
+      // What an app exporting to Prometheus runs: the SDK records every handshake into its aggregations.
+      metrics.setGlobalMeterProvider(new MeterProvider({ readers: [new PrometheusExporter({ preventServerStart: true })] }));
+      return sockpassSetup(library, library.jwtAuth(hs));
+    case 'sp-auth-limit':
+      return sockpassSetup(library, library.jwtAuth(hs), undefined, { rateLimit: library.handshakeLimits() });
     case 'sp-auth-rs':
       return sockpassSetup(library, library.jwtAuth({ secret: rsaPublicKey(), algorithms: ['RS256'] }));
     case 'sp-query':
