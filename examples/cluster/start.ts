@@ -53,7 +53,7 @@ function launch(name: string, env: NodeJS.ProcessEnv, port = '0'): Promise<strin
   children.push(child);
   return new Promise((resolve, reject) => {
     let out = '';
-    const timer = setTimeout(() => reject(new Error(`node ${name} did not start`)), 20_000);
+    const timer = setTimeout(() => reject(new Error(`node ${name} did not start`)), 45_000);
     child.stdout!.on('data', (d: Buffer) => {
       out += d;
       const m = /listening on (http:\/\/\S+)/.exec(out);

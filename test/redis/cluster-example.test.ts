@@ -26,7 +26,7 @@ describe('examples/cluster', () => {
     child.stdout.on('data', (d) => (out += d));
     child.stderr.on('data', (d) => (out += d));
     const code = await new Promise<number | null>((resolve) => {
-      const timer = setTimeout(() => child.kill('SIGTERM'), 45_000);
+      const timer = setTimeout(() => child.kill('SIGTERM'), 90_000);
       child.once('exit', (c) => {
         clearTimeout(timer);
         resolve(c);
@@ -42,5 +42,5 @@ describe('examples/cluster', () => {
     expect(port).toBeDefined();
     expect(running(`redis-server.*${port}`)).toEqual([]);
     expect(running(`${script.replace('start.ts', 'node.ts')}`)).toEqual([]);
-  }, 60_000);
+  }, 120_000);
 });
