@@ -17,6 +17,9 @@ import { join } from 'node:path';
 import { writeHeapSnapshot } from 'node:v8';
 import type { AddressInfo } from 'node:net';
 import { createRequire } from 'node:module';
+import { metrics } from '@opentelemetry/api';
+import { PrometheusExporter } from '@opentelemetry/exporter-prometheus';
+import { MeterProvider } from '@opentelemetry/sdk-metrics';
 import { authorize as threamAuthorize } from '@thream/socketio-jwt';
 import express from 'express';
 import session from 'express-session';
@@ -181,6 +184,12 @@ async function setupFor(id: string): Promise<Setup | string> {
       return sockpassSetup(library, library.jwtAuth(hs));
     case 'sp-auth-hs-ledger':
       return ledgerSetup(library, library.jwtAuth(hs));
+    case 'sp-auth-metrics':
+      // What an app exporting to Prometheus runs: the SDK records every handshake into its aggregations.
+      metrics.setGlobalMeterProvider(new MeterProvider({ readers: [new PrometheusExporter({ preventServerStart: true })] }));
+      return sockpassSetup(library, library.jwtAuth(hs));
+    case 'sp-auth-limit':
+      return sockpassSetup(library, library.jwtAuth(hs), undefined, { rateLimit: library.handshakeLimits() });
     case 'sp-auth-rs':
       return sockpassSetup(library, library.jwtAuth({ secret: rsaPublicKey(), algorithms: ['RS256'] }));
     case 'sp-query':

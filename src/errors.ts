@@ -38,6 +38,8 @@ export type AuthErrorCode =
   | 'origin_not_allowed'
   | 'authentication_timeout'
   | 'forbidden'
+  /** Too many refused or pending handshakes from this address or subject; `data.retryAfter` says how many ms to wait. */
+  | 'rate_limited'
   /** An unexpected error inside a strategy; details stay on the server. */
   | 'server_error';
 
@@ -60,6 +62,7 @@ export const AUTH_ERROR_CODES: readonly AuthErrorCode[] = [
   'origin_not_allowed',
   'authentication_timeout',
   'forbidden',
+  'rate_limited',
   'server_error',
 ];
 
@@ -73,6 +76,8 @@ export interface AuthErrorData {
   message: string;
   /** Name of the strategy that refused, as registered with `use()`. */
   strategy?: string;
+  /** With `rate_limited`: ms before a new attempt can succeed. */
+  retryAfter?: number;
 }
 
 /** Optional details of an {@link AuthError}. */
@@ -81,6 +86,8 @@ export interface AuthErrorOptions {
   strategy?: string;
   /** The underlying error; kept on the server, never sent to a client. */
   cause?: unknown;
+  /** With `rate_limited`: ms before a new attempt can succeed; sent to the client in `err.data`. */
+  retryAfter?: number;
 }
 
 /**
@@ -99,17 +106,20 @@ export class AuthError extends Error {
   readonly code: AuthErrorCode;
   /** Name of the strategy that refused; the pipeline fills it in when the strategy did not. */
   strategy: string | undefined;
+  readonly retryAfter: number | undefined;
 
   constructor(code: AuthErrorCode, message: string, options: AuthErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.code = code;
     this.strategy = options.strategy;
+    this.retryAfter = options.retryAfter;
   }
 
   /** The payload Socket.IO sends to the client as `err.data`. */
   get data(): AuthErrorData {
     const data: AuthErrorData = { type: 'UnauthorizedError', code: this.code, message: this.message };
     if (this.strategy !== undefined) data.strategy = this.strategy;
+    if (this.retryAfter !== undefined) data.retryAfter = this.retryAfter;
     return data;
   }
 

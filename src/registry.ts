@@ -14,8 +14,10 @@ import { createHandshakeContext } from './context.js';
 import { AuthError, toAuthError } from './errors.js';
 import { startLifecycle, resumeRecovered, type LifecycleOptions } from './lifecycle.js';
 import { decide, type Mode, type NamedStrategy } from './pipeline.js';
+import type { HandshakeLimits } from './rate-limit.js';
 import { startQuarantine } from './quarantine.js';
 import { createGuard, type Guard, type GuardPolicy } from './guard.js';
+import { handshakeStarted, recordHandshake } from './metrics.js';
 import { revokeSockets, type RevokeOptions, type RevokeTarget } from './revoke.js';
 import type { Namespace, Server, Socket } from 'socket.io';
 import type { NamespaceLike, ServerLike, SocketLike } from './socket-like.js';
@@ -25,8 +27,11 @@ import type { AuthSuccess, FailureEvent, SocketAuth, Strategy } from './types.js
 
 const debug = createDebug('sockpass:registry');
 
-/** Options of `new SockPass()`: every lifecycle option, each with a default. */
-export interface SockPassOptions<U> extends Partial<LifecycleOptions<U>> {}
+/** Options of `new SockPass()`: every lifecycle option, each with a default, and the handshake limits. */
+export interface SockPassOptions<U> extends Partial<LifecycleOptions<U>> {
+  /** Limits on refused and pending handshakes, checked before any strategy runs: `handshakeLimits({ ... })`. */
+  rateLimit?: HandshakeLimits;
+}
 
 /** Options of {@link SockPass.middleware}. */
 export interface MiddlewareOptions {
@@ -85,8 +90,10 @@ export class SockPass<U = unknown> {
   readonly #watched = new WeakSet<object>();
   readonly #namespaces = new Set<string>();
   readonly #context: RegistryContext<U>;
+  readonly #limits: HandshakeLimits | undefined;
 
   constructor(options: SockPassOptions<U> = {}) {
+    this.#limits = options.rateLimit;
     const lifecycle: LifecycleOptions<U> = {
       userId: options.userId ?? defaultUserId,
       userRoom: options.userRoom ?? ((id) => `user:${id}`),
@@ -155,9 +162,13 @@ export class SockPass<U = unknown> {
     return function sockpassMiddleware(s, next) {
       const socket = s as unknown as SocketLike;
       registry.#watch(socket.nsp);
-      decide(chain, createHandshakeContext(socket), mode, userId).then(
+      const ctx = createHandshakeContext(socket);
+      const limits = registry.#limits;
+      const startedAt = handshakeStarted();
+      (limits === undefined ? decide(chain, ctx, mode, userId) : limits.decideWithin(ctx, () => decide(chain, ctx, mode, userId))).then(
         (decision) => {
           if (decision.kind === 'fail') {
+            recordHandshake(decision.error.strategy, decision.error.code, startedAt);
             registry.#reportFailure(socket, decision.error);
             return next(decision.error);
           }
@@ -165,10 +176,12 @@ export class SockPass<U = unknown> {
           const state = createState(socket, decision.strategy, deciding, decision.kind === 'success' ? decision.result : undefined);
           if (decision.kind === 'success') socket.data.auth = toSocketAuth(decision.strategy, decision.result);
           setState(socket, state);
+          recordHandshake(decision.strategy, decision.kind, startedAt);
           next();
         },
         (err: unknown) => {
           const error = toAuthError(err);
+          recordHandshake(error.strategy, error.code, startedAt);
           registry.#reportFailure(socket, error);
           next(error);
         },

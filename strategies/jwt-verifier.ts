@@ -12,7 +12,7 @@
 import { createPublicKey, createSecretKey, type KeyObject } from 'node:crypto';
 import createDebug from 'debug';
 import jwt from 'jsonwebtoken';
-import { AuthError } from '../src/errors.js';
+import { AuthError, isAuthError } from '../src/errors.js';
 import { TIMED_OUT, withTimeout } from '../src/timeout.js';
 import type { AuthResult, Claims } from '../src/types.js';
 
@@ -171,6 +171,8 @@ export function createJwtVerifier<U = Claims>(options: JwtVerifyOptions<U>, stra
       assertKeyFitsAlgorithms(key, [header.alg as JwtAlgorithm]);
       return key;
     } catch (cause) {
+      // A resolver that judged the token itself (jwks(): unknown kid, key type mismatch) keeps its code.
+      if (isAuthError(cause)) return fail(cause.code, cause.message, cause);
       debug('key resolver failed for kid %s: %s', header.kid, (cause as Error)?.message);
       return fail('key_unavailable', 'no key to verify this token', cause);
     }

@@ -16,6 +16,7 @@
 import type { Namespace } from 'socket.io';
 import { SockPass, jwtAuth, jwtAuthenticateEvent, jwtHeader, jwtQuery, sessionCookie, type JwtVerifyOptions, type Mode, type Strategy } from 'sockpass';
 import { connectBacking } from './backing.js';
+import { mountMetricsPanel } from './metrics-panel.js';
 import { SESSION_COOKIE, mountWebLogin, ownOrigins, serveWebLogin } from '../shared/web-login.js';
 import {
   findUser,
@@ -50,6 +51,7 @@ export const COMBINED = {
 export function createCompareServer(options: CompareOptions = {}): Promise<ExampleServer> {
   return startExample(new URL('./public/', import.meta.url), options, 30, async ({ app, http, io, tokens }) => {
     const backing = await connectBacking(options.redisUrl ?? process.env.REDIS_URL);
+    mountMetricsPanel(app);
     if (backing.adapter !== undefined) io.adapter(backing.adapter);
 
     // The web app's own login (express-session + passport); the session strategy reads the same session.

@@ -39,6 +39,8 @@ export interface UnauthorizedData {
   message: string;
   /** Name of the strategy that refused, when one did. */
   strategy?: string;
+  /** With `rate_limited`: ms before the server accepts a new attempt. */
+  retryAfter?: number;
 }
 
 /**

@@ -112,4 +112,17 @@ describe('examples/compare in Chromium', () => {
     await browser.screenshot(page, 'compare-logged-out');
     expect(browser.errors).toEqual([]);
   });
+  it('shows live handshake counters from sockpass\'s OpenTelemetry instruments', { timeout: 60_000 }, async () => {
+    const page = await browser.newPage();
+    await page.goto(server.url);
+    await page.locator('#login').click();
+    for (const lane of COMPARED) await waitForText(page, cell(lane, 'status'), 'connected');
+    await page.locator('#forge-all').click();
+    for (const lane of COMPARED) await waitForText(page, cell(lane, 'refused'), 'forged → invalid_token');
+    const row = (strategy: string) => `#metrics-panel tr[data-strategy="${strategy}"]`;
+    await waitForText(page, row('jwt-auth'), /invalid_token [1-9]/, 10_000);
+    await waitForText(page, row('jwt-authenticate-event'), /jwt-authenticate-event\s*[1-9]/, 10_000);
+    expect(await page.locator(`${row('jwt-auth')} td:nth-child(4)`).textContent()).toMatch(/^\d+\.\d\d ms$/);
+    expect(browser.errors).toEqual([]);
+  });
 });
