@@ -245,11 +245,15 @@ export class SockPass<U = unknown> {
     return this.#context;
   }
 
-  /** Hooks a namespace once: our `connection` listener runs before the app's. */
+  /**
+   * Hooks a namespace once, on `connect`: Socket.IO emits it just before its
+   * alias `connection`, so our listener runs before the app's under either
+   * name (an `onAny` added in `io.on('connect')` must already be deferred).
+   */
   #watch(nsp: NamespaceLike): void {
     if (this.#watched.has(nsp)) return;
     this.#watched.add(nsp);
-    nsp.prependListener('connection', (socket: SocketLike) => this.#connected(socket));
+    nsp.prependListener('connect', (socket: SocketLike) => this.#connected(socket));
   }
 
   #connected(socket: SocketLike): void {
