@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { SockPass, jwtAuth, jwtHeader, type FailureEvent, type Strategy } from 'sockpass';
+import { SockPass, jwtAuth, jwtAuthenticateEvent, jwtHeader, type FailureEvent, type Strategy } from 'sockpass';
 import { codeOf, once, startServer, type TestServer } from '../helpers/server.js';
 import { SECRET, hs256, rs256, rsa, signRawPayload } from '../helpers/tokens.js';
 
@@ -142,6 +142,28 @@ describe('failure hook', () => {
     expect(failures).toHaveLength(1);
     expect(failures[0]).toEqual({ code: 'token_expired', strategy: 'jwt-auth', namespace: '/', address: expect.stringContaining('127.0.0.1') });
     expect(JSON.stringify(failures)).not.toContain(token);
+  });
+
+  it('contains a failure listener that throws: the handshake is refused with server_error and the server keeps serving', async () => {
+    const auth = registry().use('jwt-event', jwtAuthenticateEvent({ secret: SECRET, algorithms: ['HS256'], timeout: 5000 }));
+    let calls = 0;
+    auth.on('failure', () => {
+      calls++;
+      throw new Error('rate limiter bug');
+    });
+    server = await startServer((io) => {
+      io.use(auth.middleware(['jwt-auth']));
+      io.of('/event').use(auth.middleware(['jwt-event']));
+    });
+    expect(await codeOf(server.client('/', { auth: { token: 'not-a-jwt' } }))).toBe('server_error');
+    // In-band refusal: told and disconnected, no crash.
+    const inBand = server.client('/event');
+    inBand.on('connect', () => inBand.emit('authenticate', { token: 'not-a-jwt' }));
+    const cut = once(inBand, 'disconnect');
+    expect((await once<{ data: { code: string } }>(inBand, 'unauthorized')).data.code).toBe('invalid_token');
+    await cut;
+    expect(calls).toBe(2);
+    expect(await codeOf(server.client('/', { auth: { token: hs256() } }))).toBe('connected');
   });
 });
 
