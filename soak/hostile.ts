@@ -68,7 +68,7 @@ function verifies(token: unknown, maxTokenBytes = 8192, sockpassRules = true): b
   if (t.length === 0 || Buffer.byteLength(t) > maxTokenBytes) return false;
   try {
     const payload = jwt.verify(t, SECRET, { algorithms: ['HS256'] });
-    if (typeof payload !== 'object' || payload === null) return false;
+    if (typeof payload !== 'object' || payload === null || (sockpassRules && Array.isArray(payload))) return false;
     // Stricter than jsonwebtoken on purpose (0cebcb2): an exp no Date can hold is refused.
     const exp = (payload as { exp?: unknown }).exp;
     return !sockpassRules || exp === undefined || (typeof exp === 'number' && Number.isFinite(exp) && Math.abs(exp) <= 8.64e12);

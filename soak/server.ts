@@ -305,7 +305,10 @@ async function main(): Promise<void> {
       const s = socket as unknown as Socket;
       if (expiresAtOf(s) !== undefined) admittedWithExpiry.add(s);
       const claims = socket.data.auth.claims as Record<string, unknown>;
-      if (Object.getPrototypeOf(claims) !== Object.prototype || ('role' in claims && !Object.hasOwn(claims, 'role'))) counters.inheritedClaims++;
+      if (Object.getPrototypeOf(claims) !== Object.prototype || ('role' in claims && !Object.hasOwn(claims, 'role'))) {
+        counters.inheritedClaims++;
+        note('inherited claims', new Error(`on ${s.nsp.name} (${socket.data.auth.strategy}): prototype ${String(Object.getPrototypeOf(claims))}`));
+      }
       // Which node the client landed on (node-loss follows clients from one node to the other).
       s.emit('soak:node', config.name);
       s.on('echo', (value: unknown, ack?: unknown) => {

@@ -194,7 +194,8 @@ export function createJwtVerifier<U = Claims>(options: JwtVerifyOptions<U>, stra
       let claims: Claims;
       try {
         const payload = jwt.verify(token, key, verifyOptions);
-        if (typeof payload !== 'object' || payload === null) return fail('invalid_token', 'token payload is not a JSON object');
+        // jsonwebtoken takes a JSON array for a payload; claims are an object (guards and userId read their names).
+        if (typeof payload !== 'object' || payload === null || Array.isArray(payload)) return fail('invalid_token', 'token payload is not a JSON object');
         claims = payload as Claims;
         // jsonwebtoken finds `exp: 1e300` (or 1e999, read as Infinity) "not expired"; as a Date it is invalid,
         // and an expiry timer armed with it would fire every millisecond forever.
