@@ -183,21 +183,21 @@ async function verifyWithCallback(
   options: AuthorizeOptions,
   verifyOptions: Omit<JwtVerifyOptions<Claims>, 'secret' | 'algorithms'>,
 ): Promise<AuthResult<Claims>> {
-  if (typeof token !== 'string') return refusal(new UnauthorizedError('invalid_token', { message: 'invalid token datatype' }));
+  if (typeof token !== 'string') return refusal(new UnauthorizedError('invalid_token', { message: 'invalid token datatype' }), 'credentials_bad_format');
   const maxTokenBytes = options.maxTokenBytes ?? 8192;
   if (token.length > maxTokenBytes || Buffer.byteLength(token, 'utf8') > maxTokenBytes) {
     return { kind: 'fail', error: new AuthError('token_too_large', `token is longer than ${maxTokenBytes} bytes`, { strategy: STRATEGY }) };
   }
   const parts = token.split('.');
-  if (parts.length < 3) return refusal(new UnauthorizedError('invalid_token', { message: 'jwt malformed' }));
-  if (parts[2]!.trim() === '') return refusal(new UnauthorizedError('invalid_token', { message: 'jwt signature is required' }));
+  if (parts.length < 3) return refusal(new UnauthorizedError('invalid_token', { message: 'jwt malformed' }), 'invalid_token');
+  if (parts[2]!.trim() === '') return refusal(new UnauthorizedError('invalid_token', { message: 'jwt signature is required' }), 'invalid_token');
   const decoded = jwt.decode(token, { complete: true });
   if (decoded === null || typeof decoded.payload !== 'object' || decoded.payload === null) {
-    return refusal(new UnauthorizedError('invalid_token', { message: 'jwt malformed' }));
+    return refusal(new UnauthorizedError('invalid_token', { message: 'jwt malformed' }), 'invalid_token');
   }
   const header = decoded.header as unknown as JwtHeader;
   const alg = header.alg as JwtAlgorithm;
-  const invalidAlgorithm = () => refusal(new UnauthorizedError('invalid_token', { message: 'invalid algorithm' }));
+  const invalidAlgorithm = () => refusal(new UnauthorizedError('invalid_token', { message: 'invalid algorithm' }), 'invalid_token');
   if (options.algorithms !== undefined && !options.algorithms.includes(alg)) return invalidAlgorithm();
 
   let key: KeyObject;
