@@ -18,13 +18,16 @@ import type { AuthResult, Claims } from '../src/types.js';
 
 const debug = createDebug('sockpass:jwt');
 
-/** Signature algorithms a JWT strategy may allow; `none` is not one of them. */
+/** The algorithms jsonwebtoken 9 verifies (it has no EdDSA), minus `none`. */
 export type JwtAlgorithm =
   | 'HS256' | 'HS384' | 'HS512'
   | 'RS256' | 'RS384' | 'RS512'
   | 'PS256' | 'PS384' | 'PS512'
-  | 'ES256' | 'ES384' | 'ES512'
-  | 'EdDSA';
+  | 'ES256' | 'ES384' | 'ES512';
+
+const ALGORITHMS: ReadonlySet<string> = new Set<JwtAlgorithm>([
+  'HS256', 'HS384', 'HS512', 'RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512',
+]);
 
 /** A token's decoded JOSE header, as a key resolver sees it. */
 export interface JwtHeader {
@@ -118,6 +121,10 @@ export function createJwtVerifier<U = Claims>(options: JwtVerifyOptions<U>, stra
     if (typeof alg !== 'string' || alg.toLowerCase() === 'none') {
       throw new TypeError(`sockpass: algorithm ${String(alg)} is not allowed`);
     }
+    // Caught here, or every token would be refused at run time (jsonwebtoken throws on an algorithm it does not know).
+    if (!ALGORITHMS.has(alg)) {
+      throw new TypeError(`sockpass: unknown algorithm ${JSON.stringify(alg)}; use one of ${[...ALGORITHMS].join(', ')}`);
+    }
   }
   if (options.secret === undefined || options.secret === null) {
     throw new TypeError('sockpass: `secret` is required (a secret, a public key, or a key resolver)');
@@ -147,6 +154,8 @@ export function createJwtVerifier<U = Claims>(options: JwtVerifyOptions<U>, stra
     if (verifyOptions[k] === undefined) delete verifyOptions[k];
   }
   const { isRevoked, user: toUser } = options;
+  const clockTolerance = options.clockTolerance ?? 0;
+  if (!Number.isFinite(clockTolerance) || clockTolerance < 0) throw new TypeError('sockpass: `clockTolerance` must be a number of seconds ≥ 0');
   const resolverTimeout = options.keyResolverTimeout ?? 5000;
   const fail = (code: AuthError['code'], message: string, cause?: unknown): AuthResult<U> => ({
     kind: 'fail',
@@ -194,7 +203,8 @@ export function createJwtVerifier<U = Claims>(options: JwtVerifyOptions<U>, stra
       let claims: Claims;
       try {
         const payload = jwt.verify(token, key, verifyOptions);
-        if (typeof payload !== 'object' || payload === null) return fail('invalid_token', 'token payload is not a JSON object');
+        // jsonwebtoken takes a JSON array for a payload; claims are an object (guards and userId read their names).
+        if (typeof payload !== 'object' || payload === null || Array.isArray(payload)) return fail('invalid_token', 'token payload is not a JSON object');
         claims = payload as Claims;
         // jsonwebtoken finds `exp: 1e300` (or 1e999, read as Infinity) "not expired"; as a Date it is invalid,
         // and an expiry timer armed with it would fire every millisecond forever.
@@ -217,7 +227,8 @@ export function createJwtVerifier<U = Claims>(options: JwtVerifyOptions<U>, stra
         return fail('server_error', 'could not load the user for this token', cause);
       }
       const exp = claims.exp;
-      return { kind: 'success', user, claims, expiresAt: typeof exp === 'number' ? new Date(exp * 1000) : null };
+      // A token admitted within clockTolerance past exp lives as long as it was admitted for, not an instant.
+      return { kind: 'success', user, claims, expiresAt: typeof exp === 'number' ? new Date((exp + clockTolerance) * 1000) : null };
     },
   };
 }
