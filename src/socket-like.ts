@@ -29,6 +29,8 @@ export interface NamespaceLike extends Pick<EventEmitter, 'prependListener'> {
   sockets: Map<string, SocketLike>;
   on(event: 'connection', listener: (socket: any) => void): unknown;
   in(room: string | string[]): { disconnectSockets(close?: boolean): void; emit(event: string, ...args: unknown[]): boolean };
+  /** Every socket of the namespace on every node (through the adapter), as Socket.IO's RemoteSocket. */
+  fetchSockets(): Promise<Array<{ data: Record<string, unknown>; emit(event: string, ...args: unknown[]): unknown; disconnect(close?: boolean): unknown }>>;
   server: ServerLike;
 }
 

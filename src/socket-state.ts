@@ -40,8 +40,6 @@ export interface SocketState<U> extends Deadlined {
   refreshing: boolean;
   /** True once the socket has the `auth:refresh` listener. */
   listening: boolean;
-  /** When the credential was last proven (ms epoch): a revoke after it still applies on recovery. */
-  since: number;
 }
 
 /** A state with every field present from the start, so all states share one hidden class. */
@@ -65,7 +63,6 @@ export function createState<U>(
     noticeAt: Number.POSITIVE_INFINITY,
     refreshing: false,
     listening: false,
-    since: 0,
   };
 }
 
@@ -150,5 +147,7 @@ export function toSocketAuth<U>(strategy: string, result: AuthSuccess<U>): Socke
   };
   if (result.session !== undefined) auth.session = result.session;
   if (result.anonymous) auth.anonymous = true;
+  if (result.issuedAt instanceof Date) auth.issuedAt = result.issuedAt;
+  if (result.tokenId !== undefined) auth.tokenId = result.tokenId;
   return auth;
 }
