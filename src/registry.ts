@@ -72,8 +72,10 @@ export type AttachTarget = Server | Namespace | ConnectionTarget;
 interface Attachable {
   name?: string;
   adapter?: RestoringAdapter;
-  /** A Server: its main namespace. */
+  /** A Server: its main namespace (a Namespace's `sockets` is its Map of sockets). */
   sockets?: unknown;
+  /** Only a Server has `of`. */
+  of?: unknown;
   /** A parent namespace: its child namespaces. */
   children?: { has(nsp: unknown): boolean };
   prependListener?: NamespaceLike['prependListener'];
@@ -247,8 +249,8 @@ export class SockPass<U = unknown> {
     const t = target as unknown as Attachable;
     if (this.#attached.has(t)) return this;
     this.#attached.add(t);
-    const main = t.sockets as Attachable | undefined;
-    if (main !== undefined && typeof main === 'object') {
+    if (typeof t.of === 'function') {
+      const main = t.sockets as Attachable;
       // A Server: its main namespace now, every other namespace as Socket.IO creates it.
       this.#watch(main as unknown as NamespaceLike);
       main.on('new_namespace', (nsp: NamespaceLike) => this.#watch(nsp));
