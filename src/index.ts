@@ -56,3 +56,5 @@ export type {
 } from '../strategies/jwt-verifier.js';
 export { memoryLedger } from './ledger.js';
 export type { RevocationLedger, Revocation, RevocationKind, CredentialFacts, MemoryLedgerOptions } from './ledger.js';
+export { redisLedger } from './redis-ledger.js';
+export type { RedisLedgerOptions, LedgerRedisClient, LedgerRedisSubscriber } from './redis-ledger.js';
