@@ -81,6 +81,11 @@ export async function revokeSockets<U>(
   else {
     const room = revocation.kind === 'user' ? ctx.options.userRoom(revocation.id) : ctx.options.sessionRoom(revocation.id);
     for (const nsp of targets.values()) {
+      // This node's sockets first, at once: a cluster adapter awaits its publish
+      // before it disconnects even the local sockets, and with Redis down that
+      // publish waits until Redis is back.
+      nsp.local.in(room).emit(REVOKED_EVENT, notice);
+      nsp.local.in(room).disconnectSockets();
       // Same adapter, same order: through Redis both travel on one connection,
       // so every node delivers the notice before it disconnects.
       nsp.in(room).emit(REVOKED_EVENT, notice);

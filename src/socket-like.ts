@@ -28,10 +28,18 @@ export interface NamespaceLike extends Pick<EventEmitter, 'prependListener'> {
   name: string;
   sockets: Map<string, SocketLike>;
   on(event: 'connection', listener: (socket: any) => void): unknown;
-  in(room: string | string[]): { disconnectSockets(close?: boolean): void; emit(event: string, ...args: unknown[]): boolean };
+  in(room: string | string[]): RoomOperator;
+  /** The same operations on this node's sockets only. */
+  local: { in(room: string | string[]): RoomOperator };
   /** Every socket of the namespace on every node (through the adapter), as Socket.IO's RemoteSocket. */
   fetchSockets(): Promise<Array<{ data: Record<string, unknown>; emit(event: string, ...args: unknown[]): unknown; disconnect(close?: boolean): unknown }>>;
   server: ServerLike;
+}
+
+/** What `nsp.in(room)` returns (Socket.IO's BroadcastOperator), as far as sockpass uses it. */
+export interface RoomOperator {
+  disconnectSockets(close?: boolean): void;
+  emit(event: string, ...args: unknown[]): boolean;
 }
 
 export interface ServerLike {
