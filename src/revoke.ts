@@ -25,7 +25,7 @@ import createDebug from 'debug';
 import { AuthError, type AuthErrorCode } from './errors.js';
 import type { Revocation } from './ledger.js';
 import type { RegistryContext } from './registry-context.js';
-import type { NamespaceLike, ServerLike } from './socket-like.js';
+import type { FetchedSocket, NamespaceLike, ServerLike } from './socket-like.js';
 import { REVOKED_EVENT, type AuthNotice } from './wire.js';
 
 const debug = createDebug('sockpass:revoke');
@@ -99,14 +99,22 @@ export async function revokeSockets<U>(
   }
 }
 
-/** One token's sockets, found by `data.auth.tokenId` on every node the adapter reaches. */
+/**
+ * One token's sockets, found by `data.auth.tokenId`: this node's at once, then
+ * every node the adapter reaches (`fetchSockets()` rejects when a node does
+ * not answer in time; `revoke()` then rejects, after this node's were cut).
+ */
 async function cutToken(namespaces: Iterable<NamespaceLike>, tokenId: string, notice: AuthNotice): Promise<void> {
-  for (const nsp of namespaces) {
-    for (const socket of await nsp.fetchSockets()) {
-      if ((socket.data?.auth as { tokenId?: unknown } | undefined)?.tokenId !== tokenId) continue;
-      socket.emit(REVOKED_EVENT, notice);
-      socket.disconnect();
-    }
+  const list = [...namespaces];
+  for (const nsp of list) cutMatching(await nsp.local.fetchSockets(), tokenId, notice);
+  for (const nsp of list) cutMatching(await nsp.fetchSockets(), tokenId, notice);
+}
+
+function cutMatching(sockets: readonly FetchedSocket[], tokenId: string, notice: AuthNotice): void {
+  for (const socket of sockets) {
+    if ((socket.data?.auth as { tokenId?: unknown } | undefined)?.tokenId !== tokenId) continue;
+    socket.emit(REVOKED_EVENT, notice);
+    socket.disconnect();
   }
 }
 
