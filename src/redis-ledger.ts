@@ -7,7 +7,8 @@
  * once the entry is both stored and on its way to every node.
  *
  * Every node answers `isRevoked` from a local mirror (the memory store) and
- * never waits on Redis. The mirror is loaded by SCAN in batches at startup and
+ * never waits on Redis. The mirror is loaded by SCAN in batches at startup (a
+ * script returns each batch's keys with their values: one round trip each), and
  * kept current by pub/sub on a duplicate() connection. Pub/sub rather than
  * keyspace notifications: the message carries the entry (no GET round trip per
  * change), and it needs no `notify-keyspace-events` server setting, which
@@ -55,7 +56,7 @@ export interface RedisLedgerOptions extends Pick<MemoryLedgerOptions, 'maxEntrie
    * than waiting in node-redis's offline queue for a Redis that may never come back. Default 2000.
    */
   timeout?: number;
-  /** Keys per SCAN batch while loading; each batch is applied in one synchronous step. Default 1000. */
+  /** Keys per SCAN batch while loading (1 to 5,000); each batch is one round trip, applied in one synchronous step. Default 1000. */
   loadBatch?: number;
   /** Called with connection and load errors (the ledger keeps retrying); default: logged under `sockpass:redis-ledger`. */
   onError?: (error: unknown) => void;
@@ -84,6 +85,24 @@ redis.call('PUBLISH', ARGV[3], value .. ':' .. ARGV[4] .. ':' .. ARGV[5])
 return value
 `;
 
+// One load batch in one round trip: SCAN, then the values of the keys it found, as
+// [cursor, key1, value1, key2, value2, …] (a key that expired in between is left out).
+const LOAD_SCRIPT = `
+local page = redis.call('SCAN', ARGV[1], 'MATCH', ARGV[2], 'COUNT', ARGV[3])
+local keys = page[2]
+local out = { page[1] }
+if #keys > 0 then
+  local values = redis.call('MGET', unpack(keys))
+  for i = 1, #keys do
+    if values[i] then
+      out[#out + 1] = keys[i]
+      out[#out + 1] = values[i]
+    end
+  end
+end
+return out
+`;
+
 const KINDS = new Set<string>(['user', 'session', 'token']);
 const RETRY_MIN = 100;
 const RETRY_MAX = 5_000;
@@ -109,6 +128,15 @@ function parseMessage(message: string): Revocation | undefined {
   const second = message.indexOf(':', message.indexOf(':') + 1);
   return second <= 0 ? undefined : toRevocation(message.slice(second + 1), message.slice(0, second));
 }
+
+/** A reply as text: an app client may map strings to Buffers (`typeMapping`). */
+function asText(reply: unknown): string | undefined {
+  if (typeof reply === 'string') return reply;
+  return Buffer.isBuffer(reply) ? reply.toString('utf8') : undefined;
+}
+
+/** A lone surrogate would come back from Redis (UTF-8) as U+FFFD: another id on every other node. */
+const LONE_SURROGATE = /[\uD800-\uDFFF]/u;
 
 /** SCAN's MATCH is a glob: the prefix must match itself only. */
 function globEscape(text: string): string {
@@ -139,7 +167,8 @@ class RedisLedger implements RevocationLedger {
       throw new TypeError('redisLedger needs a node-redis v5 client (createClient()) as `client`');
     }
     if (!(timeout > 0)) throw new TypeError('timeout must be a positive number of ms');
-    if (!(loadBatch >= 1)) throw new TypeError('loadBatch must be at least 1');
+    // Lua's unpack() of one batch's keys runs out of stack near 8,000.
+    if (!(loadBatch >= 1 && loadBatch <= 5_000)) throw new TypeError('loadBatch must be between 1 and 5000');
     this.#mirror = new MemoryLedger({ maxEntries });
     this.#client = client;
     this.#prefix = prefix;
@@ -164,6 +193,7 @@ class RedisLedger implements RevocationLedger {
 
   async record(revocation: Revocation): Promise<void> {
     assertRevocation(revocation);
+    if (LONE_SURROGATE.test(revocation.id)) throw new TypeError('revocation id must be well-formed Unicode (Redis stores it as UTF-8)');
     if (this.#closed) throw new AuthError('store_unavailable', 'the revocation ledger is closed');
     if (revocation.until <= Date.now()) return;
     // Fail at once when the client knows it is down; the timeout covers the rest (a half-open socket).
@@ -177,7 +207,8 @@ class RedisLedger implements RevocationLedger {
       throw new AuthError('store_unavailable', 'the revocation ledger could not record in Redis', { cause });
     }
     if (reply === TIMED_OUT) throw new AuthError('store_unavailable', `the revocation ledger got no answer from Redis within ${this.#timeout} ms`);
-    const merged = typeof reply === 'string' ? toRevocation(`${kind}:${id}`, reply) : undefined;
+    const stored = asText(reply);
+    const merged = stored === undefined ? undefined : toRevocation(`${kind}:${id}`, stored);
     // This node sees its own revocation at once, without waiting for its own message.
     this.#mirror.apply(merged ?? revocation);
   }
@@ -233,10 +264,10 @@ class RedisLedger implements RevocationLedger {
     }
   }
 
-  readonly #onMessage = (message: string): void => {
-    const revocation = parseMessage(message);
+  readonly #onMessage = (message: string | Buffer): void => {
+    const revocation = parseMessage(String(message));
     if (revocation === undefined) return void debug('ignored a malformed ledger message');
-    this.#mirror.apply(revocation, true);
+    this.#mirror.apply(revocation);
   };
 
   #untrust(): void {
@@ -277,23 +308,19 @@ class RedisLedger implements RevocationLedger {
     return this.#subscriber !== undefined && this.#subscriber.isReady !== false;
   }
 
-  /** SCAN in batches, MGET each batch, apply it: the event loop gets a turn between batches. */
+  /** SCAN in batches (with the values, server-side), apply each batch: the event loop gets a turn between batches. */
   async #load(): Promise<void> {
     const match = `${globEscape(this.#prefix)}*`;
     let cursor = '0';
     do {
-      const page = await this.#bounded(['SCAN', cursor, 'MATCH', match, 'COUNT', String(this.#loadBatch)]);
-      if (!Array.isArray(page) || page.length !== 2 || !Array.isArray(page[1])) throw new Error('unexpected SCAN reply');
-      cursor = String(page[0]);
-      const keys = (page[1] as unknown[]).map(String);
-      if (keys.length === 0) continue;
-      const values = await this.#bounded(['MGET', ...keys]);
-      if (!Array.isArray(values)) throw new Error('unexpected MGET reply');
-      for (let i = 0; i < keys.length; i++) {
-        const value = values[i];
-        if (typeof value !== 'string') continue; // expired between SCAN and MGET
-        const revocation = toRevocation(keys[i]!.slice(this.#prefix.length), value);
-        if (revocation !== undefined) this.#mirror.apply(revocation, true);
+      const page = await this.#bounded(['EVAL', LOAD_SCRIPT, '0', cursor, match, String(this.#loadBatch)]);
+      if (!Array.isArray(page) || page.length % 2 !== 1) throw new Error('unexpected reply to the ledger load script');
+      cursor = asText(page[0]) ?? String(page[0]);
+      for (let i = 1; i < page.length; i += 2) {
+        const key = asText(page[i]);
+        const value = asText(page[i + 1]);
+        const revocation = key === undefined || value === undefined ? undefined : toRevocation(key.slice(this.#prefix.length), value);
+        if (revocation !== undefined) this.#mirror.apply(revocation);
       }
     } while (cursor !== '0' && !this.#closed);
   }

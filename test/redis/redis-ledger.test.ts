@@ -6,12 +6,14 @@
  * after a reconnect, expiry in Redis and in the mirror, and a 100,000-entry load.
  */
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
+import fc from 'fast-check';
 import { createClient } from 'redis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { AuthError, redisLedger, type RedisLedgerOptions, type RevocationLedger } from 'sockpass';
 import { startRedis, type RedisServer } from '../helpers/redis.js';
 import { sleep } from '../helpers/server.js';
 import { startTcpProxy } from '../helpers/tcp-proxy.js';
+import { fillRevocations } from '../helpers/revocations.js';
 
 type Client = ReturnType<typeof createClient>;
 
@@ -169,6 +171,40 @@ describe('redisLedger', () => {
     expect(a.ledger.isRevoked({ user: 'a' })).toBeUndefined();
   });
 
+  it('carries any id unchanged to other nodes, live and by the load (generated ids)', async () => {
+    nextPrefix();
+    const a = await node();
+    const b = await node();
+    await Promise.all([a.ledger.ready(), b.ledger.ready()]);
+    const kind = fc.constantFrom('user' as const, 'session' as const, 'token' as const);
+    const id = fc.oneof(fc.string({ unit: 'binary', minLength: 1, maxLength: 40 }), fc.string({ unit: 'grapheme', minLength: 1, maxLength: 20 }), fc.constantFrom('__proto__', 'a:b:c', '*', '[', '\\', ' ', '\n'));
+    const seen: Array<{ kind: 'user' | 'session' | 'token'; id: string }> = [];
+    await fc.assert(
+      fc.asyncProperty(kind, id, async (k, i) => {
+        await a.ledger.record(revocation(k, i));
+        const facts = k === 'user' ? { user: i } : k === 'session' ? { session: i } : { tokenId: i };
+        await timeUntil(() => b.ledger.isRevoked(facts)?.id === i);
+        seen.push({ kind: k, id: i });
+      }),
+      { numRuns: 150 },
+    );
+    const late = await node();
+    await late.ledger.ready();
+    for (const { kind: k, id: i } of seen) {
+      const facts = k === 'user' ? { user: i } : k === 'session' ? { session: i } : { tokenId: i };
+      expect(late.ledger.isRevoked(facts)).toMatchObject({ kind: k, id: i });
+    }
+    expect(late.ledger.size).toBe(b.ledger.size);
+  });
+
+  it('refuses an id with a lone surrogate with a TypeError rather than store another id', async () => {
+    nextPrefix();
+    const a = await node();
+    await a.ledger.ready();
+    await expect(a.ledger.record(revocation('user', 'a\uD800b'))).rejects.toBeInstanceOf(TypeError);
+    expect(await a.client.keys(`${prefix}*`)).toEqual([]);
+  });
+
   describe('during a Redis outage', () => {
     it('rejects record() at once with store_unavailable while Redis is down, and answers isRevoked from the mirror', async () => {
       nextPrefix();
@@ -267,17 +303,7 @@ describe('redisLedger', () => {
     nextPrefix();
     const writer = await client();
     const n = 100_000;
-    const until = Date.now() + HOUR;
-    // Written server-side in one script: the test measures the load, not the fill.
-    await writer.sendCommand([
-      'EVAL',
-      `for i = 1, tonumber(ARGV[2]) do redis.call('SET', ARGV[1] .. 'token:jti-' .. i, ARGV[3], 'PXAT', ARGV[4]) end return 1`,
-      '0',
-      prefix,
-      String(n),
-      `${Date.now()}:${until}`,
-      String(until),
-    ]);
+    await fillRevocations(writer, { prefix, kind: 'token', idPrefix: 'jti-', count: n, at: Date.now(), until: Date.now() + HOUR });
     const c = await client();
     const delay = monitorEventLoopDelay({ resolution: 5 });
     // Turns the event loop gets while loading: the load must hand it back between batches.
@@ -304,7 +330,7 @@ describe('redisLedger', () => {
     );
     expect(ledger.size).toBe(n);
     expect(ledger.isRevoked({ tokenId: 'jti-77777' })).toBeDefined();
-    // 1,000 keys per batch: at least one turn per SCAN and per MGET.
+    // 1,000 keys per batch: at least one turn per batch.
     expect(turns).toBeGreaterThan(100);
   });
 
