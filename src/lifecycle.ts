@@ -176,6 +176,7 @@ export function resumeRecovered<U>(socket: SocketLike, ctx: RegistryContext<U>):
     prior?.strategy ?? (ctx.strategy(auth.strategy) as Strategy<U> | undefined),
   );
   state.result = prior?.result ?? fromSocketAuth(auth);
+  state.owner = ctx;
   setState(socket, state);
   socket.on('disconnect', cleanUpOnDisconnect);
   debug('socket %s: recovered, credential expires %s', socket.id, auth.expiresAt?.toISOString() ?? 'never');

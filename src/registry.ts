@@ -194,6 +194,7 @@ export class SockPass<U = unknown> {
           }
           const deciding = decision.kind === 'deferred' ? decision.pending : chain.find((n) => n.name === decision.strategy)?.strategy;
           const state = createState(socket, decision.strategy, deciding, decision.kind === 'success' ? decision.result : undefined);
+          state.owner = registry.#context;
           if (decision.kind === 'success') socket.data.auth = toSocketAuth(decision.strategy, decision.result);
           setState(socket, state);
           next();
@@ -333,6 +334,8 @@ export class SockPass<U = unknown> {
       if (state !== undefined) this.#started(socket, state);
       return;
     }
+    // Another registry's socket (this one is attached to the whole Server): not ours to start.
+    if (state.owner !== this.#context) return;
     socket.on('disconnect', cleanUpOnDisconnect);
     if (state.status === 'pending') startQuarantine(socket, state, this.#context);
     else this.#started(socket, state);

@@ -22,6 +22,12 @@ const NONE: readonly never[] = Object.freeze([]);
 
 export interface SocketState<U> extends Deadlined {
   socket: SocketLike;
+  /**
+   * The registry (its context) that admitted the socket: a registry attached
+   * to a whole Server sees the sockets of namespaces another registry guards,
+   * and must leave them alone.
+   */
+  owner: object | undefined;
   status: 'pending' | 'authenticated';
   /** Name the deciding (or awaited) strategy was registered under. */
   strategyName: string;
@@ -51,6 +57,7 @@ export function createState<U>(
 ): SocketState<U> {
   return {
     socket,
+    owner: undefined,
     status: result === undefined ? 'pending' : 'authenticated',
     strategyName,
     strategy,
