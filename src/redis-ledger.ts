@@ -256,6 +256,7 @@ class RedisLedger implements RevocationLedger {
       });
       void this.#resync();
     } catch (err) {
+      if (this.#closed) return; // close() destroyed the connection under connect()
       this.#onError(err);
       const sub = this.#subscriber;
       this.#subscriber = undefined;
@@ -297,7 +298,8 @@ class RedisLedger implements RevocationLedger {
       }
     } catch (err) {
       this.#onError(err);
-      this.#later(() => void this.#resync());
+      // A 'ready' meanwhile may already have resynced.
+      this.#later(() => void (this.#trusted ? undefined : this.#resync()));
     } finally {
       this.#syncing = false;
     }
