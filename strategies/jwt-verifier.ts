@@ -14,7 +14,7 @@ import createDebug from 'debug';
 import jwt from 'jsonwebtoken';
 import { AuthError, isAuthError } from '../src/errors.js';
 import { TIMED_OUT, withTimeout } from '../src/timeout.js';
-import type { AuthResult, Claims } from '../src/types.js';
+import type { AuthResult, AuthSuccess, Claims } from '../src/types.js';
 
 const debug = createDebug('sockpass:jwt');
 
@@ -228,7 +228,11 @@ export function createJwtVerifier<U = Claims>(options: JwtVerifyOptions<U>, stra
       }
       const exp = claims.exp;
       // A token admitted within clockTolerance past exp lives as long as it was admitted for, not an instant.
-      return { kind: 'success', user, claims, expiresAt: typeof exp === 'number' ? new Date((exp + clockTolerance) * 1000) : null };
+      const success: AuthSuccess<U> = { kind: 'success', user, claims, expiresAt: typeof exp === 'number' ? new Date((exp + clockTolerance) * 1000) : null };
+      // For the revocation ledger: `revoke({ user })` judges by iat, `revoke({ token })` by jti.
+      if (isNumericDate(claims.iat)) success.issuedAt = new Date(claims.iat * 1000);
+      if (typeof claims.jti === 'string' && claims.jti !== '') success.tokenId = claims.jti;
+      return success;
     },
   };
 }
