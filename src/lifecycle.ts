@@ -22,10 +22,11 @@
 import createDebug from 'debug';
 import { AuthError } from './errors.js';
 import type { CredentialFacts } from './ledger.js';
+import { metricsOn, recordExpiry, socketAuthenticated } from './metrics.js';
 import type { RegistryContext } from './registry-context.js';
 import type { SocketLike } from './socket-like.js';
 import { DeadlineQueue } from './deadline-queue.js';
-import { addCleanup, cleanUpOnDisconnect, createState, setState, toSocketAuth, type SocketState } from './socket-state.js';
+import { addCleanup, cleanUpOnDisconnect, createState, getState, setState, toSocketAuth, type SocketState } from './socket-state.js';
 import type { AuthSuccess, SocketAuth, Strategy } from './types.js';
 import { EXPIRED_EVENT, REFRESH_EVENT, REVOKED_EVENT, type AuthNotice, type RefreshNotice } from './wire.js';
 
@@ -144,7 +145,23 @@ export function enterLife<U>(socket: SocketLike, state: SocketState<U>, ctx: Reg
   noteLifetime(ctx, auth);
   joinRooms(socket, auth, ctx);
   scheduleExpiry(socket, state, auth.expiresAt, refreshNoticeAhead(state, ctx));
-  return socket.connected;
+  if (!socket.connected) return false;
+  countSocket(state);
+  return true;
+}
+
+/**
+ * The authenticated-sockets gauge: +1 here, -1 by a shared cleanup step on
+ * disconnect. Only while an SDK listens, so a socket pays nothing otherwise.
+ */
+function countSocket<U>(state: SocketState<U>): void {
+  if (!metricsOn() || state.cleanup.includes(uncountSocket)) return;
+  socketAuthenticated(state.strategyName, state.socket.nsp.name, 1);
+  addCleanup(state as SocketState<unknown>, uncountSocket);
+}
+
+function uncountSocket(state: SocketState<any>): void {
+  socketAuthenticated(state.strategyName, state.socket.nsp.name, -1);
 }
 
 /**
@@ -337,6 +354,11 @@ function adopt<U>(
     revoked.strategy = strategyName;
     throw revoked;
   }
+  if (strategyName !== state.strategyName && state.cleanup.includes(uncountSocket)) {
+    // An anonymous socket upgraded: it moves between the gauge's strategy labels.
+    uncountSocket(state);
+    socketAuthenticated(strategyName, socket.nsp.name, 1);
+  }
   state.strategyName = strategyName;
   state.strategy = strategy;
   state.result = result;
@@ -360,5 +382,6 @@ export function cutSocket(socket: SocketLike, event: string, error: AuthError): 
 }
 
 export function expire(socket: SocketLike): void {
+  if (socket.connected) recordExpiry(getState(socket)?.strategyName ?? 'none');
   cutSocket(socket, EXPIRED_EVENT, new AuthError('token_expired', 'credential has expired'));
 }

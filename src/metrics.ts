@@ -89,9 +89,17 @@ function build(p: MeterProvider): Instruments | undefined {
 /** Attribute objects, made once per combination (all values come from bounded sets). */
 const attributeCache = new Map<string, Map<string, Attributes>>();
 
+/**
+ * Distinct values kept per attribute: dynamic namespaces (`io.of(/^\/room-\d+$/)`)
+ * are named by clients, so past this many the rest are counted as `other`
+ * rather than growing the cache, and every metrics backend, without bound.
+ */
+const MAX_VALUES = 256;
+
 function pair(k1: string, v1: string, k2: string, v2: string): Attributes {
   let inner = attributeCache.get(`${k1}=${v1}`);
   if (inner === undefined) attributeCache.set(`${k1}=${v1}`, (inner = new Map()));
+  if (inner.size >= MAX_VALUES && !inner.has(v2)) v2 = 'other';
   let attrs = inner.get(v2);
   if (attrs === undefined) inner.set(v2, (attrs = Object.freeze({ [k1]: v1, [k2]: v2 })));
   return attrs;
@@ -103,6 +111,11 @@ function single(k: string, v: string): Attributes {
   let attrs = inner.get(v);
   if (attrs === undefined) inner.set(v, (attrs = Object.freeze({ [k]: v })));
   return attrs;
+}
+
+/** True when an SDK listens: per-socket bookkeeping for the gauge is only worth its bytes then. */
+export function metricsOn(): boolean {
+  return current() !== undefined;
 }
 
 /** A start time for `recordHandshake`, or -1 when no SDK listens (so the clock is not even read). */

@@ -20,6 +20,7 @@ import createDebug from 'debug';
 import { AuthError, toAuthError } from './errors.js';
 import { TIMED_OUT, withTimeout } from './timeout.js';
 import { cutSocket, renewCredential, upgradeAnonymous } from './lifecycle.js';
+import { recordRefresh } from './metrics.js';
 import type { RegistryContext } from './registry-context.js';
 import type { SocketLike } from './socket-like.js';
 import { getState, type SocketState } from './socket-state.js';
@@ -55,11 +56,13 @@ function refreshListener<U>(ctx: RegistryContext<U>): (this: SocketLike, payload
     refresh(socket, state, ctx, payload).then(
       (expiresAt) => {
         state.refreshing = false;
+        recordRefresh(state.strategyName, 'success');
         ack?.({ expiresAt: expiresAt === null ? null : expiresAt.toISOString() });
       },
       (err: unknown) => {
         state.refreshing = false;
         const error = toAuthError(err, state.strategyName);
+        recordRefresh(state.strategyName, error.code);
         if (!socket.connected) return;
         ctx.reportFailure(socket, error);
         ack?.({ error: { code: error.code, message: error.message } });

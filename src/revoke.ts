@@ -24,6 +24,7 @@
 import createDebug from 'debug';
 import { AuthError, type AuthErrorCode } from './errors.js';
 import type { Revocation } from './ledger.js';
+import { recordRevocation } from './metrics.js';
 import type { RegistryContext } from './registry-context.js';
 import type { FetchedSocket, NamespaceLike, ServerLike } from './socket-like.js';
 import { REVOKED_EVENT, type AuthNotice } from './wire.js';
@@ -64,6 +65,7 @@ export async function revokeSockets<U>(
   if (reason !== undefined && typeof reason !== 'string') throw new TypeError('sockpass: revoke reason must be a string');
   const server: ServerLike = typeof (io as ServerLike).of === 'function' ? (io as ServerLike) : (io as NamespaceLike).server;
 
+  recordRevocation(revocation.kind);
   let unrecorded: unknown;
   try {
     await ctx.ledger.record(revocation);

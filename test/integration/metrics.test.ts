@@ -7,7 +7,7 @@ import { MeterProvider, MetricReader, type DataPoint, type Histogram } from '@op
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { SockPass, handshakeLimits, jwks, jwtAuth, jwtAuthenticateEvent } from 'sockpass';
 import { signWith, signingKey, startJwksServer, type JwksServer } from '../helpers/jwks-server.js';
-import { codeOf, startServer, type TestServer } from '../helpers/server.js';
+import { codeOf, once, startServer, type TestServer } from '../helpers/server.js';
 import { SECRET, hs256 } from '../helpers/tokens.js';
 
 /** Collects on demand, as a pull exporter (Prometheus) does. */
@@ -86,6 +86,33 @@ describe('metrics', () => {
     expect(await codeOf(server.client('/', { auth: { token: signWith(signingKey('b')) } }))).toBe('key_unavailable');
     expect(await value('sockpass.jwks.fetches', { outcome: 'success' })).toBe(1);
     expect(await value('sockpass.jwks.fetches', { outcome: 'failure' })).toBe(1);
+  });
+
+  it('follows authenticated sockets, refreshes, expiries and revocations through the lifecycle', async () => {
+    const auth = new SockPass().use('jwt-auth', jwtAuth({ secret: SECRET, algorithms: ['HS256'] }));
+    server = await startServer((io) => io.use(auth.middleware('jwt-auth')));
+    const sockets = { strategy: 'jwt-auth', namespace: '/' };
+    const alice = server.client('/', { auth: { token: hs256({ sub: 'alice' }) } });
+    const bob = server.client('/', { auth: { token: hs256({ sub: 'bob' }) } });
+    const brief = server.client('/', { auth: { token: hs256({ sub: 'carol', exp: Math.floor(Date.now() / 1000) + 2 }) } });
+    for (const c of [alice, bob, brief]) expect(await codeOf(c)).toBe('connected');
+    expect(await value('sockpass.sockets.authenticated', sockets)).toBe(3);
+
+    const reply = await alice.timeout(5000).emitWithAck('auth:refresh', { token: hs256({ sub: 'alice' }) });
+    expect(reply).toHaveProperty('expiresAt');
+    await expect(alice.timeout(5000).emitWithAck('auth:refresh', { token: 'forged' })).resolves.toHaveProperty('error.code', 'invalid_token');
+    expect(await value('sockpass.refreshes', { strategy: 'jwt-auth', outcome: 'success' })).toBe(1);
+    expect(await value('sockpass.refreshes', { strategy: 'jwt-auth', outcome: 'invalid_token' })).toBe(1);
+
+    await once(brief, 'disconnect', 5000);
+    expect(await value('sockpass.expiries', { strategy: 'jwt-auth' })).toBe(1);
+
+    await auth.revoke(server.io, { user: 'bob' });
+    await once(bob, 'disconnect', 5000);
+    expect(await value('sockpass.revocations', { target: 'user' })).toBe(1);
+    // alice was cut by her refused refresh, carol expired, bob was revoked: none is left.
+    for (let t = 0; t < 50 && (await value('sockpass.sockets.authenticated', sockets)) !== 0; t++) await new Promise((r) => setTimeout(r, 20));
+    expect(await value('sockpass.sockets.authenticated', sockets)).toBe(0);
   });
 
   it('records nothing, and costs nothing, once the SDK is gone; picks up a provider installed later', async () => {
