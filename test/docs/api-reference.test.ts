@@ -52,6 +52,7 @@ describe('API reference', () => {
           entryPoints: ['entry.ts'],
           tsconfig: 'tsconfig.json',
           skipErrorChecking: ours.skipErrorChecking,
+          disableSources: ours.disableSources,
           validation: ours.validation,
           treatWarningsAsErrors: ours.treatWarningsAsErrors,
           treatValidationWarningsAsErrors: ours.treatValidationWarningsAsErrors,
