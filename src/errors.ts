@@ -106,6 +106,7 @@ export class AuthError extends Error {
   readonly code: AuthErrorCode;
   /** Name of the strategy that refused; the pipeline fills it in when the strategy did not. */
   strategy: string | undefined;
+  /** With `rate_limited`: ms before a new attempt can succeed (sent as `data.retryAfter`); undefined for every other code. */
   readonly retryAfter: number | undefined;
 
   constructor(code: AuthErrorCode, message: string, options: AuthErrorOptions = {}) {

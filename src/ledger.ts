@@ -13,9 +13,15 @@ import createDebug from 'debug';
 
 const debug = createDebug('sockpass:ledger');
 
+/**
+ * What a revocation names: `user` (every credential of a user id issued at or
+ * before the entry's `at`), `session` (a session id), `token` (a JWT's `jti`).
+ */
 export type RevocationKind = 'user' | 'session' | 'token';
 
+/** One ledger entry: what `auth.revoke()` records, and what a lookup returns when a credential matches. */
 export interface Revocation {
+  /** Whether `id` is a user id, a session id or a token id. */
   kind: RevocationKind;
   /** user id, session id, or token id (JWT `jti`) */
   id: string;
@@ -30,12 +36,22 @@ export interface Revocation {
  * `issuedAt` is a ms epoch: a JWT's `iat * 1000`, a session's creation time.
  */
 export interface CredentialFacts {
+  /** The user id (as `userId` returns it), matched against `user` entries. */
   user?: string;
+  /** The session id the credential came from, matched against `session` entries. */
   session?: string;
+  /** The JWT's `jti`, matched against `token` entries. */
   tokenId?: string;
+  /** When the credential was issued, ms epoch; compared with a `user` entry's `at`. Undefined: unknown, so a live `user` entry applies. */
   issuedAt?: number;
 }
 
+/**
+ * Where revocations are recorded and looked up: {@link memoryLedger} (the
+ * default, one process) or {@link redisLedger} (every node). Pass it as
+ * `new SockPass({ ledger })`. Lookups are synchronous and read this node's
+ * view only; recording may wait on a shared store.
+ */
 export interface RevocationLedger {
   /** Records a revocation. For a shared store, resolves only once it is stored and published; rejects (the app must know) when it cannot record. Merges with an existing entry of the same kind+id (latest `at`, latest `until`). */
   record(revocation: Revocation): Promise<void>;
@@ -54,6 +70,7 @@ export interface RevocationLedger {
   readonly trusted: boolean;
 }
 
+/** Options of {@link memoryLedger} (and of the local mirror a Redis ledger keeps). */
 export interface MemoryLedgerOptions {
   /**
    * Hard cap on live entries. When a new entry would exceed it, the entry that

@@ -35,11 +35,19 @@ const debug = createDebug('sockpass:rate-limit');
 
 /** `points` events per `duration` seconds; over it, refused for the rest of the window (or `blockDuration` seconds). */
 export interface LimitRule {
+  /** Events allowed per window: a positive integer. */
   points: number;
+  /** Length of the window, in seconds (a positive integer), counted from the first event. */
   duration: number;
+  /** Seconds a key stays refused once over the limit (a positive integer). Default: the rest of the window. */
   blockDuration?: number;
 }
 
+/**
+ * Options of {@link handshakeLimits}: which limits apply (by client address, by
+ * token subject, on sockets waiting for an in-band credential), and where the
+ * counts live (memory, or Redis shared by every node).
+ */
 export interface HandshakeLimitsOptions {
   /** Refused handshakes per client address. Default 30 per 60 s; `false` turns it off. */
   address?: LimitRule | false;

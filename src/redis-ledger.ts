@@ -30,22 +30,31 @@ const debug = createDebug('sockpass:redis-ledger');
 
 /** The part of a node-redis v5 connection the subscriber uses. */
 export interface LedgerRedisSubscriber {
+  /** Opens the connection; retried with backoff while it fails. */
   connect(): Promise<unknown>;
+  /** Subscribes to the ledger's channel (`<prefix>changes`); `listener` gets each published entry. */
   subscribe(channel: string, listener: (message: string, channel: string) => void): Promise<unknown>;
+  /** Connection events: from `error`, `end` or `reconnecting` the node's view is not trusted until a reload after `ready` finishes. */
   on(event: 'error' | 'ready' | 'end' | 'reconnecting', listener: (...args: unknown[]) => void): unknown;
+  /** False while the connection is down; a client without it is taken as connected. */
   readonly isReady?: boolean;
+  /** Closes at once without waiting for pending commands (used by `close()`; preferred over `quit`). */
   destroy?(): void;
+  /** Closes gracefully; used by `close()` only when there is no `destroy`. */
   quit?(): Promise<unknown>;
 }
 
 /** The part of the app's node-redis v5 client the ledger uses (`createClient()`, connected by the app). */
 export interface LedgerRedisClient {
+  /** Runs one raw command (`EVAL` of the record and load scripts), e.g. `['EVAL', script, '1', key, ...]`. */
   sendCommand(args: string[]): Promise<unknown>;
   /** A second connection for SUBSCRIBE (a subscribed connection can run nothing else). */
   duplicate(): LedgerRedisSubscriber;
+  /** False while the client knows it is disconnected: `record()` then rejects with `store_unavailable` at once. */
   readonly isReady?: boolean;
 }
 
+/** Options of {@link redisLedger}; `maxEntries` caps the node's local mirror as in {@link MemoryLedgerOptions}. */
 export interface RedisLedgerOptions extends Pick<MemoryLedgerOptions, 'maxEntries'> {
   /** The app's connected node-redis v5 client; the ledger never closes it. */
   client: LedgerRedisClient;

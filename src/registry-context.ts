@@ -12,19 +12,34 @@ import type { SocketLike } from './socket-like.js';
 import type { SocketState } from './socket-state.js';
 import type { AuthSuccess, Strategy } from './types.js';
 
+/**
+ * The options that shape an authenticated socket's life after admission: the
+ * rooms it joins, when it is asked to refresh, how long a refresh may take,
+ * how often a session is re-checked. `new SockPass()` takes each of them as
+ * optional ({@link SockPassOptions}) and fills in the default given here.
+ */
 export interface LifecycleOptions<U> {
   /** Stable id of a user, for the `user:<id>` room and for comparing users. */
   userId: (user: U) => string | undefined;
+  /**
+   * Name of the room every socket of a user id joins; `revoke(io, { user })`
+   * disconnects that room on every node. Default `user:<id>`.
+   */
   userRoom: (id: string) => string;
+  /**
+   * Name of the room every socket of a session id joins; `revoke(io, { session })`
+   * disconnects that room on every node. Default `session:<sid>`.
+   */
   sessionRoom: (sid: string) => string;
-  /** Ms before expiry to send `auth:refresh` (0: never ask; clients may still refresh unasked). */
+  /** Ms before expiry to send `auth:refresh` (0: never ask; clients may still refresh unasked). Default 0. */
   refreshBefore: number;
   /**
    * Longest wait for the strategy to verify an in-band refresh (a JWKS key
    * resolver or an `isRevoked` hook that hangs); past it the refresh is refused with `server_error`.
+   * In ms; default 10 000.
    */
   refreshTimeout: number;
-  /** Ms between re-checks of credentials that can be revalidated (sessions); 0 disables. */
+  /** Ms between re-checks of credentials that can be revalidated (sessions); 0 disables. Default 0. */
   revalidateInterval: number;
   /**
    * Let an in-band refresh to a credential without expiry remove the expiry the

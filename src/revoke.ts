@@ -32,7 +32,19 @@ import { REVOKED_EVENT, type AuthNotice } from './wire.js';
 const debug = createDebug('sockpass:revoke');
 
 /** Whose sockets to cut: every credential of a user id issued until now, one session id, or one token by its `jti`. */
-export type RevokeTarget = { user: string | number } | { session: string } | { token: string };
+export type RevokeTarget =
+  | {
+      /** A user id (as `userId` returns it; a number is compared as its string): every credential of it issued until now. */
+      user: string | number;
+    }
+  | {
+      /** A session id (the `sid` of a session cookie): that session. */
+      session: string;
+    }
+  | {
+      /** A token id, the JWT's `jti` claim: that one token, wherever it is used. */
+      token: string;
+    };
 
 /** Options of {@link SockPass.revoke}. */
 export interface RevokeOptions {

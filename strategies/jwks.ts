@@ -28,6 +28,10 @@ import type { JwtHeader, JwtKeyResolver } from './jwt-verifier.js';
 
 const debug = createDebug('sockpass:jwks');
 
+/**
+ * Options of {@link jwks}: where the key set is (exactly one of `uri` or
+ * `issuer`), and how often and how long it is fetched.
+ */
 export interface JwksOptions {
   /** URL of the JWKS document, e.g. `https://tenant.auth0.com/.well-known/jwks.json`. */
   uri?: string;
