@@ -23,7 +23,7 @@ export type AuthErrorCode =
   | 'invalid_issuer'
   /** Longer than `maxTokenBytes`; refused before any parsing. */
   | 'token_too_large'
-  /** The app's `isRevoked` hook said so, or `auth.revoke()` cut the socket. */
+  /** The app's `isRevoked` hook said so, or the credential is in the revocation ledger (`auth.revoke()`), at any admission. */
   | 'token_revoked'
   /** Strategies disagree on the user (mode `all`), or a refresh names another user. */
   | 'user_mismatch'
@@ -32,7 +32,7 @@ export type AuthErrorCode =
   | 'session_not_found'
   /** The store returned a session whose cookie expiry has passed. */
   | 'session_expired'
-  /** The session store errored or did not answer within its bound. */
+  /** The session store errored or did not answer within its bound; or `revoke()` could not record in the revocation ledger. */
   | 'store_unavailable'
   /** A cookie-authenticated handshake from an Origin that is not allowed (CSWSH). */
   | 'origin_not_allowed'
@@ -40,7 +40,7 @@ export type AuthErrorCode =
   | 'forbidden'
   /** Too many refused or pending handshakes from this address or subject; `data.retryAfter` says how many ms to wait. */
   | 'rate_limited'
-  /** An unexpected error inside a strategy; details stay on the server. */
+  /** An unexpected error inside a strategy (or a `failure` listener that threw); details stay on the server. */
   | 'server_error';
 
 /** Every {@link AuthErrorCode}, for validation and exhaustive tests. */

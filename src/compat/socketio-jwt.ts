@@ -8,7 +8,7 @@
  * verifier, quarantine and lifecycle instead of socketio-jwt's own code.
  *
  * Where socketio-jwt was insecure the wire shape stays and the hole is
- * closed (README, "socketio-jwt compatibility", lists each deviation): an
+ * closed (docs/compat-socketio-jwt.md lists each deviation): an
  * algorithms allowlist is required or derived from the key; with
  * `auth_header_required` the header wins and a query token cannot override
  * it; after `unauthorized` the socket is disconnected at once, whatever
