@@ -20,11 +20,13 @@ const run = promisify(execFile);
 describe('packed tarball', () => {
   const dir = mkdtempSync(join(tmpdir(), 'sockpass-pack-'));
   let tarball = '';
+  let packedFiles: string[] = [];
 
   beforeAll(async () => {
     const { stdout } = await run('npm', ['pack', '--pack-destination', dir, '--json', '--silent'], { cwd: root });
     const [packed] = JSON.parse(stdout) as Array<{ filename: string; files: Array<{ path: string }> }>;
     tarball = join(dir, packed!.filename);
+    packedFiles = packed!.files.map((f) => f.path);
   }, 60_000);
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
@@ -37,6 +39,13 @@ describe('packed tarball', () => {
       strict: true,
     });
     expect(messages.map((m) => `${m.type}: ${formatMessage(m, pkg) ?? m.code}`)).toEqual([]);
+  });
+
+  it("ships every docs/ page the README links to, so its relative links work in the installed package", () => {
+    const readme = readFileSync(join(root, 'README.md'), 'utf8');
+    const pages = [...new Set([...readme.matchAll(/\]\((docs\/[^)#\s]+)/g)].map((m) => m[1]!))];
+    expect(pages.length).toBeGreaterThan(5);
+    expect(pages.filter((page) => !packedFiles.includes(page))).toEqual([]);
   });
 
   it('has correct types for every entry under node10, node16 (CJS and ESM) and bundler resolution', async () => {
