@@ -174,6 +174,8 @@ async function discoverJwksUri(issuer: string, getJson: (url: string) => Promise
  * The key, if its type (and `alg`, when the JWK declares one) fits the
  * token's algorithm, as a static key must: RSA for RS and PS, the matching
  * curve for ES, Ed25519 or Ed448 for EdDSA, never a public key for HS.
+ * (EdDSA cannot be in a verifier's `algorithms` since jsonwebtoken 9 does
+ * not verify it, so an Ed25519 key is kept here but never used.)
  */
 function fitting({ key, alg }: JwksKey, tokenAlg: string): KeyObject {
   if (alg !== undefined && alg !== tokenAlg) throw new AuthError('invalid_token', 'token algorithm does not fit its key');
