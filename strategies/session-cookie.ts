@@ -22,7 +22,7 @@ import type { IncomingMessage } from 'node:http';
 import createDebug from 'debug';
 import { AuthError, type AuthErrorCode } from '../src/errors.js';
 import { TIMED_OUT, withTimeout } from '../src/timeout.js';
-import type { AuthResult, HandshakeContext, Strategy } from '../src/types.js';
+import type { AuthResult, AuthSuccess, HandshakeContext, Strategy } from '../src/types.js';
 import { prepareOrigins, type AllowedOrigins } from './origin.js';
 
 const debug = createDebug('sockpass:session');
@@ -81,6 +81,19 @@ export interface SessionCookieOptions<U> {
   requireOrigin?: boolean;
   /** Longest wait for the session store (and then for deserializeUser), in ms. Default 2000. */
   storeTimeout?: number;
+  /**
+   * When this session's login happened (a Date or ms epoch), for
+   * `revoke({ user })`: a session logged in at or before the revocation is
+   * refused, one logged in after it (the user came back) is admitted.
+   * express-session records no creation time (and `cookie.expires` moves on
+   * every request, so it cannot stand in), so by default the age is unknown
+   * and a user revocation refuses every session of that user until the
+   * revocation expires. Stamp the time in your login route
+   * (`req.session.loggedInAt = Date.now()` after `req.login`) and return it:
+   * `issuedAt: (s) => s.loggedInAt`. The value lives in the server-side
+   * session, so a client cannot forge it.
+   */
+  issuedAt?: (session: SessionRecord) => Date | number | undefined | null;
 }
 
 /** What reading the session for one cookie came to. */
@@ -133,6 +146,15 @@ export function sessionStrategy<U = unknown>(options: SessionStrategyOptions<U>)
   if (!Number.isFinite(storeTimeout) || storeTimeout <= 0) throw new TypeError('sockpass: storeTimeout must be a positive number of ms');
   const originAllowed = prepareOrigins(options.allowedOrigins);
   const requireOrigin = options.requireOrigin === true;
+  const issuedAtOf = options.issuedAt;
+  if (issuedAtOf !== undefined && typeof issuedAtOf !== 'function') throw new TypeError('sockpass: issuedAt must be a function of the session');
+  /** The session's login time, or undefined (unknown age) when the app gives none or a value that is not a valid time. */
+  const loginTime = (session: SessionRecord): Date | undefined => {
+    if (issuedAtOf === undefined) return undefined;
+    const value = issuedAtOf(session);
+    const ms = value instanceof Date ? value.getTime() : typeof value === 'number' ? value : Number.NaN;
+    return Number.isFinite(ms) ? new Date(ms) : undefined;
+  };
   const resolveUser = prepareUserResolver(options, userProperty);
   const { read } = options;
 
@@ -156,7 +178,7 @@ export function sessionStrategy<U = unknown>(options: SessionStrategyOptions<U>)
     if (user.value === undefined || user.value === null || (user.value as unknown) === false) {
       return refuse('credentials_required', 'the session has no logged-in user');
     }
-    return {
+    const success: AuthSuccess<U> = {
       kind: 'success',
       user: user.value,
       session: claimedSid,
@@ -164,6 +186,9 @@ export function sessionStrategy<U = unknown>(options: SessionStrategyOptions<U>)
       // The lifecycle calls this on its interval: one session read (and one deserializeUser), as one HTTP request would cost.
       revalidate: () => load(request, claimedSid),
     };
+    const issuedAt = loginTime(outcome.session);
+    if (issuedAt !== undefined) success.issuedAt = issuedAt;
+    return success;
   }
 
   return {

@@ -83,6 +83,8 @@ export async function startNode(options: NodeOptions): Promise<ClusterNode> {
       session: sessions,
       name: SESSION_COOKIE,
       user: (s) => (s as { user?: ClusterUser }).user,
+      // Stamped at login below: a revoke({ user }) refuses sessions logged in before it, not the next login.
+      issuedAt: (s) => s.loggedInAt as number | undefined,
       // Browsers on this page send its Origin; the demo's Node clients send none.
       allowedOrigins: (origin) => origin === `http://127.0.0.1:${(http.address() as AddressInfo).port}`,
     }));
@@ -96,7 +98,8 @@ export async function startNode(options: NodeOptions): Promise<ClusterNode> {
   app.post('/login', sessions, (req, res) => {
     const user = typeof req.body?.user === 'string' && /^[a-z0-9-]{1,32}$/.test(req.body.user) ? req.body.user : undefined;
     if (user === undefined) return void res.status(400).json({ error: 'user: lowercase letters, digits, dashes' });
-    (req.session as unknown as { user: ClusterUser }).user = { id: user };
+    (req.session as unknown as { user: ClusterUser; loggedInAt: number }).user = { id: user };
+    (req.session as unknown as { loggedInAt: number }).loggedInAt = Date.now();
     const token = jwt.sign({ sub: user }, options.jwtSecret, { algorithm: 'HS256', expiresIn: options.tokenTtl ?? 300 });
     res.json({ node: options.name, token });
   });

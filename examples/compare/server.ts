@@ -17,7 +17,7 @@ import type { Namespace } from 'socket.io';
 import { SockPass, jwtAuth, jwtAuthenticateEvent, jwtHeader, jwtQuery, sessionCookie, type JwtVerifyOptions, type Mode, type Strategy } from 'sockpass';
 import { connectBacking } from './backing.js';
 import { mountMetricsPanel } from './metrics-panel.js';
-import { SESSION_COOKIE, mountWebLogin, ownOrigins, serveWebLogin } from '../shared/web-login.js';
+import { SESSION_COOKIE, loggedInAt, mountWebLogin, ownOrigins, serveWebLogin } from '../shared/web-login.js';
 import {
   findUser,
   refreshBeforeFor,
@@ -88,7 +88,7 @@ export function createCompareServer(options: CompareOptions = {}): Promise<Examp
       'jwt-query': jwtQuery(jwt),
       'jwt-header': jwtHeader(jwt),
       'jwt-authenticate-event': jwtAuthenticateEvent({ ...jwt, timeout: 10_000 }),
-      session: sessionCookie({ session: web.sessions, passport: web.passport, name: SESSION_COOKIE, allowedOrigins: ownOrigins(http) }),
+      session: sessionCookie({ session: web.sessions, passport: web.passport, name: SESSION_COOKIE, allowedOrigins: ownOrigins(http), issuedAt: loggedInAt }),
     };
     const namespaces: Namespace[] = [];
     for (const name of COMPARED) {

@@ -28,7 +28,7 @@ import {
   type ExampleOptions,
   type ExampleServer,
 } from '../shared/example-app.js';
-import { SESSION_COOKIE, mountWebLogin, ownOrigins, serveWebLogin } from '../shared/web-login.js';
+import { SESSION_COOKIE, loggedInAt, mountWebLogin, ownOrigins, serveWebLogin } from '../shared/web-login.js';
 
 /** The chain, in the order that lets migrated clients use their token. */
 export const MIGRATION_CHAIN = ['jwt-auth', 'session'] as const;
@@ -45,7 +45,7 @@ export function createMigrationServer(options: ExampleOptions = {}): Promise<Exa
       // Step 2: what passport.socketio did, for clients that do not yet.
       .use(
         'session',
-        sessionCookie<DemoUser>({ session: web.sessions, passport: web.passport, name: SESSION_COOKIE, allowedOrigins: ownOrigins(http) }),
+        sessionCookie<DemoUser>({ session: web.sessions, passport: web.passport, name: SESSION_COOKIE, allowedOrigins: ownOrigins(http), issuedAt: loggedInAt }),
       );
 
     serveWebLogin(app, {

@@ -19,7 +19,7 @@ import {
   type ExampleOptions,
   type ExampleServer,
 } from '../shared/example-app.js';
-import { SESSION_COOKIE, mountWebLogin, ownOrigins, serveWebLogin } from '../shared/web-login.js';
+import { SESSION_COOKIE, loggedInAt, mountWebLogin, ownOrigins, serveWebLogin } from '../shared/web-login.js';
 
 export function createSessionServer(options: ExampleOptions = {}): Promise<ExampleServer> {
   return startExample(new URL('./public/', import.meta.url), { ...options, port: options.port ?? envPort(3014) }, 1800, ({ app, http, io, tokens }) => {
@@ -31,6 +31,7 @@ export function createSessionServer(options: ExampleOptions = {}): Promise<Examp
         passport: web.passport,
         name: SESSION_COOKIE,
         allowedOrigins: ownOrigins(http),
+        issuedAt: loggedInAt,
       }),
     );
     serveWebLogin(app, {

@@ -10,6 +10,7 @@ import type { AddressInfo } from 'node:net';
 import type { Express, Request } from 'express';
 import session, { type Store } from 'express-session';
 import passport from 'passport';
+import type { SessionRecord } from 'sockpass';
 import { checkPassword, findUser, type DemoUser } from './example-app.js';
 
 /** The session cookie's name in the examples. */
@@ -51,6 +52,9 @@ export function serveWebLogin(app: Express, routes: WebLoginRoutes = {}): void {
     if (user === undefined) return void res.status(401).json({ error: 'wrong username or password' });
     req.login(user, (err) => {
       if (err) return next(err);
+      // When this login happened: the session strategy's `issuedAt` reads it, so a
+      // `revoke({ user })` refuses sessions logged in before it, not the next login.
+      (req.session as unknown as { loggedInAt: number }).loggedInAt = Date.now();
       res.json({ user, expiresAt: sessionExpiry(req), ...routes.loginBody?.(user) });
     });
   });
@@ -89,4 +93,9 @@ export function ownOrigins(http: HttpServer): (origin: string) => boolean {
     const port = (http.address() as AddressInfo | null)?.port;
     return url.protocol === 'http:' && ['localhost', '127.0.0.1', '[::1]'].includes(url.hostname) && url.port === String(port);
   };
+}
+
+/** The session strategy's `issuedAt`: when `/login` stamped this session. */
+export function loggedInAt(session: SessionRecord): number | undefined {
+  return typeof session.loggedInAt === 'number' ? session.loggedInAt : undefined;
 }

@@ -78,6 +78,8 @@ export async function startSessionApp(options: SessionAppOptions): Promise<Sessi
   app.use(sessionMiddleware);
   app.use(authenticator.session());
   app.post('/login', authenticator.authenticate('local'), (req, res) => {
+    // When this login happened, for the session strategy's `issuedAt` (revoke({ user }) judges by it).
+    (req.session as unknown as Record<string, unknown>).loggedInAt = Date.now();
     res.json({ user: req.user });
   });
   app.post('/logout', (req, res, next) => {
