@@ -22,7 +22,7 @@
  * BENCH_SCALE_PER_DRIVER (15000), BENCH_ONLY (comma list of scenario ids,
  * for quick runs), BENCH_PHASES (handshakes,events,memory,scale),
  * BENCH_CPU_PROF=<scenarios> (writes a .cpuprofile of each of those server
- * processes into bench/results/), BENCH_HEAP_SNAPSHOT=<scenario> (a heap snapshot with the
+ * processes into bench/results/), BENCH_HEAP_SNAPSHOT=<scenarios> (a heap snapshot with the
  * memory round's sockets open, same place).
  *
  * @module
@@ -48,7 +48,7 @@ const EVENTS_PER_SOCKET = 1000;
 const EVENT_WINDOW = 8;
 const ONLY = process.env.BENCH_ONLY?.split(',').map((s) => s.trim()).filter(Boolean);
 const CPU_PROF = process.env.BENCH_CPU_PROF?.split(',') ?? [];
-const HEAP_SNAPSHOT = process.env.BENCH_HEAP_SNAPSHOT;
+const HEAP_SNAPSHOT = process.env.BENCH_HEAP_SNAPSHOT?.split(',') ?? [];
 const PHASES = new Set((process.env.BENCH_PHASES ?? 'handshakes,events,memory,scale').split(','));
 /** `distinct` (default): one token and one user per socket. `shared`: every socket sends the same token of one user. */
 const USERS = process.env.BENCH_USERS ?? 'distinct';
@@ -151,7 +151,7 @@ async function memoryRound(server: ServerHandle, creds: Credentials): Promise<Me
   if (run.failures > 0) throw new Error(`bench: ${server.scenario.id}: memory sockets failed to connect (${run.firstError})`);
   // Let every socket settle (timers armed, rooms joined) before weighing.
   await new Promise((r) => setTimeout(r, 500));
-  const snapshotDir = HEAP_SNAPSHOT === server.scenario.id ? RESULTS_DIR : undefined;
+  const snapshotDir = HEAP_SNAPSHOT.includes(server.scenario.id) ? RESULTS_DIR : undefined;
   const after = await toServer<'heap'>(server, { type: 'heap', claims: true, snapshotDir });
   await drain(server);
   const empty = await toServer<'heap'>(server, { type: 'heap' });
