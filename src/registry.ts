@@ -13,7 +13,8 @@ import createDebug from 'debug';
 import { createHandshakeContext } from './context.js';
 import { AuthError, toAuthError } from './errors.js';
 import { startLifecycle, resumeRecovered, type LifecycleOptions } from './lifecycle.js';
-import { decide, type Mode, type NamedStrategy } from './pipeline.js';
+import { isThenable } from './immediate.js';
+import { decide, type Decision, type Mode, type NamedStrategy } from './pipeline.js';
 import { startQuarantine } from './quarantine.js';
 import { createGuard, type Guard, type GuardPolicy } from './guard.js';
 import { revokeSockets, type RevokeOptions, type RevokeTarget } from './revoke.js';
@@ -148,27 +149,34 @@ export class SockPass<U = unknown> {
     }
     const { userId } = this.#context.options;
     const registry = this;
+    // Mode `first` decides by one strategy; `all` by none alone (no in-band refresh for the socket).
+    const byName = new Map(chain.map((n) => [n.name, n.strategy]));
+    const settle = (socket: SocketLike, next: (err?: Error) => void, decision: Decision<U>) => {
+      if (decision.kind === 'fail') {
+        registry.#reportFailure(socket, decision.error);
+        return next(decision.error);
+      }
+      const deciding = decision.kind === 'deferred' ? decision.pending : byName.get(decision.strategy);
+      const state = createState(socket, decision.strategy, deciding, decision.kind === 'success' ? decision.result : undefined);
+      if (decision.kind === 'success') socket.data.auth = toSocketAuth(decision.strategy, decision.result);
+      setState(socket, state);
+      next();
+    };
+    const refuse = (socket: SocketLike, next: (err?: Error) => void, err: unknown) => {
+      const error = toAuthError(err);
+      registry.#reportFailure(socket, error);
+      next(error);
+    };
 
     return function sockpassMiddleware(s, next) {
       const socket = s as unknown as SocketLike;
       registry.#watch(socket.nsp);
-      decide(chain, createHandshakeContext(socket), mode, userId).then(
-        (decision) => {
-          if (decision.kind === 'fail') {
-            registry.#reportFailure(socket, decision.error);
-            return next(decision.error);
-          }
-          const deciding = decision.kind === 'deferred' ? decision.pending : chain.find((n) => n.name === decision.strategy)?.strategy;
-          const state = createState(socket, decision.strategy, deciding, decision.kind === 'success' ? decision.result : undefined);
-          if (decision.kind === 'success') socket.data.auth = toSocketAuth(decision.strategy, decision.result);
-          setState(socket, state);
-          next();
-        },
-        (err: unknown) => {
-          const error = toAuthError(err);
-          registry.#reportFailure(socket, error);
-          next(error);
-        },
+      const decision = decide(chain, createHandshakeContext(socket), mode, userId);
+      // A decision that needed no I/O is applied now, without a promise: next() runs in this call, as in a hand-written middleware.
+      if (!isThenable(decision)) return settle(socket, next, decision);
+      decision.then(
+        (settled) => settle(socket, next, settled),
+        (err: unknown) => refuse(socket, next, err),
       );
     };
   }
