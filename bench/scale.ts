@@ -83,7 +83,7 @@ async function connect(server: ServerHandle, drivers: readonly ChildProcess[], t
         credentials: tokens.slice(i * share, (i + 1) * share),
         concurrency,
         localAddress: `127.0.0.${10 + i}`,
-      }, Math.max(120_000, share * 20)),
+      }, Math.max(300_000, share * 100)),
     ),
   );
   const failed = runs.find((r) => r.failures > 0);
