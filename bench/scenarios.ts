@@ -43,6 +43,11 @@ export const HANDSHAKE_SCENARIOS: readonly Scenario[] = [
   { id: 'socketio-jwt', label: 'socketio-jwt 4.6 (handshake: true)', credential: 'query', algorithm: 'HS256' },
   { id: 'thream', label: '@thream/socketio-jwt 3', credential: 'auth-bearer', algorithm: 'HS256' },
   { id: 'sp-auth-hs', label: 'sockpass jwt-auth HS256', credential: 'auth', algorithm: 'HS256', baseline: 'jwt-key' },
+  // Issue 12: the revocation check on every handshake must cost next to nothing (within 2% of sp-auth-hs).
+  { id: 'sp-auth-hs-ledger', label: 'sockpass jwt-auth HS256 + Redis ledger, 100,000 entries', credential: 'auth', algorithm: 'HS256', baseline: 'sp-auth-hs' },
+  // Operations: an OpenTelemetry SDK recording sockpass's metrics, and the handshake limiter (memory), each against plain jwt-auth.
+  { id: 'sp-auth-metrics', label: 'sockpass jwt-auth HS256 + OTel SDK metrics', credential: 'auth', algorithm: 'HS256', baseline: 'sp-auth-hs' },
+  { id: 'sp-auth-limit', label: 'sockpass jwt-auth HS256 + rate limits (memory)', credential: 'auth', algorithm: 'HS256', baseline: 'sp-auth-hs' },
   { id: 'sp-query', label: 'sockpass jwt-query HS256', credential: 'query', algorithm: 'HS256', baseline: 'socketio-jwt' },
   { id: 'sp-header', label: 'sockpass jwt-header HS256', credential: 'header', algorithm: 'HS256', baseline: 'jwt-key' },
   { id: 'sp-event', label: 'sockpass jwt-authenticate-event HS256', credential: 'event', algorithm: 'HS256', baseline: 'jwt-key' },

@@ -11,17 +11,24 @@
  * @module
  */
 import { createSecretKey, createPublicKey, type KeyObject } from 'node:crypto';
+import { spawnSync } from 'node:child_process';
 import { createServer, type RequestListener } from 'node:http';
 import { join } from 'node:path';
 import { writeHeapSnapshot } from 'node:v8';
 import type { AddressInfo } from 'node:net';
 import { createRequire } from 'node:module';
+import { metrics } from '@opentelemetry/api';
+import { PrometheusExporter } from '@opentelemetry/exporter-prometheus';
+import { MeterProvider } from '@opentelemetry/sdk-metrics';
 import { authorize as threamAuthorize } from '@thream/socketio-jwt';
 import express from 'express';
 import session from 'express-session';
 import jwt from 'jsonwebtoken';
 import { Passport } from 'passport';
+import { createClient } from 'redis';
 import { Server, type Socket } from 'socket.io';
+import { startRedis } from '../test/helpers/redis.js';
+import { fillRevocations } from '../test/helpers/revocations.js';
 import { HS_SECRET, rsaPublicKey } from './keys.js';
 import { loadSockpass, type Sockpass } from './library.js';
 import { serve, type ServerReply, type ServerRequest } from './protocol.js';
@@ -85,10 +92,11 @@ function sockpassSetup(
   library: Sockpass,
   strategy: Parameters<Sockpass['SockPass']['prototype']['use']>[1],
   extra: (io: Server, auth: InstanceType<Sockpass['SockPass']>, counters: Counters) => void = () => {},
+  options?: ConstructorParameters<Sockpass['SockPass']>[0],
 ): Setup {
   return {
     install(io, counters) {
-      const auth = new library.SockPass().use('bench', strategy);
+      const auth = new library.SockPass(options).use('bench', strategy);
       io.use(auth.middleware('bench'));
       revokeUser = (user) => auth.revoke(io, { user });
       auth.onAuthenticated(io, () => {
@@ -120,6 +128,34 @@ function sessionSetup(library: Sockpass): Setup {
     http: app,
     ...sockpassSetup(library, library.sessionCookie({ session: sessionMiddleware, passport, allowedOrigins: [BENCH_ORIGIN] })),
   };
+}
+
+/**
+ * jwt-auth with a Redis revocation ledger holding 100,000 live entries, on a
+ * redis-server of its own. Half are user entries for every bench user (`sub`
+ * user-N), recorded an hour before any bench token was issued: each handshake
+ * finds its user in the ledger and compares ages (the costliest lookup) and is
+ * still admitted. The rest are sessions and token ids no client presents.
+ */
+async function ledgerSetup(library: Sockpass, strategy: Parameters<Sockpass['SockPass']['prototype']['use']>[1]): Promise<Setup | string> {
+  if (spawnSync('redis-server', ['--version']).error !== undefined) return 'redis-server is not installed';
+  const redis = await startRedis();
+  // The orchestrator stops servers with SIGTERM; exiting runs the helper's 'exit' hook, which kills redis-server.
+  process.once('SIGTERM', () => process.exit(143));
+  const client = createClient({ url: redis.url });
+  await client.connect();
+  const prefix = 'sockpass:revoked:';
+  const at = Date.now() - 3_600_000;
+  const until = Date.now() + 3 * 3_600_000;
+  await fillRevocations(client, { prefix, kind: 'user', idPrefix: 'user-', count: 50_000, at, until });
+  await fillRevocations(client, { prefix, kind: 'session', idPrefix: 'bench-session-', count: 25_000, at, until });
+  await fillRevocations(client, { prefix, kind: 'token', idPrefix: 'bench-jti-', count: 25_000, at, until });
+  const started = performance.now();
+  const ledger = library.redisLedger({ client, prefix });
+  await ledger.ready();
+  console.error(`bench: sp-auth-hs-ledger: ledger loaded ${ledger.size} entries in ${(performance.now() - started).toFixed(0)} ms`);
+  // `ledger` becomes a SockPass option with the lifecycle rework of issue 12; until then this row equals sp-auth-hs.
+  return sockpassSetup(library, strategy, undefined, { ledger } as ConstructorParameters<Sockpass['SockPass']>[0]);
 }
 
 /**
@@ -161,6 +197,14 @@ async function setupFor(id: string): Promise<Setup | string> {
       return { install: (io, c) => (io.use(threamAuthorize({ secret: HS_SECRET })), countConnections(io, c)) };
     case 'sp-auth-hs':
       return sockpassSetup(library, library.jwtAuth(hs));
+    case 'sp-auth-hs-ledger':
+      return ledgerSetup(library, library.jwtAuth(hs));
+    case 'sp-auth-metrics':
+      // What an app exporting to Prometheus runs: the SDK records every handshake into its aggregations.
+      metrics.setGlobalMeterProvider(new MeterProvider({ readers: [new PrometheusExporter({ preventServerStart: true })] }));
+      return sockpassSetup(library, library.jwtAuth(hs));
+    case 'sp-auth-limit':
+      return sockpassSetup(library, library.jwtAuth(hs), undefined, { rateLimit: library.handshakeLimits() });
     case 'sp-auth-rs':
       return sockpassSetup(library, library.jwtAuth({ secret: rsaPublicKey(), algorithms: ['RS256'] }));
     case 'sp-query':

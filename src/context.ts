@@ -11,15 +11,26 @@ import type { HandshakeContext } from './types.js';
 
 /** The part of a Socket.IO server socket the context reads: public API only. */
 export interface HandshakeSource {
+  /** Socket.IO's `socket.handshake`. */
   handshake: {
+    /** Parsed query string of the handshake URL. */
     query: Record<string, unknown>;
+    /** The client's `auth` payload. */
     auth: unknown;
+    /** Headers of the handshake request. */
     headers: Record<string, string | string[] | undefined>;
+    /** The client's remote address. */
     address: string;
+    /** True over TLS. */
     secure: boolean;
   };
+  /** The handshake's HTTP request (`socket.request`). */
   request: IncomingMessage;
-  nsp: { name: string };
+  /** The namespace the socket joins; only its `name` is read. */
+  nsp: {
+    /** Namespace name, e.g. `/` or `/admin`. */
+    name: string;
+  };
 }
 
 const EMPTY: Readonly<Record<string, never>> = Object.freeze({});

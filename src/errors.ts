@@ -8,6 +8,7 @@
  * @module
  */
 
+/** Every code an {@link AuthError} can carry: a union, so `switch (err.code)` is checked by the compiler. */
 export type AuthErrorCode =
   /** No credential where the strategy looks (and nothing else admitted the socket). */
   | 'credentials_required'
@@ -37,9 +38,12 @@ export type AuthErrorCode =
   | 'origin_not_allowed'
   | 'authentication_timeout'
   | 'forbidden'
+  /** Too many refused or pending handshakes from this address or subject; `data.retryAfter` says how many ms to wait. */
+  | 'rate_limited'
   /** An unexpected error inside a strategy; details stay on the server. */
   | 'server_error';
 
+/** Every {@link AuthErrorCode}, for validation and exhaustive tests. */
 export const AUTH_ERROR_CODES: readonly AuthErrorCode[] = [
   'credentials_required',
   'credentials_bad_format',
@@ -58,48 +62,68 @@ export const AUTH_ERROR_CODES: readonly AuthErrorCode[] = [
   'origin_not_allowed',
   'authentication_timeout',
   'forbidden',
+  'rate_limited',
   'server_error',
 ];
 
 /** What a client receives as `connect_error`'s `err.data` (and in `unauthorized`). */
 export interface AuthErrorData {
+  /** Always `UnauthorizedError`, the shape socketio-jwt clients already test for. */
   type: 'UnauthorizedError';
+  /** Stable, machine-readable reason. */
   code: AuthErrorCode;
+  /** Human-readable reason, written by sockpass; never contains the credential. */
   message: string;
+  /** Name of the strategy that refused, as registered with `use()`. */
   strategy?: string;
+  /** With `rate_limited`: ms before a new attempt can succeed. */
+  retryAfter?: number;
 }
 
+/** Optional details of an {@link AuthError}. */
 export interface AuthErrorOptions {
   /** Name of the strategy that refused, as registered with `use()`. */
   strategy?: string;
   /** The underlying error; kept on the server, never sent to a client. */
   cause?: unknown;
+  /** With `rate_limited`: ms before a new attempt can succeed; sent to the client in `err.data`. */
+  retryAfter?: number;
 }
 
 /**
+ * The one error type sockpass raises: a stable `code`, and a message written
+ * by sockpass that is safe to log or send to a client.
+ *
  * @example
  * ```ts
  * throw new AuthError('forbidden', 'admins only', { strategy: 'jwt-auth' });
  * ```
  */
 export class AuthError extends Error {
+  /** Always `AuthError` (how {@link isAuthError} recognizes one from another copy of sockpass). */
   override readonly name = 'AuthError';
+  /** Stable, machine-readable reason. */
   readonly code: AuthErrorCode;
+  /** Name of the strategy that refused; the pipeline fills it in when the strategy did not. */
   strategy: string | undefined;
+  readonly retryAfter: number | undefined;
 
   constructor(code: AuthErrorCode, message: string, options: AuthErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.code = code;
     this.strategy = options.strategy;
+    this.retryAfter = options.retryAfter;
   }
 
   /** The payload Socket.IO sends to the client as `err.data`. */
   get data(): AuthErrorData {
     const data: AuthErrorData = { type: 'UnauthorizedError', code: this.code, message: this.message };
     if (this.strategy !== undefined) data.strategy = this.strategy;
+    if (this.retryAfter !== undefined) data.retryAfter = this.retryAfter;
     return data;
   }
 
+  /** Serializes as {@link AuthError.data}, so a logged or sent error never carries `cause`. */
   toJSON(): AuthErrorData {
     return this.data;
   }

@@ -26,6 +26,7 @@ const debug = createDebug('sockpass:guard');
 
 /** Decides whether an authenticated socket may send `event`. Throwing counts as a refusal. */
 export type GuardPredicate<U> = (auth: SocketAuth<U>, event: string) => boolean;
+/** One entry of a {@link GuardPolicy}: a predicate, or `true` (allow) / `false` (refuse). */
 export type GuardRule<U> = GuardPredicate<U> | boolean;
 /** Event name (exact, `prefix*` or `*`) → rule. */
 export type GuardPolicy<U> = Readonly<Record<string, GuardRule<U>>>;

@@ -6,7 +6,10 @@
  */
 export { SockPass, defaultUserId } from './registry.js';
 export type { SockPassOptions, MiddlewareOptions, SockPassMiddleware, AuthenticatedSocket } from './registry.js';
+export type { ConnectionTarget } from './registry.js';
 export { AuthError, isAuthError, AUTH_ERROR_CODES } from './errors.js';
+export { handshakeLimits } from './rate-limit.js';
+export type { HandshakeLimits, HandshakeLimitsOptions, LimitRule } from './rate-limit.js';
 export type { AuthErrorCode, AuthErrorData, AuthErrorOptions } from './errors.js';
 export type { Mode } from './pipeline.js';
 export type {
@@ -54,3 +57,9 @@ export type {
   JwtKeyResolver,
   JwtHeader,
 } from '../strategies/jwt-verifier.js';
+export { memoryLedger } from './ledger.js';
+export type { RevocationLedger, Revocation, RevocationKind, CredentialFacts, MemoryLedgerOptions } from './ledger.js';
+export { redisLedger } from './redis-ledger.js';
+export type { RedisLedgerOptions, LedgerRedisClient, LedgerRedisSubscriber } from './redis-ledger.js';
+export { jwks } from '../strategies/jwks.js';
+export type { JwksOptions, JwksKeySource } from '../strategies/jwks.js';

@@ -25,10 +25,13 @@ import { EXPIRED_EVENT, REVOKED_EVENT, type AuthNotice } from './wire.js';
 
 const debug = createDebug('sockpass:lifecycle');
 
+/** How the registry runs an authenticated socket's life: rooms, refresh notice, revalidation. Every member has a default in `new SockPass()`. */
 export interface LifecycleOptions<U> {
   /** Stable id of a user, for the `user:<id>` room and for comparing users. */
   userId: (user: U) => string | undefined;
+  /** Room of every socket of a user, for `revoke({ user })`. Default `user:<id>`. */
   userRoom: (id: string) => string;
+  /** Room of every socket of a session, for `revoke({ session })`. Default `session:<sid>`. */
   sessionRoom: (sid: string) => string;
   /** Ms before expiry to emit `auth:refresh`; 0 disables the notice (clients may still refresh unasked). */
   refreshBefore: number;

@@ -18,6 +18,7 @@ import type { AuthResult, AuthSuccess, HandshakeContext, Strategy } from './type
 
 const debug = createDebug('sockpass:pipeline');
 
+/** How a chain decides: `first` (the first strategy that finds credentials decides) or `all` (every strategy must succeed, for the same user). */
 export type Mode = 'first' | 'all';
 
 export interface NamedStrategy<U> {

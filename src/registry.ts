@@ -15,8 +15,10 @@ import { AuthError, toAuthError } from './errors.js';
 import { startLifecycle, resumeRecovered, type LifecycleOptions } from './lifecycle.js';
 import { isThenable } from './immediate.js';
 import { decide, type Decision, type Mode, type NamedStrategy } from './pipeline.js';
+import type { HandshakeLimits } from './rate-limit.js';
 import { startQuarantine } from './quarantine.js';
 import { createGuard, type Guard, type GuardPolicy } from './guard.js';
+import { handshakeStarted, recordHandshake } from './metrics.js';
 import { revokeSockets, type RevokeOptions, type RevokeTarget } from './revoke.js';
 import type { Namespace, Server, Socket } from 'socket.io';
 import type { NamespaceLike, ServerLike, SocketLike } from './socket-like.js';
@@ -26,8 +28,13 @@ import type { AuthSuccess, FailureEvent, SocketAuth, Strategy } from './types.js
 
 const debug = createDebug('sockpass:registry');
 
-export interface SockPassOptions<U> extends Partial<LifecycleOptions<U>> {}
+/** Options of `new SockPass()`: every lifecycle option, each with a default, and the handshake limits. */
+export interface SockPassOptions<U> extends Partial<LifecycleOptions<U>> {
+  /** Limits on refused and pending handshakes, checked before any strategy runs: `handshakeLimits({ ... })`. */
+  rateLimit?: HandshakeLimits;
+}
 
+/** Options of {@link SockPass.middleware}. */
 export interface MiddlewareOptions {
   /** `first` (default): the first strategy that finds credentials decides. `all`: every strategy must succeed, for the same user. */
   mode?: Mode;
@@ -38,6 +45,7 @@ export type AuthenticatedSocket<U, S = Socket> = S & { data: { auth: SocketAuth<
 
 /** What `onAuthenticated` listens on: the Server (its main namespace), a Namespace, or a dynamic parent namespace. */
 export interface ConnectionTarget {
+  /** Adds a `connection` listener, as Server and Namespace do. */
   on(event: 'connection', listener: (socket: never) => void): unknown;
 }
 
@@ -83,8 +91,10 @@ export class SockPass<U = unknown> {
   readonly #watched = new WeakSet<object>();
   readonly #namespaces = new Set<string>();
   readonly #context: RegistryContext<U>;
+  readonly #limits: HandshakeLimits | undefined;
 
   constructor(options: SockPassOptions<U> = {}) {
+    this.#limits = options.rateLimit;
     const lifecycle: LifecycleOptions<U> = {
       userId: options.userId ?? defaultUserId,
       userRoom: options.userRoom ?? ((id) => `user:${id}`),
@@ -151,8 +161,9 @@ export class SockPass<U = unknown> {
     const registry = this;
     // Mode `first` decides by one strategy; `all` by none alone (no in-band refresh for the socket).
     const byName = new Map(chain.map((n) => [n.name, n.strategy]));
-    const settle = (socket: SocketLike, next: (err?: Error) => void, decision: Decision<U>) => {
+    const settle = (socket: SocketLike, next: (err?: Error) => void, decision: Decision<U>, startedAt: number) => {
       if (decision.kind === 'fail') {
+        recordHandshake(decision.error.strategy, decision.error.code, startedAt);
         registry.#reportFailure(socket, decision.error);
         return next(decision.error);
       }
@@ -160,10 +171,12 @@ export class SockPass<U = unknown> {
       const state = createState(socket, decision.strategy, deciding, decision.kind === 'success' ? decision.result : undefined);
       if (decision.kind === 'success') socket.data.auth = toSocketAuth(decision.strategy, decision.result);
       setState(socket, state);
+      recordHandshake(decision.strategy, decision.kind, startedAt);
       next();
     };
-    const refuse = (socket: SocketLike, next: (err?: Error) => void, err: unknown) => {
+    const refuse = (socket: SocketLike, next: (err?: Error) => void, err: unknown, startedAt: number) => {
       const error = toAuthError(err);
+      recordHandshake(error.strategy, error.code, startedAt);
       registry.#reportFailure(socket, error);
       next(error);
     };
@@ -171,12 +184,16 @@ export class SockPass<U = unknown> {
     return function sockpassMiddleware(s, next) {
       const socket = s as unknown as SocketLike;
       registry.#watch(socket.nsp);
-      const decision = decide(chain, createHandshakeContext(socket), mode, userId);
+      const ctx = createHandshakeContext(socket);
+      const limits = registry.#limits;
+      const startedAt = handshakeStarted();
+      const decision =
+        limits === undefined ? decide(chain, ctx, mode, userId) : limits.decideWithin(ctx, async () => decide(chain, ctx, mode, userId));
       // A decision that needed no I/O is applied now, without a promise: next() runs in this call, as in a hand-written middleware.
-      if (!isThenable(decision)) return settle(socket, next, decision);
+      if (!isThenable(decision)) return settle(socket, next, decision, startedAt);
       decision.then(
-        (settled) => settle(socket, next, settled),
-        (err: unknown) => refuse(socket, next, err),
+        (settled) => settle(socket, next, settled, startedAt),
+        (err: unknown) => refuse(socket, next, err, startedAt),
       );
     };
   }
@@ -208,6 +225,7 @@ export class SockPass<U = unknown> {
     return this;
   }
 
+  /** Removes a `failure` listener added with {@link SockPass.on}. */
   off(event: 'failure', listener: (failure: FailureEvent) => void): this {
     this.#events.off(event, listener);
     return this;

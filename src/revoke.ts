@@ -22,6 +22,7 @@ const debug = createDebug('sockpass:revoke');
 /** Whose sockets to cut: every socket of a user id, or of one session id. */
 export type RevokeTarget = { user: string | number } | { session: string };
 
+/** Options of {@link SockPass.revoke}. */
 export interface RevokeOptions {
   /** What the client reads in `auth:revoked`; never put a credential here. Default: "credentials have been revoked". */
   reason?: string;

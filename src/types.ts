@@ -8,6 +8,7 @@
 import type { IncomingMessage } from 'node:http';
 import type { AuthError } from './errors.js';
 
+/** Claims of a verified credential (a JWT's payload), by claim name; `{}` for credentials without claims. */
 export type Claims = Record<string, unknown>;
 
 /** Read-only view of one handshake, shared by every strategy of a chain. */
@@ -16,11 +17,13 @@ export interface HandshakeContext {
   readonly query: Readonly<Record<string, string | string[] | undefined>>;
   /** The client's `auth` payload (`io(url, { auth })`), `{}` when absent. */
   readonly auth: Readonly<Record<string, unknown>>;
+  /** Headers of the handshake request, names in lower case as Node parses them. */
   readonly headers: Readonly<Record<string, string | string[] | undefined>>;
   /** Cookies of the handshake request, parsed on first access. */
   readonly cookies: Readonly<Record<string, string | undefined>>;
   /** The `Origin` header, or `undefined` (non-browser clients send none). */
   readonly origin: string | undefined;
+  /** The client's remote address, as Socket.IO reports it in `handshake.address`. */
   readonly address: string;
   /** Namespace the socket is joining, e.g. `/` or `/admin`. */
   readonly namespace: string;
@@ -41,9 +44,13 @@ export interface HandshakeContext {
 /** What a strategy decided. */
 export type AuthResult<U> = AuthSuccess<U> | AuthPass | AuthFailure;
 
+/** The credential is valid: the socket is admitted as `user`. */
 export interface AuthSuccess<U> {
+  /** Tells the three outcomes apart. */
   kind: 'success';
+  /** The app's user the credential stands for; becomes `socket.data.auth.user`. */
   user: U;
+  /** What the credential asserts (verified JWT claims); `socket.data.auth.claims`, `{}` when absent. */
   claims?: Claims;
   /** When the credential stops being valid; `null` or absent when it does not expire. */
   expiresAt?: Date | null;
@@ -60,12 +67,15 @@ export interface AuthSuccess<U> {
 
 /** No credential for this strategy here: the chain moves on. */
 export interface AuthPass {
+  /** Tells the three outcomes apart. */
   kind: 'pass';
 }
 
 /** Credential present and refused. */
 export interface AuthFailure {
+  /** Tells the three outcomes apart. */
   kind: 'fail';
+  /** Why; reaches the client as `connect_error`'s `err.data` (mode `first` stops at the first failure). */
   error: AuthError;
 }
 
@@ -75,7 +85,9 @@ export interface AuthFailure {
  * until `authenticateCredential` succeeds or `timeout` ms pass.
  */
 export interface InBandOptions {
+  /** Event the client sends its credential in, e.g. `authenticate`. */
   eventName: string;
+  /** Ms the socket has to send a valid credential before `authentication_timeout` and a disconnect. */
   timeout: number;
 }
 
@@ -97,6 +109,7 @@ export interface InBandOptions {
  * ```
  */
 export interface Strategy<U = unknown> {
+  /** Judges one handshake: `success`, `pass` (no credential for this strategy here) or `fail`. A throw counts as `server_error`. */
   authenticate(ctx: HandshakeContext): Promise<AuthResult<U>>;
   /** Verifies a credential that arrives in-band: an `authenticate` event or an `auth:refresh` answer. */
   authenticateCredential?(credential: unknown): Promise<AuthResult<U>>;
@@ -106,9 +119,11 @@ export interface Strategy<U = unknown> {
 
 /** `socket.data.auth` once a socket is authenticated. */
 export interface SocketAuth<U> {
+  /** The app's user, as the deciding strategy mapped it. */
   user: U;
   /** Name the deciding strategy was registered under. */
   strategy: string;
+  /** What the credential asserted (a JWT's claims); `{}` for sessions. */
   claims: Claims;
   /** When the credential expires, or `null` when it does not. */
   expiresAt: Date | null;
@@ -120,8 +135,12 @@ export interface SocketAuth<U> {
 
 /** Payload of the registry's `failure` event: enough to log and rate-limit, never the credential. */
 export interface FailureEvent {
+  /** The refusal's code. */
   code: import('./errors.js').AuthErrorCode;
+  /** Name of the strategy that refused, when one did. */
   strategy: string | undefined;
+  /** Namespace the socket tried to join. */
   namespace: string;
+  /** The client's remote address. */
   address: string;
 }

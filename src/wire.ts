@@ -25,26 +25,41 @@ export const FORBIDDEN_EVENT = 'auth:forbidden';
 
 /** Why the server is about to disconnect a socket. `message` never holds a credential. */
 export interface AuthNotice {
+  /** Why, e.g. `token_expired` or `token_revoked`. */
   code: AuthErrorCode;
+  /** Human-readable reason. */
   message: string;
 }
 
 /** Server → client `auth:refresh`: the current credential's expiry, ISO 8601. */
 export interface RefreshNotice {
+  /** When the current credential expires. */
   expiresAt: string;
 }
 
 /** Client → server `auth:refresh`. */
 export interface RefreshRequest {
+  /** The new token, verified by the strategy that admitted the socket. */
   token: string;
 }
 
 /** The ack of a client's `auth:refresh`: the new expiry (ISO 8601, or null), or why it was refused. */
-export type RefreshReply = { expiresAt: string | null } | { error: AuthNotice };
+export type RefreshReply =
+  | {
+      /** The new expiry, or `null` when the new token does not expire. */
+      expiresAt: string | null;
+    }
+  | {
+      /** Why the token was refused; a disconnect follows. */
+      error: AuthNotice;
+    };
 
 /** Server → client `auth:forbidden`. */
 export interface ForbiddenNotice {
+  /** The event the guard refused. */
   event: string;
+  /** Always `forbidden`. */
   code: 'forbidden';
+  /** Human-readable reason. */
   message: string;
 }

@@ -13,6 +13,7 @@
  */
 import type { Strategy } from '../src/types.js';
 
+/** Options of {@link anonymous}. */
 export interface AnonymousOptions {
   /**
    * Name of a registered strategy with `authenticateCredential` (any JWT

@@ -13,6 +13,7 @@ import { createJwtVerifier, type JwtVerifyOptions } from './jwt-verifier.js';
 
 const PASS: AuthPass = Object.freeze({ kind: 'pass' });
 
+/** Options of {@link jwtAuth}: the shared JWT options, and where in `handshake.auth` the token is. */
 export interface JwtAuthOptions<U = Claims> extends JwtVerifyOptions<U> {
   /** Field of `handshake.auth` that holds the token. Default `token`. */
   field?: string;

@@ -14,6 +14,7 @@ import type { AuthResult, Claims, Strategy } from '../src/types.js';
 import { stripBearer } from './bearer.js';
 import { createJwtVerifier, type JwtVerifyOptions } from './jwt-verifier.js';
 
+/** Options of {@link jwtAuthenticateEvent}: the shared JWT options, the event name and the time allowed. */
 export interface JwtAuthenticateEventOptions<U = Claims> extends JwtVerifyOptions<U> {
   /** Event the client sends its token in. Default `authenticate`. */
   eventName?: string;

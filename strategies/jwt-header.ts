@@ -13,6 +13,7 @@ import type { Claims, Strategy } from '../src/types.js';
 import { stripBearer } from './bearer.js';
 import { createJwtVerifier, type JwtVerifyOptions } from './jwt-verifier.js';
 
+/** Options of {@link jwtHeader}: the shared JWT options, and how to extract the token from the request. */
 export interface JwtHeaderOptions<U = Claims> extends JwtVerifyOptions<U> {
   /** A passport-jwt extractor. Default `ExtractJwt.fromAuthHeaderAsBearerToken()`. */
   extractor?: JwtFromRequestFunction;

@@ -15,6 +15,7 @@ import { createJwtVerifier, type JwtVerifyOptions } from './jwt-verifier.js';
 
 const debug = createDebug('sockpass:jwt-query');
 
+/** Options of {@link jwtQuery}: the shared JWT options, and which query parameter holds the token. */
 export interface JwtQueryOptions<U = Claims> extends JwtVerifyOptions<U> {
   /** Query parameter that holds the token. Default `token`. */
   parameter?: string;

@@ -12,13 +12,14 @@
 import { createPublicKey, createSecretKey, type KeyObject } from 'node:crypto';
 import createDebug from 'debug';
 import jwt from 'jsonwebtoken';
-import { AuthError } from '../src/errors.js';
+import { AuthError, isAuthError } from '../src/errors.js';
 import { isThenable, type MaybePromise } from '../src/immediate.js';
 import { TIMED_OUT, withTimeout } from '../src/timeout.js';
 import type { AuthResult, Claims } from '../src/types.js';
 
 const debug = createDebug('sockpass:jwt');
 
+/** Signature algorithms a JWT strategy may allow; `none` is not one of them. */
 export type JwtAlgorithm =
   | 'HS256' | 'HS384' | 'HS512'
   | 'RS256' | 'RS384' | 'RS512'
@@ -26,9 +27,13 @@ export type JwtAlgorithm =
   | 'ES256' | 'ES384' | 'ES512'
   | 'EdDSA';
 
+/** A token's decoded JOSE header, as a key resolver sees it. */
 export interface JwtHeader {
+  /** The algorithm the token claims; checked against `algorithms`. */
   alg: string;
+  /** Key id, to pick a key from a key set. */
   kid?: string;
+  /** Token type, e.g. `JWT`. */
   typ?: string;
   [name: string]: unknown;
 }
@@ -39,12 +44,15 @@ export type JwtKey = string | Buffer | KeyObject;
 /** Picks the key for a token, e.g. from a JWKS by `kid`. Called only with a well-formed header. */
 export type JwtKeyResolver = (token: { header: JwtHeader; claims: Claims }) => Promise<JwtKey> | JwtKey;
 
+/** Options every JWT strategy shares: they configure the one verifier (jsonwebtoken) behind them. */
 export interface JwtVerifyOptions<U = Claims> {
   /** Shared secret, PEM public key, KeyObject, or an async resolver. */
   secret: JwtKey | JwtKeyResolver;
   /** Required allowlist; a token signed with anything else is `invalid_token`. */
   algorithms: readonly JwtAlgorithm[];
+  /** Accepted `aud` values; a token for another audience is `invalid_audience`. */
   audience?: string | RegExp | Array<string | RegExp>;
+  /** Accepted `iss` values; a token from another issuer is `invalid_issuer`. */
   issuer?: string | string[];
   /** Seconds of leeway for `exp` and `nbf`. */
   clockTolerance?: number;
@@ -166,6 +174,8 @@ export function createJwtVerifier<U = Claims>(options: JwtVerifyOptions<U>, stra
       assertKeyFitsAlgorithms(key, [header.alg as JwtAlgorithm]);
       return key;
     } catch (cause) {
+      // A resolver that judged the token itself (jwks(): unknown kid, key type mismatch) keeps its code.
+      if (isAuthError(cause)) return fail(cause.code, cause.message, cause);
       debug('key resolver failed for kid %s: %s', header.kid, (cause as Error)?.message);
       return fail('key_unavailable', 'no key to verify this token', cause);
     }

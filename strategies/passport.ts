@@ -12,9 +12,11 @@ import type { AuthResult, Claims, HandshakeContext, Strategy } from '../src/type
 
 /** The part of a Passport strategy the adapter uses. */
 export interface PassportStrategyLike {
+  /** Passport's strategy entry point; the adapter binds `success`, `fail`, `pass` and `error` before calling it. */
   authenticate(this: PassportStrategyLike, req: unknown, options?: unknown): void;
 }
 
+/** Options of {@link passportStrategy}. */
 export interface PassportStrategyOptions<U> {
   /** Options passed to the strategy's `authenticate(req, options)`. */
   authenticateOptions?: Record<string, unknown>;

@@ -35,13 +35,23 @@ export type ConnectMiddleware = (req: never, res: never, next: (err?: unknown) =
 
 /** The part of a Passport `Authenticator` the strategy uses (the `passport` default export fits). */
 export interface PassportLike {
+  /** Passport's `initialize()` middleware factory. */
   initialize(options?: { userProperty?: string; compat?: boolean }): ConnectMiddleware;
+  /** Passport's `session()` middleware factory, which deserializes the user. */
   session(options?: never): ConnectMiddleware;
 }
 
 /** A session as the store returns it (`req.session` over HTTP). */
 export interface SessionRecord {
-  cookie?: { expires?: Date | string | null | false; originalMaxAge?: number | null } | undefined;
+  /** express-session's cookie record: sockpass reads the session's expiry from it. */
+  cookie?:
+    | {
+        /** When the cookie, and so the session, expires; falsy for a browser-session cookie. */
+        expires?: Date | string | null | false;
+        /** The cookie's `maxAge` in ms when the session was saved. */
+        originalMaxAge?: number | null;
+      }
+    | undefined;
   [key: string]: unknown;
 }
 
@@ -52,6 +62,7 @@ export interface SessionRecord {
  */
 export type AllowedOrigins = readonly string[] | ((origin: string) => boolean) | 'any';
 
+/** Options of {@link sessionCookie}. */
 export interface SessionCookieOptions<U> {
   /** The app's express-session middleware, the same instance `app.use()` got (any store). */
   session: ConnectMiddleware;

@@ -10,7 +10,10 @@
  *
  * Routes: `POST /login {user}` → session cookie + JWT; `POST /logout` (cookie)
  * revokes that session's sockets; `POST /revoke {user}` revokes a user's
- * sockets; `POST /broadcast {text}` emits `news` to every socket of every node.
+ * sockets; `POST /broadcast {text}` emits `news` to every socket of every node;
+ * `GET /metrics` shows sockpass's metrics for Prometheus (see `metrics.ts`).
+ * Refused handshakes are limited per address across all nodes (rate limits on
+ * the same Redis).
  *
  * Run one: `REDIS_URL=redis://127.0.0.1:6379 PORT=3001 JWT_SECRET=… SESSION_SECRET=… npx tsx examples/cluster/node.ts`;
  * `examples/cluster/start.ts` runs two and a demo.
@@ -25,7 +28,8 @@ import session from 'express-session';
 import jwt from 'jsonwebtoken';
 import { createClient } from 'redis';
 import { Server, type Socket } from 'socket.io';
-import { SockPass, jwtAuth, sessionCookie } from 'sockpass';
+import { SockPass, handshakeLimits, jwtAuth, sessionCookie } from 'sockpass';
+import { prometheusHandler } from './metrics.js';
 
 export interface ClusterUser {
   id: string;
@@ -69,7 +73,11 @@ export async function startNode(options: NodeOptions): Promise<ClusterNode> {
   const http = createServer(app);
   const io = new Server(http, { transports: ['websocket'], adapter: createAdapter(redis, subscriber, { key: 'cluster' }) });
 
-  const auth = new SockPass<ClusterUser>({ revalidateInterval: 30_000 })
+  const auth = new SockPass<ClusterUser>({
+    revalidateInterval: 30_000,
+    // One count of refused handshakes per address for the whole cluster, in the same Redis.
+    rateLimit: handshakeLimits({ redis, keyPrefix: 'cluster:limit', address: { points: 30, duration: 60 } }),
+  })
     .use('jwt-auth', jwtAuth({ secret: options.jwtSecret, algorithms: ['HS256'], user: (c) => ({ id: String(c.sub) }) }))
     .use('session', sessionCookie<ClusterUser>({
       session: sessions,
@@ -83,6 +91,7 @@ export async function startNode(options: NodeOptions): Promise<ClusterNode> {
     socket.emit('hello', { node: options.name, user: socket.data.auth.user, strategy: socket.data.auth.strategy });
   });
 
+  app.get('/metrics', prometheusHandler());
   app.use(express.json());
   app.post('/login', sessions, (req, res) => {
     const user = typeof req.body?.user === 'string' && /^[a-z0-9-]{1,32}$/.test(req.body.user) ? req.body.user : undefined;

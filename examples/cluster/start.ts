@@ -53,7 +53,7 @@ function launch(name: string, env: NodeJS.ProcessEnv, port = '0'): Promise<strin
   children.push(child);
   return new Promise((resolve, reject) => {
     let out = '';
-    const timer = setTimeout(() => reject(new Error(`node ${name} did not start`)), 20_000);
+    const timer = setTimeout(() => reject(new Error(`node ${name} did not start`)), 45_000);
     child.stdout!.on('data', (d: Buffer) => {
       out += d;
       const m = /listening on (http:\/\/\S+)/.exec(out);
@@ -144,6 +144,13 @@ async function demo(a: string, b: string): Promise<boolean> {
   await sleep(1000);
   check(`bob (cookie) cut in ${bobCookie.cutAt === undefined ? '—' : bobCookie.cutAt - loggedOutAt} ms`, bobCookie.cutAt !== undefined && bobCookie.cutAt - loggedOutAt < 1000);
   check('bob (token) still connected: only that session ended', bobToken.socket.connected);
+
+  console.log('\n5. node B\'s metrics for Prometheus (GET /metrics)');
+  const exposition = await (await fetch(`${b}/metrics`)).text();
+  const handshakes = exposition.split('\n').filter((line) => line.startsWith('sockpass_handshakes_total{'));
+  for (const line of handshakes) console.log(`  ${line}`);
+  check('node B counts its handshakes by strategy and outcome', handshakes.some((l) => /strategy="jwt-auth",outcome="success"[^}]*} [1-9]/.test(l)));
+  check('node B exposes the handshake latency histogram', exposition.includes('sockpass_handshake_duration_bucket'));
 
   for (const w of [aliceToken, aliceCookie, bobToken, bobCookie]) w.socket.disconnect();
   return ok;

@@ -3,7 +3,9 @@
  * side by side, each strategy on its own namespace with its own chain. The
  * page shows for each the round trips and time of the handshake, where the
  * credential travelled, the token's countdown and in-band refreshes, and what
- * a forged or expired credential gets.
+ * a forged or expired credential gets. Two more columns combine the cookie
+ * and the token: a chain that requires both for the same user (mode `all`),
+ * and the migration chain (mode `first`: the token, else the cookie).
  *
  * Embedded defaults: express-session's MemoryStore and Socket.IO's in-memory
  * adapter, so `npm start` needs nothing else running. `REDIS_URL` switches
@@ -12,10 +14,12 @@
  * Run: `npm start` (PORT default 3000, TOKEN_TTL default 30 s, REDIS_URL optional).
  */
 import type { Namespace } from 'socket.io';
-import { SockPass, jwtAuth, jwtAuthenticateEvent, jwtHeader, jwtQuery, sessionCookie, type JwtVerifyOptions, type Strategy } from 'sockpass';
+import { SockPass, jwtAuth, jwtAuthenticateEvent, jwtHeader, jwtQuery, sessionCookie, type JwtVerifyOptions, type Mode, type Strategy } from 'sockpass';
 import { connectBacking } from './backing.js';
+import { mountMetricsPanel } from './metrics-panel.js';
 import { SESSION_COOKIE, mountWebLogin, ownOrigins, serveWebLogin } from '../shared/web-login.js';
 import {
+  findUser,
   refreshBeforeFor,
   runIfMain,
   serveDemoSockets,
@@ -36,9 +40,18 @@ export interface CompareOptions extends ExampleOptions {
 /** Names of the strategies on the page, in column order; each is also its namespace. */
 export const COMPARED = ['jwt-auth', 'jwt-query', 'jwt-header', 'jwt-authenticate-event', 'session'] as const;
 
+/** The combined columns: a namespace each, whose chain runs two of the strategies above. */
+export const COMBINED = {
+  // Cookie and token, both valid and for the same user (else credentials_required / user_mismatch).
+  'cookie-and-token': { chain: ['jwt-auth', 'session'], mode: 'all' },
+  // Migration: the first credential present decides, so a bad token is refused even with a good cookie.
+  'token-or-cookie': { chain: ['jwt-auth', 'session'], mode: 'first' },
+} as const satisfies Record<string, { chain: readonly (typeof COMPARED)[number][]; mode: Mode }>;
+
 export function createCompareServer(options: CompareOptions = {}): Promise<ExampleServer> {
   return startExample(new URL('./public/', import.meta.url), options, 30, async ({ app, http, io, tokens }) => {
     const backing = await connectBacking(options.redisUrl ?? process.env.REDIS_URL);
+    mountMetricsPanel(app);
     if (backing.adapter !== undefined) io.adapter(backing.adapter);
 
     // The web app's own login (express-session + passport); the session strategy reads the same session.
@@ -62,6 +75,12 @@ export function createCompareServer(options: CompareOptions = {}): Promise<Examp
       if (user === undefined) return void res.status(401).json({ error: 'log in first' });
       res.json(tokens.issueExpired(user));
     });
+    // A valid token of the other demo account, for the "token of another user" button.
+    app.post('/demo/other-user-token', (req, res) => {
+      const user = req.user as DemoUser | undefined;
+      if (user === undefined) return void res.status(401).json({ error: 'log in first' });
+      res.json(tokens.issue(findUser(user.id === '1' ? '2' : '1')!));
+    });
 
     const jwt: JwtVerifyOptions<DemoUser> = { secret: tokens.secret, algorithms: ['HS256'], user: userFromClaims };
     const strategies: Record<(typeof COMPARED)[number], Strategy<DemoUser>> = {
@@ -79,8 +98,14 @@ export function createCompareServer(options: CompareOptions = {}): Promise<Examp
       serveDemoSockets(auth, nsp);
       namespaces.push(nsp);
     }
+    for (const [name, { chain, mode }] of Object.entries(COMBINED)) {
+      const nsp = io.of(`/${name}`);
+      nsp.use(auth.middleware([...chain], { mode }));
+      serveDemoSockets(auth, nsp);
+      namespaces.push(nsp);
+    }
     app.get('/config', (_req, res) => {
-      res.json({ strategies: COMPARED, tokenTtl: tokens.ttl, refreshBefore: refreshBeforeFor(tokens.ttl), backing: backing.name });
+      res.json({ strategies: [...COMPARED, ...Object.keys(COMBINED)], combined: COMBINED, tokenTtl: tokens.ttl, refreshBefore: refreshBeforeFor(tokens.ttl), backing: backing.name });
     });
 
     return { ticker: namespaces, close: backing.close };

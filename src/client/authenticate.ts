@@ -10,6 +10,7 @@
 import type { Socket } from 'socket.io-client';
 import { ClientAuthError, authErrorCode, isUnauthorizedError } from './errors.js';
 
+/** Options of {@link authenticateWithEvent}. */
 export interface AuthenticateWithEventOptions {
   /** The server's `eventName`. Default `authenticate`. */
   eventName?: string;

@@ -11,7 +11,9 @@ import { io, type ManagerOptions, type Socket, type SocketOptions } from 'socket
 /** Where the token travels: `auth` payload (default), `query` string, or `header`. */
 export type TokenPlacement = 'auth' | 'query' | 'header';
 
+/** Options of {@link connectWithToken}: socket.io-client's own options, plus the token and where it travels. */
 export interface ConnectWithTokenOptions extends Partial<ManagerOptions & SocketOptions> {
+  /** The token to send. */
   token: string;
   /** Default `auth`, the one that never puts the token in a URL. */
   via?: TokenPlacement;

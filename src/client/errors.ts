@@ -18,7 +18,9 @@ export type ClientAuthErrorCode = AuthErrorCode | 'disconnected' | (string & {})
  * answer came in time, or `disconnected` when the socket closed first.
  */
 export class ClientAuthError extends Error {
+  /** Always `ClientAuthError`. */
   override readonly name = 'ClientAuthError';
+  /** The server's code, or `authentication_timeout` / `disconnected` from the helper. */
   readonly code: ClientAuthErrorCode;
 
   constructor(code: ClientAuthErrorCode, message: string) {
@@ -29,10 +31,16 @@ export class ClientAuthError extends Error {
 
 /** The `data` a sockpass (or socketio-jwt) refusal carries. */
 export interface UnauthorizedData {
+  /** Always `UnauthorizedError`. */
   type: 'UnauthorizedError';
+  /** The server's AuthError code. */
   code: ClientAuthErrorCode;
+  /** Human-readable reason; never contains the credential. */
   message: string;
+  /** Name of the strategy that refused, when one did. */
   strategy?: string;
+  /** With `rate_limited`: ms before the server accepts a new attempt. */
+  retryAfter?: number;
 }
 
 /**

@@ -19,7 +19,7 @@
 import type { Socket } from 'socket.io-client';
 import type { AuthErrorCode } from '../errors.js';
 import { EXPIRED_EVENT, REFUSED_EVENT, REVOKED_EVENT, type AuthNotice } from '../wire.js';
-import { ClientAuthError, authErrorCode, type ClientAuthErrorCode } from './errors.js';
+import { ClientAuthError, authErrorCode, type ClientAuthErrorCode, type UnauthorizedData } from './errors.js';
 import type { GetToken } from './refresh.js';
 
 /** Refusals that a fresh token (or a moment) can fix. Every other code is terminal. */
@@ -29,6 +29,7 @@ export const RECOVERABLE_CODES: ReadonlySet<AuthErrorCode> = new Set<AuthErrorCo
   'store_unavailable',
   'key_unavailable',
   'authentication_timeout',
+  'rate_limited',
 ]);
 
 /** True when a fresh token and a reconnect can fix a refusal with this code. */
@@ -36,7 +37,9 @@ export function isRecoverable(code: ClientAuthErrorCode | undefined): boolean {
   return code !== undefined && RECOVERABLE_CODES.has(code as AuthErrorCode);
 }
 
+/** Options of {@link reconnectWithFreshToken}. */
 export interface ReconnectWithFreshTokenOptions {
+  /** Where a fresh token comes from, called before each reconnection attempt. */
   getToken: GetToken;
   /** The `auth` field the server's strategy reads (jwt-auth's `field`). Default `token`. */
   field?: string;
@@ -93,14 +96,16 @@ export function reconnectWithFreshToken(socket: Socket, options: ReconnectWithFr
     else void withToken(previous ?? {});
   };
 
-  const retry = (code: ClientAuthErrorCode, message: string) => {
+  const retry = (code: ClientAuthErrorCode, message: string, retryAfter?: unknown) => {
     if (!isRecoverable(code)) return stop(new ClientAuthError(code, message));
     if (++attempts > maxAttempts) return stop(new ClientAuthError(code, `gave up after ${maxAttempts} attempts: ${message}`));
     clearTimeout(timer);
+    // `rate_limited` says how long the server will keep refusing: retrying sooner only spends the wait.
+    const wait = typeof retryAfter === 'number' && Number.isFinite(retryAfter) ? Math.min(Math.max(retryAfter, 0), 3_600_000) : 0;
     timer = setTimeout(() => {
       timer = undefined;
       if (!stopped && !socket.connected) socket.connect();
-    }, delay * 2 ** (attempts - 1));
+    }, Math.max(delay * 2 ** (attempts - 1), wait));
   };
 
   const onConnect = () => {
@@ -111,7 +116,8 @@ export function reconnectWithFreshToken(socket: Socket, options: ReconnectWithFr
     const code = authErrorCode(err);
     // Not a refusal (network trouble): socket.io-client retries by itself.
     if (code === undefined) return;
-    retry(code, (err as { data: { message: string } }).data.message);
+    const { message, retryAfter } = (err as { data: UnauthorizedData }).data;
+    retry(code, message, retryAfter);
   };
   const onNotice = (payload: unknown) => {
     if (typeof payload === 'object' && payload !== null && typeof (payload as AuthNotice).code === 'string') notice = payload as AuthNotice;

@@ -14,12 +14,15 @@ import { ClientAuthError } from './errors.js';
 /** The app's source of tokens: its own refresh endpoint, an OAuth library, a cache. */
 export type GetToken = () => string | Promise<string>;
 
+/** Options of {@link refreshToken}. */
 export interface RefreshTokenOptions {
   /** Ms to wait for the server's answer. Default 10000. */
   timeout?: number;
 }
 
+/** Options of {@link answerRefresh}. */
 export interface AnswerRefreshOptions extends RefreshTokenOptions {
+  /** Where a fresh token comes from, called on each `auth:refresh` notice. */
   getToken: GetToken;
   /**
    * A refresh that failed: `getToken()` threw, the server refused the token

@@ -39,7 +39,9 @@ export type PassportSocketIoUser = Record<string, unknown> & { logged_in: boolea
 
 /** `socket.request`, as the `success` and `fail` callbacks receive it (`data`). */
 export type PassportSocketIoData = IncomingMessage & {
+  /** Set, as passport.socketio did, for apps that test for Socket.IO 1.x. */
   socketio_version_1?: true;
+  /** The session id read from the cookie. */
   sessionID?: string;
   [userProperty: string]: unknown;
 };
@@ -49,12 +51,14 @@ export type Accept = (err?: Error | null, accepted?: boolean) => void;
 
 /** Any express-session store: it only needs `get(sid, cb)`. */
 export interface SessionStoreLike {
+  /** Reads one session, as every express-session store does. */
   get(sid: string, callback: (err: unknown, session?: unknown) => void): unknown;
 }
 
 /** cookie-parser's factory: `cookieParser(secret)` is a middleware that sets `req.signedCookies`. */
 export type CookieParserFactory = (secret?: string | string[]) => ConnectMiddleware;
 
+/** passport.socketio's options of `authorize()`, plus sockpass's hardening ones. */
 export interface AuthorizeOptions {
   /** The store the app gave express-session. Required. */
   store: SessionStoreLike;
@@ -68,7 +72,9 @@ export interface AuthorizeOptions {
   passport?: PassportLike;
   /** Where the user goes on `socket.request`. Default `user`. */
   userProperty?: string;
+  /** Called when the session has a logged-in user; call `accept()` to admit. Default: admit. */
   success?: (data: PassportSocketIoData, accept: Accept) => void;
+  /** Called when there is no logged-in user or reading failed (`error` true); call `accept(...)` to decide. Default: refuse. */
   fail?: (data: PassportSocketIoData, message: string, error: boolean, accept: Accept) => void;
   /** sockpass addition: origins a cookie handshake may come from. Default `'any'` (as passport.socketio), with a warning. */
   allowedOrigins?: AllowedOrigins;
@@ -78,6 +84,7 @@ export interface AuthorizeOptions {
 
 /** The socket `io.use()` hands over: the handshake parts sockpass reads, plus `data`. */
 export interface AuthorizeSocket extends HandshakeSource {
+  /** Socket.IO's `socket.data`, where sockpass puts `auth`. */
   data?: unknown;
 }
 
@@ -202,7 +209,9 @@ export function filterSocketsByUser<S extends FilterableSocket>(
 
 /** What `filterSocketsByUser` reads from a socket. */
 export interface FilterableSocket {
+  /** The handshake request, where passport.socketio put the user. */
   request?: object;
+  /** Socket.IO's `socket.data`, where sockpass puts `auth`. */
   data?: unknown;
 }
 

@@ -32,8 +32,11 @@ import { countQueryParameter } from '../../strategies/jwt-query.js';
 
 /** socketio-jwt's `new UnauthorizedError(code, { message })`: `message`, `inner`, `data`. */
 export class UnauthorizedError extends Error {
+  /** Always `UnauthorizedError`, as socketio-jwt. */
   override readonly name = 'UnauthorizedError';
+  /** The underlying error, `{ message }`. */
   readonly inner: { message: string };
+  /** What the client receives: `{ message, code, type: 'UnauthorizedError' }`. */
   readonly data: { message: string; code: string; type: 'UnauthorizedError' };
 
   constructor(code: string, error: { message: string }) {
@@ -49,6 +52,7 @@ export type SecretCallback =
   | ((request: IncomingMessage, decodedToken: Claims, callback: SecretDone) => void)
   | ((request: IncomingMessage, header: JwtHeader, decodedToken: Claims, callback: SecretDone) => void);
 
+/** socketio-jwt 4.x's options of `authorize()`, plus sockpass's hardening ones. */
 export interface AuthorizeOptions {
   /** Shared secret (string or Buffer), PEM public key, KeyObject, or socketio-jwt's callback. */
   secret: JwtKey | SecretCallback;
@@ -78,10 +82,15 @@ export interface AuthorizeOptions {
   additional_auth?: (decoded: Claims, onSuccess: () => void, onError: (err: string | { message: string }, code?: string) => void) => void;
   /** Maps the decoded token before it is stored on the socket (and becomes `socket.data.auth.user`). */
   customDecoded?: (decoded: Claims) => unknown;
+  /** Accepted `aud` values, passed to jsonwebtoken as socketio-jwt did. */
   audience?: string | RegExp | Array<string | RegExp>;
+  /** Accepted `iss` values. */
   issuer?: string | string[];
+  /** Seconds of leeway for `exp` and `nbf`. */
   clockTolerance?: number;
+  /** Oldest acceptable `iat`, e.g. `'1h'` or seconds. */
   maxAge?: string | number;
+  /** sockpass addition: longest accepted token in bytes. Default 8192. */
   maxTokenBytes?: number;
 }
 

@@ -58,7 +58,7 @@ export async function startServer(
 }
 
 export interface ConnectError extends Error {
-  data?: { type?: string; code?: string; message?: string; strategy?: string };
+  data?: { type?: string; code?: string; message?: string; strategy?: string; retryAfter?: number };
 }
 
 /** Resolves when the client connects or is refused; never hangs past `ms`. */

@@ -26,7 +26,7 @@ describe('examples/cluster', () => {
     child.stdout.on('data', (d) => (out += d));
     child.stderr.on('data', (d) => (out += d));
     const code = await new Promise<number | null>((resolve) => {
-      const timer = setTimeout(() => child.kill('SIGTERM'), 45_000);
+      const timer = setTimeout(() => child.kill('SIGTERM'), 90_000);
       child.once('exit', (c) => {
         clearTimeout(timer);
         resolve(c);
@@ -34,11 +34,13 @@ describe('examples/cluster', () => {
     });
     expect(out).toContain('demo: every step behaved');
     expect(out).not.toContain('FAIL');
+    // Step 5 read node B's /metrics in Prometheus format.
+    expect(out).toMatch(/sockpass_handshakes_total\{[^}]*strategy="jwt-auth"[^}]*\} [1-9]/);
     expect(code).toBe(0);
     // Its redis-server (port printed at start) and node processes are gone.
     const port = /redis:\/\/127\.0\.0\.1:(\d+)/.exec(out)?.[1];
     expect(port).toBeDefined();
     expect(running(`redis-server.*${port}`)).toEqual([]);
     expect(running(`${script.replace('start.ts', 'node.ts')}`)).toEqual([]);
-  }, 60_000);
+  }, 120_000);
 });

@@ -1,13 +1,18 @@
-// The compare page: one login, then one socket per strategy (one column each).
-// Each lane says how to put the credential where its strategy reads it; the
-// rest (timing, round trips, countdown, refresh, refused credentials) is the
-// same for every lane.
+// The compare page: one login, then one socket per strategy (one column each),
+// and two columns whose chains combine the cookie and the token. Each lane
+// says how to put the credential where its strategy reads it; the rest
+// (timing, round trips, countdown, refresh, refused credentials) is the same
+// for every lane.
 import { io } from '/socket.io/socket.io.esm.min.js';
 import { authenticateWithEvent, connectWithToken, refreshToken } from '/sockpass-client.js';
 import { $, codeOf, forgeToken, postJson, whenAuthenticated, withForgedCookie } from '/shared/demo.js';
 
 const common = { reconnection: false, forceNew: true };
 const short = (token) => (token ? `${token.slice(0, 12)}…` : '…');
+/** A socket with the token in the auth payload, or with only the cookie the browser sends anyway. */
+const cookieAndMaybeToken = (nsp, token) =>
+  token === undefined ? io(nsp, { ...common, transports: ['websocket'] }) : connectWithToken(nsp, { ...common, token, transports: ['websocket'] });
+const freshToken = async () => (await postJson('/token')).token;
 
 /**
  * What differs per strategy: `open(token)` returns a socket carrying the
@@ -49,6 +54,30 @@ const LANES = {
     open: () => io('/session', { ...common, transports: ['websocket'] }),
     forge: () => withForgedCookie(() => io('/session', { ...common, transports: ['websocket'] })),
   },
+  'cookie-and-token': {
+    travels: 'cookie and handshake body: both required',
+    wire: (t) => `Cookie: sockpass.sid=s%3A…\nCONNECT /cookie-and-token {"token":"${short(t)}"}`,
+    proxies: 'nothing',
+    // The server refuses an in-band refresh here (no single strategy admitted the socket): it ends at expiry.
+    noRefresh: 'none: a socket two strategies admitted is not refreshed in-band; it ends when the token expires',
+    open: (token) => cookieAndMaybeToken('/cookie-and-token', token),
+    tries: [
+      { id: 'both', label: 'both, same user', token: freshToken },
+      { id: 'cookie-only', label: 'cookie only', token: async () => undefined },
+      { id: 'other-user', label: 'token of another user', token: async () => (await postJson('/demo/other-user-token')).token },
+    ],
+  },
+  'token-or-cookie': {
+    travels: 'handshake body if there is a token, else the cookie',
+    wire: (t) => `CONNECT /token-or-cookie {"token":"${short(t)}"}\n(Cookie: sockpass.sid=… unused while a token is sent)`,
+    proxies: 'nothing',
+    open: (token) => cookieAndMaybeToken('/token-or-cookie', token),
+    tries: [
+      { id: 'token', label: 'token (and cookie)', token: freshToken },
+      { id: 'cookie-only', label: 'cookie only', token: async () => undefined },
+      { id: 'forged-token', label: 'forged token + good cookie', token: async () => forgeToken(await freshToken()) },
+    ],
+  },
 };
 
 const ROWS = [
@@ -63,7 +92,7 @@ const ROWS = [
   ['refreshes', 'refreshes on this socket'],
   ['messages', 'live messages'],
   ['code', 'last error code'],
-  ['actions', 'try a bad credential'],
+  ['actions', 'try other credentials'],
   ['refused', 'answer'],
 ];
 
@@ -73,10 +102,12 @@ const set = (lane, field, text) => (cell(lane, field).textContent = text);
 let token;
 const state = {};
 
-function buildTable(names) {
+function buildTable(names, combined) {
   for (const name of names) {
     const th = document.createElement('th');
-    th.innerHTML = `<code>${name}</code><br><small>namespace /${name}</small>`;
+    const chain = combined[name];
+    const runs = chain ? `<br><small><code>${chain.chain.join(', ')}</code>, mode <code>${chain.mode}</code></small>` : '';
+    th.innerHTML = `<code>${name}</code><br><small>namespace /${name}</small>${runs}`;
     $('lanes').append(th);
   }
   for (const [field, label] of ROWS) {
@@ -97,6 +128,18 @@ function buildTable(names) {
     cell(name, 'travels').innerHTML = `${lane.travels}<code></code>`;
     cell(name, 'messages').innerHTML = '<span class="count">0</span><ul></ul>';
     cell(name, 'actions').textContent = '';
+    if (lane.tries) {
+      for (const attempt of lane.tries) {
+        const button = document.createElement('button');
+        button.textContent = attempt.label;
+        button.dataset.action = attempt.id;
+        button.disabled = true;
+        button.addEventListener('click', () => tryCombination(name, attempt));
+        cell(name, 'actions').append(button);
+      }
+      state[name] = { socket: undefined, token: undefined, expiresAt: undefined, refreshes: 0, messages: 0 };
+      continue;
+    }
     const forge = document.createElement('button');
     forge.textContent = lane.cookie ? 'forged cookie' : 'forged token';
     forge.dataset.action = 'forge';
@@ -140,7 +183,7 @@ async function connectLane(name) {
   s.socket?.disconnect();
   s.token = token;
   s.refreshes = 0;
-  set(name, 'refreshes', lane.cookie ? 'n/a: the session itself is the credential' : '0');
+  set(name, 'refreshes', lane.cookie ? 'n/a: the session itself is the credential' : lane.noRefresh ?? '0');
   const started = performance.now();
   const socket = lane.open(token);
   s.socket = socket;
@@ -167,7 +210,8 @@ async function connectLane(name) {
     });
   }
   socket.on('auth:refresh', async () => {
-    if (!$('answer-refresh').checked || lane.cookie) return;
+    // No token after logging out: the session that would issue one is gone, and the revocation is on its way.
+    if (!$('answer-refresh').checked || lane.cookie || lane.noRefresh || token === undefined) return;
     try {
       const fresh = await postJson('/token');
       const movedTo = await refreshToken(socket, fresh.token);
@@ -211,6 +255,39 @@ async function tryRefused(name, kind) {
   }
 }
 
+/**
+ * One combination of credentials on a fresh socket of a combined lane: who it
+ * was admitted as, or the refusal's code. The answer cell keeps one line per
+ * combination, so the column reads as a table of outcomes.
+ */
+async function tryCombination(name, attempt) {
+  const answers = (state[name].answers ??= new Map());
+  const show = (text) => {
+    answers.set(attempt.id, text);
+    const ul = document.createElement('ul');
+    for (const [id, line] of answers) {
+      const li = document.createElement('li');
+      li.dataset.attempt = id;
+      li.textContent = line;
+      ul.append(li);
+    }
+    cell(name, 'refused').replaceChildren(ul);
+  };
+  show(`${attempt.label} → trying…`);
+  let socket;
+  try {
+    socket = LANES[name].open(await attempt.token());
+    const hello = new Promise((resolve) => socket.once('hello', resolve));
+    await whenAuthenticated(socket);
+    const auth = await hello;
+    show(`${attempt.label} → connected as ${auth.user.name} via ${auth.strategy}`);
+  } catch (code) {
+    show(`${attempt.label} → ${code}`);
+  } finally {
+    socket?.disconnect();
+  }
+}
+
 function tick() {
   for (const [name, s] of Object.entries(state)) {
     if (!s.expiresAt) continue;
@@ -224,7 +301,7 @@ function tick() {
 async function main() {
   const config = await (await fetch('/config')).json();
   const names = config.strategies.filter((name) => LANES[name] !== undefined);
-  buildTable(names);
+  buildTable(names, config.combined ?? {});
   $('config').textContent = ` Tokens live ${config.tokenTtl} s; the server asks for a refresh ${Math.round(config.refreshBefore / 1000)} s before expiry. Sessions and adapter: ${config.backing}.`;
   setInterval(tick, 250);
 
@@ -241,8 +318,8 @@ async function main() {
     }
   });
   $('logout').addEventListener('click', async () => {
-    await postJson('/logout').catch(() => {});
     token = undefined;
+    await postJson('/logout').catch(() => {});
     for (const button of document.querySelectorAll('#compare button, #forge-all, #expired-all, #logout')) button.disabled = true;
     // No client-side disconnect: the server's logout revokes every socket of the user (auth.revoke),
     // and the page shows what each one was told.

@@ -1,0 +1,55 @@
+/**
+ * The tarball `npm publish` would upload, checked by the two linters of
+ * packaging: publint (exports map, files, fields; its suggestions count too)
+ * and Are the Types Wrong (every entry's declarations for CommonJS and ESM,
+ * under node10, node16 and bundler resolution: the strict profile, nothing
+ * ignored). `npm test` builds dist/ first (pretest).
+ */
+import { execFile } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { promisify } from 'node:util';
+import { publint } from 'publint';
+import { formatMessage } from 'publint/utils';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+const root = resolve(new URL('../../', import.meta.url).pathname);
+const run = promisify(execFile);
+
+describe('packed tarball', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'sockpass-pack-'));
+  let tarball = '';
+
+  beforeAll(async () => {
+    const { stdout } = await run('npm', ['pack', '--pack-destination', dir, '--json', '--silent'], { cwd: root });
+    const [packed] = JSON.parse(stdout) as Array<{ filename: string; files: Array<{ path: string }> }>;
+    tarball = join(dir, packed!.filename);
+  }, 60_000);
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('passes publint with no error, warning or suggestion', async () => {
+    const buffer = readFileSync(tarball);
+    const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as Record<string, unknown>;
+    const { messages } = await publint({
+      pack: { tarball: buffer.buffer.slice(buffer.byteOffset, buffer.byteOffset + buffer.byteLength) },
+      level: 'suggestion',
+      strict: true,
+    });
+    expect(messages.map((m) => `${m.type}: ${formatMessage(m, pkg) ?? m.code}`)).toEqual([]);
+  });
+
+  it('has correct types for every entry under node10, node16 (CJS and ESM) and bundler resolution', async () => {
+    const attw = join(root, 'node_modules/@arethetypeswrong/cli/dist/index.js');
+    let output: string;
+    try {
+      ({ stdout: output } = await run(process.execPath, [attw, tarball, '--format', 'json', '--profile', 'strict']));
+    } catch (err) {
+      // attw exits 1 when it finds problems; its JSON still says which.
+      output = (err as { stdout?: string }).stdout ?? String(err);
+    }
+    const report = JSON.parse(output) as { analysis: { problems: Array<{ kind: string; entrypoint?: string; resolutionKind?: string }>; entrypoints: Record<string, unknown> } };
+    expect(Object.keys(report.analysis.entrypoints).sort()).toEqual(['.', './client', './compat/passport.socketio', './compat/socketio-jwt', './package.json']);
+    expect(report.analysis.problems.map((p) => `${p.kind} ${p.entrypoint ?? ''} ${p.resolutionKind ?? ''}`)).toEqual([]);
+  }, 60_000);
+});
