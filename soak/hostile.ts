@@ -42,7 +42,8 @@ type Case = {
   /** An authenticated socket sends this as its in-band refresh (`auth:refresh`). */
   | { via: 'refresh'; payload: unknown; ack: boolean }
   | { via: 'raw'; raw: RawCase }
-  | { via: 'cookie'; cookie: (c: Cookies) => string; origin?: string; nsp?: string }
+  /** `event`: the namespace takes its credential with the `authenticate` event (sent empty: the token rides in the cookie). */
+  | { via: 'cookie'; cookie: (c: Cookies) => string; origin?: string; nsp?: string; event?: boolean }
 );
 
 /** Session cookies prepared before the run: logged in (valid) and logged out (replays). */
@@ -67,7 +68,7 @@ function verifies(token: unknown, maxTokenBytes = 8192, sockpassRules = true): b
   if (t.length === 0 || Buffer.byteLength(t) > maxTokenBytes) return false;
   try {
     const payload = jwt.verify(t, SECRET, { algorithms: ['HS256'] });
-    if (typeof payload !== 'object' || payload === null) return false;
+    if (typeof payload !== 'object' || payload === null || (sockpassRules && Array.isArray(payload))) return false;
     // Stricter than jsonwebtoken on purpose (0cebcb2): an exp no Date can hold is refused.
     const exp = (payload as { exp?: unknown }).exp;
     return !sockpassRules || exp === undefined || (typeof exp === 'number' && Number.isFinite(exp) && Math.abs(exp) <= 8.64e12);
@@ -347,8 +348,58 @@ const compatCases: fc.Arbitrary<Case> = fc.oneof(
   fc.string({ maxLength: 100 }).map((v): Case => ({ label: 'passport.socketio: random cookie', expect: 'refused', via: 'cookie', nsp: '/compat-ps', cookie: () => cookieOf(v) })),
 );
 
+/** An HS256 token whose payload text is sent as is: jsonwebtoken's sign() refuses a top-level `__proto__`. */
+const protoToken = (role: unknown) => signRaw(`{"sub":"alice","exp":${now() + 60},"__proto__":${JSON.stringify({ role })}}`);
+
+/**
+ * What an adversarial review of main found (issue 13): numeric event names
+ * past the guard, a signed `__proto__` claim merged in mode `all`, app
+ * callbacks and `failure` listeners that throw, cookie-borne tokens from
+ * foreign Origins, and in-band refreshes to tokens without `exp`.
+ */
+const reviewCases: fc.Arbitrary<Case> = fc.oneof(
+  fc.tuple(fc.integer({ min: -1, max: 1e6 }), fc.constantFrom('7', '7.0', '7e0', '-0', '0x7', '1e21')).map(
+    ([n, seven]): Case => ({
+      label: 'guard: numeric event names',
+      expect: 'either',
+      via: 'raw',
+      raw: { nsp: '/guarded', authText: JSON.stringify({ token: hs256({ role: 'user' }) }), frames: [`42/guarded,[${seven},"x"]`, `42/guarded,[${n},"y"]`, '42/guarded,["admin:ban"]'] },
+    }),
+  ),
+  fc.constantFrom<unknown>('admin', ['admin'], { toString: 'admin' }, null).map((role): Case => {
+    const token = protoToken(role);
+    return { label: 'mode all: signed __proto__ claim', expect: 'either', via: 'client', nsp: '/all', options: { auth: { token }, extraHeaders: { authorization: `Bearer ${token}` } } };
+  }),
+  spoiledToken.map((token): Case => ({ label: 'throwing failure listener: spoiled token', expect: expectFor(token), via: 'client', nsp: '/throwing', options: { auth: { token } } })),
+  fc.oneof(
+    fc.string({ maxLength: 60 }).map((v) => () => cookieOf(v)),
+    fc.nat().map((n) => (c: Cookies) => c.valid[n % c.valid.length]!),
+    fc.nat().map((n) => (c: Cookies) => c.replayed[n % c.replayed.length]!),
+  ).map((cookie): Case => ({ label: 'passport.socketio: async callbacks that throw', expect: 'refused', via: 'cookie', nsp: '/compat-ps-throw', cookie })),
+  fc.tuple(fc.constantFrom(...FOREIGN_ORIGINS), fc.boolean()).map(
+    ([origin, sub]): Case => ({
+      label: 'socketio-jwt cookie: valid token, foreign Origin',
+      expect: 'refused',
+      via: 'cookie',
+      nsp: '/compat-jwt-cookie',
+      event: true,
+      origin,
+      cookie: () => `jwt=${hs256({ sub: sub ? 'alice' : 'victim' })}`,
+    }),
+  ),
+  fc.constant(null).map((): Case => ({
+    label: 'refresh: valid token without exp',
+    // Accepted or refused, the socket must keep the expiry it had (counted on the server as expiryRemoved).
+    expect: 'either',
+    via: 'refresh',
+    payload: { token: signRaw(JSON.stringify({ sub: 'alice' })) },
+    ack: true,
+  })),
+);
+
 function caseArbitrary(namespaces: string[]): fc.Arbitrary<Case> {
   const arbs: fc.Arbitrary<Case>[] = [tokenCases, passportCases, refreshCases];
+  if (namespaces.includes('/guarded')) arbs.push(reviewCases);
   if (namespaces.includes('/event')) arbs.push(eventCases, teamCases);
   if (namespaces.includes('/session')) arbs.push(sessionCases);
   if (namespaces.includes('/compat-jwt')) arbs.push(compatCases);
@@ -475,6 +526,24 @@ export async function hostile(r: Recorder): Promise<void> {
           })(),
         );
       }
+      if (server.namespaces.includes('/throwing')) {
+        checks.push(
+          (async () => {
+            // Keeps serving after its failure listener threw.
+            const s = connect(server.url, '/throwing', { auth: { token: hs256() } });
+            const ok = (await handshakeOutcome(s)) === 'connected';
+            s.disconnect();
+            return ok;
+          })(),
+          (async () => {
+            // A same-origin page keeps its cookie-borne token working.
+            const s = connect(server.url, '/compat-jwt-cookie', { extraHeaders: { cookie: `jwt=${hs256()}`, origin: server.url } });
+            const ok = (await eventOutcome(s, {})) === 'authenticated';
+            s.disconnect();
+            return ok;
+          })(),
+        );
+      }
       for (const ok of await Promise.all(checks)) {
         validChecks++;
         if (!ok) validFailures++;
@@ -507,7 +576,7 @@ export async function hostile(r: Recorder): Promise<void> {
           const cookie = c.cookie(cookies);
           const s = connect(server.url, c.nsp ?? '/session', { extraHeaders: { cookie: headerSafe(cookie), origin: c.origin ?? SOAK_ORIGIN } });
           try {
-            return await handshakeOutcome(s);
+            return c.event === true ? await eventOutcome(s, {}) : await handshakeOutcome(s);
           } finally {
             s.disconnect();
           }
@@ -597,6 +666,15 @@ export async function hostile(r: Recorder): Promise<void> {
     r.figure('namespaces re-created by a revoke', afterRevoke.serverNamespaces - after.serverNamespaces, 'namespaces', { op: '==', limit: 0 }, `${[...byLabel].filter(([label]) => label.startsWith('dynamic namespace')).reduce((n, [, k]) => n + k, 0)} handshakes to random /team-<n>`);
     r.figure('namespaces the registry remembers', afterRevoke.registryNamespaces, 'names', { op: '<=', limit: admittedNamespaces.size }, 'only where a socket authenticated; never the names refused handshakes reached');
     r.figure('prototype keys added', after.prototypeKeys - before.prototypeKeys, 'keys', { op: '==', limit: 0 }, 'Object.prototype in the server');
+    r.figure('events past a guard rule that closes them', after.counters.guardBypasses, 'events', { op: '==', limit: 0 }, 'numeric event names (42[7,"x"]) judged as the listener sees them');
+    r.figure('sockets whose merged claims inherit a value', after.counters.inheritedClaims, 'sockets', { op: '==', limit: 0 }, 'signed __proto__ claims in mode all');
+    r.figure(
+      'sockets whose expiry a refresh removed',
+      after.counters.expiryRemoved,
+      'sockets',
+      { op: 'info' },
+      'refresh to a token without exp; becomes == 0 once the lifecycle branch (refresh keeps the deadline) is merged',
+    );
     console.log(`      outcomes: ${JSON.stringify(Object.fromEntries([...byOutcome].sort((a, b) => b[1] - a[1])))}`);
     for (const p of problems) console.log(`      ${p}`);
     for (const e of after.counters.errors) console.log(`      server: ${e.split('\n')[0]}`);

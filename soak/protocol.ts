@@ -43,6 +43,12 @@ export interface Counters {
   pendingLifetimes: { count: number; minMs: number; maxMs: number };
   /** Sockets that left at or after their credential's expiry: how long past it, on the server's clock. */
   expiredLifetimes: { count: number; maxLateMs: number };
+  /** Events a guard rule closes that reached their handler anyway (numeric names, `42[7,"x"]`): must stay 0. */
+  guardBypasses: number;
+  /** Sockets whose merged claims (mode `all`) inherit a value, e.g. from a signed `__proto__` claim: must stay 0. */
+  inheritedClaims: number;
+  /** Sockets admitted with an expiry that left without one (an in-band refresh to a token without `exp`). */
+  expiryRemoved: number;
   /** First few error messages, for the log. */
   errors: string[];
 }

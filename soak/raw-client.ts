@@ -20,6 +20,8 @@ export interface RawCase {
   headers?: Record<string, string>;
   /** After the namespace connected: the text of an `authenticate` event's argument list tail, sent verbatim. */
   eventText?: string;
+  /** After the namespace connected: frames sent verbatim (e.g. `42[7,"x"]`); the outcome is `connected` 200 ms later. */
+  frames?: string[];
 }
 
 /** `connected` (and nothing more was asked), `authenticated`, a refusal code, `untyped`, or `closed: …`. */
@@ -60,6 +62,12 @@ export function rawOutcome(baseUrl: string, c: RawCase, ms = 10_000): Promise<st
       } else if (text === '2') {
         ws.send('3');
       } else if (text.startsWith(`40${prefix}`)) {
+        if (c.frames !== undefined) {
+          for (const frame of c.frames) ws.send(frame);
+          // Time for the server to dispatch them; what reached a handler is counted on the server.
+          setTimeout(() => done('connected'), 200);
+          return;
+        }
         if (c.eventText === undefined) return done('connected');
         ws.send(`42${prefix}["authenticate"${c.eventText}]`);
       } else if (text.startsWith('44') && !text.startsWith(`44${prefix}`)) {

@@ -13,6 +13,13 @@
  *               event), with `cleanupEmptyChildNamespaces`
  * - `/compat-jwt`, `/compat-jwt-event`, `/compat-ps`: the socketio-jwt drop-in
  *               (handshake and event flows) and the passport.socketio drop-in
+ * - `/compat-jwt-cookie` the socketio-jwt event flow reading its token from a
+ *               cookie (same-origin only by default)
+ * - `/compat-ps-throw` the passport.socketio drop-in with async `success` /
+ *               `fail` callbacks that throw
+ * - `/guarded`  jwt-auth behind `auth.guard`, with a rule closing event `7`
+ * - `/all`      jwt-auth and jwt-header in mode `all` (claims merged)
+ * - `/throwing` jwt-auth on a registry whose `failure` listener throws
  *
  * It counts what the soak must see stay at zero (unhandled rejections,
  * uncaught exceptions, events of unauthenticated sockets reaching a handler)
@@ -52,6 +59,9 @@ const counters: Counters = {
   probes: 0,
   pendingLifetimes: { count: 0, minMs: Number.POSITIVE_INFINITY, maxMs: 0 },
   expiredLifetimes: { count: 0, maxLateMs: 0 },
+  guardBypasses: 0,
+  inheritedClaims: 0,
+  expiryRemoved: 0,
   errors: [],
 };
 const expiresAtOf = (socket: Socket): number | undefined => {
@@ -82,6 +92,8 @@ const redisClients: RedisClientType[] = [];
 const revoked = new Set<string>();
 /** Every socket between `connection` and `disconnect`: quarantined ones are missing from `nsp.sockets` on purpose. */
 const live = new Set<Socket>();
+/** Sockets admitted with an expiry: one that leaves without any lost it (a refresh must never remove it). */
+const admittedWithExpiry = new WeakSet<Socket>();
 
 function redisClient(url: string): RedisClientType {
   const client: RedisClientType = createClient({
@@ -175,6 +187,21 @@ async function main(): Promise<void> {
   };
   mount('/', ['jwt-auth', 'jwt-query', 'jwt-header']);
   mount('/passport', ['passport']);
+  io.of('/all').use(auth.middleware(['jwt-auth', 'jwt-header'], { mode: 'all' }));
+  namespaces.push(['/all', io.of('/all')]);
+  mount('/guarded', ['jwt-auth']);
+  const guard = auth.guard({ '7': false, 'admin:*': (a) => a.claims.role === 'admin' });
+  io.of('/guarded').on('connection', (socket) => {
+    socket.use(guard(socket));
+    for (const closed of ['7', 'admin:ban']) socket.on(closed, () => counters.guardBypasses++);
+  });
+  // A separate registry whose failure listener throws (an app's rate limiter with a bug): refusals must stay refusals.
+  const throwing = new sockpass.SockPass<User>().use('jwt-auth', sockpass.jwtAuth<User>(hs));
+  throwing.on('failure', () => {
+    throw new Error('failure listener bug');
+  });
+  io.of('/throwing').use(throwing.middleware('jwt-auth'));
+  namespaces.push(['/throwing', io.of('/throwing')]);
 
   const jwtAuthenticateEvent = findExport<StrategyFactory>('jwtAuthenticateEvent');
   if (jwtAuthenticateEvent !== undefined) {
@@ -205,7 +232,33 @@ async function main(): Promise<void> {
       Namespace['use']
     >[0],
   );
-  namespaces.push(['/compat-jwt', compatJwt], ['/compat-jwt-event', compatJwtEvent], ['/compat-ps', compatPs]);
+  const compatJwtCookie = io.of('/compat-jwt-cookie');
+  compatJwtCookie.on('connection', socketioJwt.authorize({ secret: SECRET, cookie: 'jwt', timeout: config.eventTimeout }));
+  const compatPsThrow = io.of('/compat-ps-throw');
+  compatPsThrow.use(
+    passportSocketIo.authorize({
+      cookieParser,
+      key: 'connect.sid',
+      secret: SECRET,
+      store,
+      passport,
+      allowedOrigins: [SOAK_ORIGIN],
+      async success() {
+        throw new Error('success callback bug');
+      },
+      async fail(_data, message) {
+        await Promise.resolve();
+        throw new Error(`fail callback bug: ${message}`);
+      },
+    }) as Parameters<Namespace['use']>[0],
+  );
+  namespaces.push(
+    ['/compat-jwt', compatJwt],
+    ['/compat-jwt-event', compatJwtEvent],
+    ['/compat-ps', compatPs],
+    ['/compat-jwt-cookie', compatJwtCookie],
+    ['/compat-ps-throw', compatPsThrow],
+  );
 
   const TEAM = /^\/team-\d+$/;
   const teams = io.of((name, _auth, next) => next(null, TEAM.test(name)));
@@ -226,6 +279,7 @@ async function main(): Promise<void> {
       socket.once('disconnect', () => {
         live.delete(socket);
         const exp = expiresAtOf(socket);
+        if (exp === undefined && admittedWithExpiry.has(socket)) counters.expiryRemoved++;
         // Timers may fire a millisecond early; a socket cut well before its expiry is not an expiry.
         if (exp !== undefined && Date.now() >= exp - 50) {
           const e = counters.expiredLifetimes;
@@ -249,6 +303,12 @@ async function main(): Promise<void> {
     auth.onAuthenticated(nsp, (socket) => {
       counters.authenticated++;
       const s = socket as unknown as Socket;
+      if (expiresAtOf(s) !== undefined) admittedWithExpiry.add(s);
+      const claims = socket.data.auth.claims as Record<string, unknown>;
+      if (Object.getPrototypeOf(claims) !== Object.prototype || ('role' in claims && !Object.hasOwn(claims, 'role'))) {
+        counters.inheritedClaims++;
+        note('inherited claims', new Error(`on ${s.nsp.name} (${socket.data.auth.strategy}): prototype ${String(Object.getPrototypeOf(claims))}`));
+      }
       // Which node the client landed on (node-loss follows clients from one node to the other).
       s.emit('soak:node', config.name);
       s.on('echo', (value: unknown, ack?: unknown) => {

@@ -17,6 +17,8 @@ export interface HandshakeSource {
     query: Record<string, unknown>;
     /** The client's `auth` payload. */
     auth: unknown;
+    /** The request URL as Socket.IO copied it when the socket was built: apps log it. */
+    url?: string;
     /** Headers of the handshake request. */
     headers: Record<string, string | string[] | undefined>;
     /** The client's remote address. */
@@ -35,13 +37,23 @@ export interface HandshakeSource {
 
 const EMPTY: Readonly<Record<string, never>> = Object.freeze({});
 
+type Query = HandshakeContext['query'];
+
+/**
+ * Query parameters a strategy took out of the URL, per Engine.IO connection
+ * (keyed by its request, which every namespace multiplexed on it shares):
+ * Engine.IO's parsed query is shared too, so a second namespace would no
+ * longer find a token the first one forgot. Only sockpass's contexts read
+ * it, and it goes with the connection.
+ */
+const forgotten = new WeakMap<IncomingMessage, Record<string, string | string[]>>();
+
 /**
  * A class rather than an object literal: its getter and method live on the
  * prototype, so a handshake allocates one small object, not a closure per
  * member (this runs for every connection).
  */
 class SocketHandshakeContext implements HandshakeContext {
-  readonly query: HandshakeContext['query'];
   readonly auth: HandshakeContext['auth'];
   readonly headers: HandshakeContext['headers'];
   readonly origin: string | undefined;
@@ -51,6 +63,7 @@ class SocketHandshakeContext implements HandshakeContext {
   readonly request: IncomingMessage;
   #source: HandshakeSource['handshake'];
   #cookies: Readonly<Record<string, string | undefined>> | undefined;
+  #query: Query | undefined;
 
   constructor(socket: HandshakeSource) {
     const { handshake } = socket;
@@ -58,7 +71,7 @@ class SocketHandshakeContext implements HandshakeContext {
     const origin = handshake.headers.origin;
     this.#source = handshake;
     this.#cookies = undefined;
-    this.query = handshake.query as HandshakeContext['query'];
+    this.#query = undefined;
     this.auth = typeof auth === 'object' && auth !== null && !Array.isArray(auth) ? (auth as Record<string, unknown>) : EMPTY;
     this.headers = handshake.headers;
     this.origin = typeof origin === 'string' ? origin : undefined;
@@ -73,9 +86,27 @@ class SocketHandshakeContext implements HandshakeContext {
     return this.#cookies;
   }
 
+  /** A null-prototype copy, made on first access (Engine.IO's own object inherits from Object.prototype). */
+  get query(): Query {
+    if (this.#query === undefined) {
+      const query = Object.assign(Object.create(null) as Record<string, string | string[] | undefined>, this.#source.query, forgotten.get(this.request));
+      this.#query = Object.freeze(query);
+    }
+    return this.#query;
+  }
+
   forgetQueryParameter(name: string): void {
+    const url = this.request.url ?? '/';
+    const inUrl = readQueryParameter(url, name);
+    const value = inUrl.length > 1 ? inUrl : (this.#source.query[name] as string | undefined) ?? inUrl[0];
+    if (value !== undefined) {
+      let kept = forgotten.get(this.request);
+      if (kept === undefined) forgotten.set(this.request, (kept = Object.create(null) as Record<string, string | string[]>));
+      kept[name] = value;
+    }
     delete this.#source.query[name];
-    this.request.url = removeQueryParameter(this.request.url ?? '/', name);
+    this.request.url = removeQueryParameter(url, name);
+    if (typeof this.#source.url === 'string') this.#source.url = removeQueryParameter(this.#source.url, name);
   }
 }
 
@@ -87,6 +118,12 @@ function parseCookies(header: string | string[] | undefined): Record<string, str
   if (typeof header !== 'string' || header.length === 0) return {};
   // cookie.parse returns a null-prototype object, so `__proto__` in a cookie name is inert.
   return parseCookieHeader(header);
+}
+
+/** Every value of `name` in a URL's query (Engine.IO's parsed query keeps only the last). */
+function readQueryParameter(url: string, name: string): string[] {
+  const q = url.indexOf('?');
+  return q === -1 ? [] : new URLSearchParams(url.slice(q + 1)).getAll(name);
 }
 
 /** Drops every occurrence of `name` from a request URL's query, keeping the rest verbatim. */

@@ -92,14 +92,16 @@ export function createGuard<U>(policy: GuardPolicy<U>, exempt: Iterable<string> 
   return function guardFor(target) {
     const socket = target as SocketLike;
     return function sockpassGuard(packet, next) {
-      const event = packet[0];
-      const rule = typeof event === 'string' ? ruleFor(event) : fallback;
+      // socket.io-parser also accepts numbers (`42[7,"x"]`), and EventEmitter hands
+      // those to the '7' listener: judge the name that listener will see.
+      const event = typeof packet[0] === 'string' ? packet[0] : String(packet[0]);
+      const rule = ruleFor(event);
       if (rule === true) return next();
       if (rule !== false) {
         const auth = socket.data.auth as SocketAuth<U> | undefined;
-        if (auth !== undefined && auth !== null && !auth.anonymous && allows(rule, auth, String(event))) return next();
+        if (auth !== undefined && auth !== null && !auth.anonymous && allows(rule, auth, event)) return next();
       }
-      refuse(socket, packet, String(event));
+      refuse(socket, packet, event);
     };
   };
 }

@@ -14,7 +14,7 @@
 import createDebug from 'debug';
 import { AuthError, toAuthError } from './errors.js';
 import { fastPathOf, isThenable, type MaybePromise } from './immediate.js';
-import type { AuthResult, AuthSuccess, HandshakeContext, Strategy } from './types.js';
+import type { AuthResult, AuthSuccess, Claims, HandshakeContext, Strategy } from './types.js';
 
 const debug = createDebug('sockpass:pipeline');
 
@@ -143,7 +143,7 @@ function mergeSuccesses<U>(successes: AuthSuccess<U>[]): AuthSuccess<U> {
   const merged: AuthSuccess<U> = { kind: 'success', user: successes[0]!.user, claims: {}, expiresAt: null };
   const revalidators: NonNullable<AuthSuccess<U>['revalidate']>[] = [];
   for (const s of successes) {
-    Object.assign(merged.claims!, s.claims);
+    mergeClaims(merged.claims!, s.claims);
     if (s.expiresAt && (!merged.expiresAt || s.expiresAt < merged.expiresAt)) merged.expiresAt = s.expiresAt;
     if (s.session !== undefined && merged.session === undefined) merged.session = s.session;
     if (s.revalidate) revalidators.push(s.revalidate);
@@ -158,4 +158,16 @@ function mergeSuccesses<U>(successes: AuthSuccess<U>[]): AuthSuccess<U> {
     };
   }
   return merged;
+}
+
+/**
+ * Copies claims as own data properties. `Object.assign` would run setters: a
+ * signed top-level `__proto__` claim would become the prototype of the
+ * merged claims, and guards would read inherited values.
+ */
+function mergeClaims(target: Claims, source: Claims | undefined): void {
+  if (source === undefined) return;
+  for (const key of Object.keys(source)) {
+    Object.defineProperty(target, key, { value: source[key], enumerable: true, writable: true, configurable: true });
+  }
 }

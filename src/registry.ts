@@ -164,8 +164,8 @@ export class SockPass<U = unknown> {
     const settle = (socket: SocketLike, next: (err?: Error) => void, decision: Decision<U>, startedAt: number) => {
       if (decision.kind === 'fail') {
         recordHandshake(decision.error.strategy, decision.error.code, startedAt);
-        registry.#reportFailure(socket, decision.error);
-        return next(decision.error);
+        const reported = registry.#reportFailure(socket, decision.error);
+        return next(reported ? decision.error : new AuthError('server_error', 'authentication failed', { strategy: decision.error.strategy }));
       }
       const deciding = decision.kind === 'deferred' ? decision.pending : byName.get(decision.strategy);
       const state = createState(socket, decision.strategy, deciding, decision.kind === 'success' ? decision.result : undefined);
@@ -271,11 +271,15 @@ export class SockPass<U = unknown> {
     return this.#context;
   }
 
-  /** Hooks a namespace once: our `connection` listener runs before the app's. */
+  /**
+   * Hooks a namespace once, on `connect`: Socket.IO emits it just before its
+   * alias `connection`, so our listener runs before the app's under either
+   * name (an `onAny` added in `io.on('connect')` must already be deferred).
+   */
   #watch(nsp: NamespaceLike): void {
     if (this.#watched.has(nsp)) return;
     this.#watched.add(nsp);
-    nsp.prependListener('connection', (socket: SocketLike) => this.#connected(socket));
+    nsp.prependListener('connect', (socket: SocketLike) => this.#connected(socket));
   }
 
   #connected(socket: SocketLike): void {
@@ -304,19 +308,43 @@ export class SockPass<U = unknown> {
     for (const run of takeWaiters(state as SocketState<unknown>)) run();
   }
 
-  #reportFailure(socket: SocketLike, error: AuthError): void {
+  /**
+   * Tells `failure` listeners; false when one threw. A listener is app code
+   * (the documented place for a rate limiter): its throw is reported and
+   * contained here, since it would otherwise escape from a promise callback
+   * or a timer and take the process down.
+   */
+  #reportFailure(socket: SocketLike, error: AuthError): boolean {
     debug('refused %s on %s: %s (%s)', socket.handshake.address, socket.nsp.name, error.code, error.strategy ?? '-');
-    if (this.#events.listenerCount('failure') === 0) return;
+    if (this.#events.listenerCount('failure') === 0) return true;
     const failure: FailureEvent = {
       code: error.code,
       strategy: error.strategy,
       namespace: socket.nsp.name,
       address: socket.handshake.address,
     };
-    this.#events.emit('failure', failure);
+    try {
+      this.#events.emit('failure', failure);
+      return true;
+    } catch (err) {
+      debug('a failure listener threw: %s', (err as Error)?.message);
+      reportListenerError(err);
+      return false;
+    }
   }
 }
 
+
+let warnedListener = false;
+
+/** A throwing `failure` listener is a bug in the app: say so once, visibly, without crashing. */
+function reportListenerError(err: unknown): void {
+  if (warnedListener) return;
+  warnedListener = true;
+  process.emitWarning(`sockpass: a 'failure' listener threw (${(err as Error)?.message ?? String(err)}); refusals it saw became server_error`, {
+    code: 'SOCKPASS_FAILURE_LISTENER_THREW',
+  });
+}
 
 /** `user.id`, else `user.sub`, else `user._id`, as a string. */
 export function defaultUserId(user: unknown): string | undefined {

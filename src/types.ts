@@ -13,7 +13,12 @@ export type Claims = Record<string, unknown>;
 
 /** Read-only view of one handshake, shared by every strategy of a chain. */
 export interface HandshakeContext {
-  /** Parsed query string of the handshake URL (values may be arrays when repeated). */
+  /**
+   * Parsed query string of the handshake URL (values may be arrays when
+   * repeated), as a null-prototype object. A parameter a strategy forgot
+   * stays visible here, and only here, to every namespace of the same
+   * connection.
+   */
   readonly query: Readonly<Record<string, string | string[] | undefined>>;
   /** The client's `auth` payload (`io(url, { auth })`), `{}` when absent. */
   readonly auth: Readonly<Record<string, unknown>>;
@@ -35,8 +40,10 @@ export interface HandshakeContext {
    */
   readonly request: IncomingMessage;
   /**
-   * Removes a query parameter from the handshake and from the request URL, so
-   * that a token read from the URL is not logged or re-read later.
+   * Removes a query parameter from `socket.handshake.query`, `handshake.url`
+   * and the request URL, so that a token read from the URL is not logged; the
+   * strategies of later namespaces on the same connection still read it from
+   * `ctx.query`.
    */
   forgetQueryParameter(name: string): void;
 }

@@ -3,8 +3,10 @@
  * (socketio-jwt's `query: 'token=' + jwt`). It works with every transport,
  * but URLs are what proxies, load balancers and access logs record, so the
  * token ends up in logs you do not control. The strategy removes the token
- * from `handshake.query` and the request URL as soon as it has read it, so
- * nothing later in the app logs it again; it cannot unlog what a proxy saw.
+ * from `handshake.query`, `handshake.url` and the request URL as soon as it
+ * has read it, so nothing later in the app logs it again (a second namespace
+ * on the same connection still authenticates: the context keeps the token
+ * for sockpass alone); it cannot unlog what a proxy saw.
  *
  * @module
  */

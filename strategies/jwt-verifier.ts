@@ -19,13 +19,16 @@ import type { AuthResult, Claims } from '../src/types.js';
 
 const debug = createDebug('sockpass:jwt');
 
-/** Signature algorithms a JWT strategy may allow; `none` is not one of them. */
+/** The algorithms jsonwebtoken 9 verifies (it has no EdDSA), minus `none`. */
 export type JwtAlgorithm =
   | 'HS256' | 'HS384' | 'HS512'
   | 'RS256' | 'RS384' | 'RS512'
   | 'PS256' | 'PS384' | 'PS512'
-  | 'ES256' | 'ES384' | 'ES512'
-  | 'EdDSA';
+  | 'ES256' | 'ES384' | 'ES512';
+
+const ALGORITHMS: ReadonlySet<string> = new Set<JwtAlgorithm>([
+  'HS256', 'HS384', 'HS512', 'RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512',
+]);
 
 /** A token's decoded JOSE header, as a key resolver sees it. */
 export interface JwtHeader {
@@ -71,7 +74,11 @@ export interface JwtVerifyOptions<U = Claims> {
 export interface JwtVerifier<U> {
   /** Verifies one credential; never throws, always resolves to an AuthResult. */
   verify(token: unknown): Promise<AuthResult<U>>;
-  /** The same, with the result itself when nothing had to be waited for (never throws; a promise never rejects). */
+}
+
+/** What `createJwtVerifier` returns: `verify`, and its synchronous fast path. */
+export interface PreparedJwtVerifier<U> extends JwtVerifier<U> {
+  /** The same as `verify`, with the result itself when nothing had to be waited for (never throws; a promise never rejects). */
   verifyNow(token: unknown): MaybePromise<AuthResult<U>>;
 }
 
@@ -111,7 +118,7 @@ function assertKeyFitsAlgorithms(key: KeyObject, algorithms: readonly JwtAlgorit
  * Checks options and prepares the key. Throws a TypeError on a misconfiguration,
  * so a bad setup fails at startup, never per connection.
  */
-export function createJwtVerifier<U = Claims>(options: JwtVerifyOptions<U>, strategy?: string): JwtVerifier<U> {
+export function createJwtVerifier<U = Claims>(options: JwtVerifyOptions<U>, strategy?: string): PreparedJwtVerifier<U> {
   if (typeof options !== 'object' || options === null) throw new TypeError('sockpass: JWT options are required');
   const { algorithms } = options;
   if (!Array.isArray(algorithms) || algorithms.length === 0) {
@@ -120,6 +127,10 @@ export function createJwtVerifier<U = Claims>(options: JwtVerifyOptions<U>, stra
   for (const alg of algorithms) {
     if (typeof alg !== 'string' || alg.toLowerCase() === 'none') {
       throw new TypeError(`sockpass: algorithm ${String(alg)} is not allowed`);
+    }
+    // Caught here, or every token would be refused at run time (jsonwebtoken throws on an algorithm it does not know).
+    if (!ALGORITHMS.has(alg)) {
+      throw new TypeError(`sockpass: unknown algorithm ${JSON.stringify(alg)}; use one of ${[...ALGORITHMS].join(', ')}`);
     }
   }
   if (options.secret === undefined || options.secret === null) {
@@ -150,6 +161,8 @@ export function createJwtVerifier<U = Claims>(options: JwtVerifyOptions<U>, stra
     if (verifyOptions[k] === undefined) delete verifyOptions[k];
   }
   const { isRevoked, user: toUser } = options;
+  const clockTolerance = options.clockTolerance ?? 0;
+  if (!Number.isFinite(clockTolerance) || clockTolerance < 0) throw new TypeError('sockpass: `clockTolerance` must be a number of seconds ≥ 0');
   const resolverTimeout = options.keyResolverTimeout ?? 5000;
   const fail = (code: AuthError['code'], message: string, cause?: unknown): AuthResult<U> => ({
     kind: 'fail',
@@ -201,7 +214,8 @@ export function createJwtVerifier<U = Claims>(options: JwtVerifyOptions<U>, stra
     let claims: Claims;
     try {
       const payload = jwt.verify(token, key, verifyOptions);
-      if (typeof payload !== 'object' || payload === null) return fail('invalid_token', 'token payload is not a JSON object');
+      // jsonwebtoken takes a JSON array for a payload; claims are an object (guards and userId read their names).
+      if (typeof payload !== 'object' || payload === null || Array.isArray(payload)) return fail('invalid_token', 'token payload is not a JSON object');
       claims = payload as Claims;
       // jsonwebtoken finds `exp: 1e300` (or 1e999, read as Infinity) "not expired"; as a Date it is invalid,
       // and an expiry timer armed with it would fire every millisecond forever.
@@ -224,7 +238,8 @@ export function createJwtVerifier<U = Claims>(options: JwtVerifyOptions<U>, stra
 
   function admit(claims: Claims): MaybePromise<AuthResult<U>> {
     const exp = claims.exp;
-    const expiresAt = typeof exp === 'number' ? new Date(exp * 1000) : null;
+    // A token admitted within clockTolerance past exp lives as long as it was admitted for, not an instant.
+    const expiresAt = typeof exp === 'number' ? new Date((exp + clockTolerance) * 1000) : null;
     const success = (user: U): AuthResult<U> => ({ kind: 'success', user, claims, expiresAt });
     if (toUser === undefined) return success(claims as U);
     const unknown = (cause: unknown) => fail('server_error', 'could not load the user for this token', cause);

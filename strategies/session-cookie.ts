@@ -23,6 +23,7 @@ import createDebug from 'debug';
 import { AuthError, type AuthErrorCode } from '../src/errors.js';
 import { TIMED_OUT, withTimeout } from '../src/timeout.js';
 import type { AuthResult, HandshakeContext, Strategy } from '../src/types.js';
+import { prepareOrigins, type AllowedOrigins } from './origin.js';
 
 const debug = createDebug('sockpass:session');
 
@@ -55,12 +56,7 @@ export interface SessionRecord {
   [key: string]: unknown;
 }
 
-/**
- * Origins a cookie handshake may come from: exact origins
- * (`'https://app.example'`), a predicate, or `'any'` to opt out of the
- * cross-site WebSocket hijacking check on purpose.
- */
-export type AllowedOrigins = readonly string[] | ((origin: string) => boolean) | 'any';
+export type { AllowedOrigins };
 
 /** Options of {@link sessionCookie}. */
 export interface SessionCookieOptions<U> {
@@ -310,38 +306,4 @@ function cookieExpiry(session: SessionRecord): Date | null {
   if (expires === undefined || expires === null || expires === false) return null;
   const date = expires instanceof Date ? expires : new Date(expires);
   return Number.isNaN(date.getTime()) ? null : date;
-}
-
-function prepareOrigins(allowed: AllowedOrigins | undefined): (origin: string) => boolean {
-  if (allowed === 'any') return () => true;
-  if (typeof allowed === 'function') return allowed;
-  if (!Array.isArray(allowed)) {
-    throw new TypeError(
-      'sockpass: sessionCookie() needs `allowedOrigins` (the origins of your web app, e.g. ["https://app.example"]), ' +
-        'or `allowedOrigins: "any"` to opt out of the cross-site WebSocket hijacking check',
-    );
-  }
-  if (allowed.length === 0) throw new TypeError('sockpass: `allowedOrigins` is empty; list your web app origins, or pass "any"');
-  const origins = new Set(
-    allowed.map((entry) => {
-      const origin = normalizeOrigin(entry);
-      if (origin === undefined) throw new TypeError(`sockpass: ${JSON.stringify(entry)} is not an origin (scheme://host[:port])`);
-      return origin;
-    }),
-  );
-  return (origin) => {
-    const normalized = normalizeOrigin(origin);
-    return normalized !== undefined && origins.has(normalized);
-  };
-}
-
-/** `scheme://host[:port]` with default ports dropped and the host lower-cased; undefined for `null` or garbage. */
-function normalizeOrigin(value: string): string | undefined {
-  if (typeof value !== 'string') return undefined;
-  try {
-    const origin = new URL(value).origin;
-    return origin === 'null' ? undefined : origin;
-  } catch {
-    return undefined;
-  }
 }

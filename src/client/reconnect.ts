@@ -6,7 +6,9 @@
  * retrying only hammers the server. `reconnectWithFreshToken` tells them
  * apart by the server's code: on a recoverable one it reconnects with a token
  * from `getToken()` (bounded, with backoff); on a terminal one it stops and
- * reports through `onStop`.
+ * reports through `onStop`. A connection counts as a success only once it
+ * has lasted `stableAfter` ms, so a server that admits and cuts at once
+ * cannot keep it reconnecting forever.
  *
  * It watches both kinds of refusal: a handshake refused (`connect_error`) and
  * a connected socket cut by the server (`auth:expired`, `auth:revoked`,
@@ -48,9 +50,16 @@ export interface ReconnectWithFreshTokenOptions {
   /** Ms before the first retry; doubles with each refusal in a row. Default 250. */
   delay?: number;
   /**
+   * Ms a connection must stay up before the attempts count starts again.
+   * A server that admits and cuts at once (a token inside `clockTolerance`,
+   * a revocation with a recoverable code) counts as a refusal. Default 5000.
+   */
+  stableAfter?: number;
+  /**
    * Called once when it stops: a terminal refusal (its code), too many
    * recoverable ones in a row, `getToken()` failing (`credentials_required`),
-   * or a server disconnect with no reason given (`disconnected`).
+   * a server disconnect with no reason given (`disconnected`), or a refusal
+   * from a middleware that is not sockpass, which carries no code (`unknown`).
    */
   onStop?: (error: ClientAuthError) => void;
 }
@@ -74,8 +83,10 @@ export function reconnectWithFreshToken(socket: Socket, options: ReconnectWithFr
   const field = options.field ?? 'token';
   const maxAttempts = options.maxAttempts ?? 5;
   const delay = options.delay ?? 250;
+  const stableAfter = options.stableAfter ?? 5000;
   let attempts = 0;
   let timer: ReturnType<typeof setTimeout> | undefined;
+  let stableTimer: ReturnType<typeof setTimeout> | undefined;
   let notice: AuthNotice | undefined;
   let stopped = false;
 
@@ -109,13 +120,23 @@ export function reconnectWithFreshToken(socket: Socket, options: ReconnectWithFr
   };
 
   const onConnect = () => {
-    attempts = 0;
     notice = undefined;
+    // Only a connection that lasts ends a run of failed attempts: one cut at once is a refusal too.
+    clearTimeout(stableTimer);
+    stableTimer = setTimeout(() => {
+      stableTimer = undefined;
+      attempts = 0;
+    }, stableAfter);
   };
   const onConnectError = (err: unknown) => {
     const code = authErrorCode(err);
-    // Not a refusal (network trouble): socket.io-client retries by itself.
-    if (code === undefined) return;
+    if (code === undefined) {
+      // socket.io-client gives a server's refusal (a CONNECT_ERROR packet) a `data` property; network trouble has none and retries by itself.
+      if (typeof err === 'object' && err !== null && Object.prototype.hasOwnProperty.call(err, 'data')) {
+        stop(new ClientAuthError('unknown', String((err as Error).message)));
+      }
+      return;
+    }
     const { message, retryAfter } = (err as { data: UnauthorizedData }).data;
     retry(code, message, retryAfter);
   };
@@ -123,6 +144,7 @@ export function reconnectWithFreshToken(socket: Socket, options: ReconnectWithFr
     if (typeof payload === 'object' && payload !== null && typeof (payload as AuthNotice).code === 'string') notice = payload as AuthNotice;
   };
   const onDisconnect = (reason: string) => {
+    clearTimeout(stableTimer);
     // Only the server's own disconnects are ours to judge; network drops reconnect by themselves.
     if (reason !== 'io server disconnect') return;
     const why = notice;
@@ -142,6 +164,7 @@ export function reconnectWithFreshToken(socket: Socket, options: ReconnectWithFr
     if (stopped) return;
     stopped = true;
     clearTimeout(timer);
+    clearTimeout(stableTimer);
     socket.off('connect', onConnect);
     socket.off('connect_error', onConnectError);
     socket.off(EXPIRED_EVENT, onNotice);

@@ -13,7 +13,8 @@
  * (refuse with the message). What changed on purpose: the `?session_id=`
  * query workaround is gone (it took an unsigned session id from the URL);
  * `accept(null, false)` refuses instead of silently admitting; a callback
- * that throws refuses the handshake instead of crashing the process.
+ * that throws, or an async one that rejects, refuses the handshake with
+ * `server_error` instead of crashing the process.
  *
  * @module
  */
@@ -72,10 +73,10 @@ export interface AuthorizeOptions {
   passport?: PassportLike;
   /** Where the user goes on `socket.request`. Default `user`. */
   userProperty?: string;
-  /** Called when the session has a logged-in user; call `accept()` to admit. Default: admit. */
-  success?: (data: PassportSocketIoData, accept: Accept) => void;
-  /** Called when there is no logged-in user or reading failed (`error` true); call `accept(...)` to decide. Default: refuse. */
-  fail?: (data: PassportSocketIoData, message: string, error: boolean, accept: Accept) => void;
+  /** Called when the session has a logged-in user; call `accept()` to admit. Default: admit. May be async; a throw or a rejection refuses the handshake with `server_error`. */
+  success?: (data: PassportSocketIoData, accept: Accept) => void | Promise<void>;
+  /** Called when there is no logged-in user or reading failed (`error` true); call `accept(...)` to decide. Default: refuse. May be async; a throw or a rejection refuses the handshake with `server_error`. */
+  fail?: (data: PassportSocketIoData, message: string, error: boolean, accept: Accept) => void | Promise<void>;
   /** sockpass addition: origins a cookie handshake may come from. Default `'any'` (as passport.socketio), with a warning. */
   allowedOrigins?: AllowedOrigins;
   /** sockpass addition: longest wait for the store, in ms. Default 2000. */
@@ -130,7 +131,7 @@ export function authorize(options: AuthorizeOptions): (socket: AuthorizeSocket, 
       userProperty,
       allowedOrigins: options.allowedOrigins ?? 'any',
       storeTimeout: options.storeTimeout,
-      read: readFromStore(cookieParser(secret), key, store, userProperty, lastRead),
+      read: readFromStore(cookieParser(secret), key, store, userProperty, (request, session) => lastRead.set(request, snapshotLogin(session, passportKey))),
     });
   })().catch((err: unknown) => (err instanceof Error ? err : new Error(String(err))));
 
@@ -146,12 +147,17 @@ export function authorize(options: AuthorizeOptions): (socket: AuthorizeSocket, 
       if (accepted === false) return next(new AuthError('forbidden', 'the connection was refused'));
       next();
     };
-    const call = (callback: () => void) => {
+    // An app callback that throws, or an async one that rejects, refuses the handshake; it never crashes the process.
+    const callbackFailed = (err: unknown) => {
+      debug('a success/fail callback failed: %s', (err as Error)?.message);
+      accept(new AuthError('server_error', 'authentication failed', { cause: err }));
+    };
+    const call = (callback: () => unknown) => {
       try {
-        callback();
+        const returned = callback();
+        if (typeof (returned as PromiseLike<unknown> | null)?.then === 'function') (returned as PromiseLike<unknown>).then(undefined, callbackFailed);
       } catch (err) {
-        debug('a success/fail callback threw: %s', (err as Error)?.message);
-        accept(new AuthError('server_error', 'authentication failed', { cause: err }));
+        callbackFailed(err);
       }
     };
     const refuse = (refusal: Refusal) => {
@@ -221,7 +227,7 @@ function readFromStore(
   key: string,
   store: SessionStoreLike,
   userProperty: string,
-  lastRead: WeakMap<IncomingMessage, SessionRecord>,
+  remember: (request: IncomingMessage, session: SessionRecord) => void,
 ) {
   const parse = parseCookies as unknown as (req: object, res: object, next: (err?: unknown) => void) => unknown;
   return (request: IncomingMessage, claimedSid: string) =>
@@ -236,7 +242,7 @@ function readFromStore(
           store.get(claimedSid, (error, session) => {
             if (error) return resolve({ kind: 'unavailable', cause: error });
             if (typeof session !== 'object' || session === null) return resolve({ kind: 'not_found' });
-            lastRead.set(request, session as SessionRecord);
+            remember(request, session as SessionRecord);
             const view = requestView(request, userProperty);
             view.session = session;
             view.sessionID = claimedSid;
@@ -247,6 +253,16 @@ function readFromStore(
         }
       });
     });
+}
+
+/**
+ * The session as read, before Passport deserializes its user: Passport
+ * deletes `session.passport.user` when `deserializeUser` finds nobody, and
+ * passport.socketio's "User not found" depends on what the store held.
+ */
+function snapshotLogin(session: SessionRecord, passportKey: string): SessionRecord {
+  const login = session[passportKey];
+  return typeof login === 'object' && login !== null ? { ...session, [passportKey]: { ...login } } : session;
 }
 
 /**

@@ -19,15 +19,19 @@
  */
 import type { KeyObject } from 'node:crypto';
 import { EventEmitter } from 'node:events';
+import createDebug from 'debug';
+import jwt from 'jsonwebtoken';
 import type { IncomingMessage } from 'node:http';
 import { createHandshakeContext } from '../context.js';
-import { AuthError, toAuthError } from '../errors.js';
+import { AuthError, toAuthError, type AuthErrorCode } from '../errors.js';
 import { awaitInBandCredential, type UnauthorizedPayload } from '../quarantine.js';
 import { SockPass } from '../registry.js';
 import type { SocketLike } from '../socket-like.js';
 import { addWaiter, cleanUpOnDisconnect, createState, getState, setState, type SocketState } from '../socket-state.js';
 import type { AuthResult, Claims, HandshakeContext, SocketAuth, Strategy } from '../types.js';
-import { createJwtVerifier, prepareKey, type JwtAlgorithm, type JwtHeader, type JwtKey, type JwtVerifier } from '../../strategies/jwt-verifier.js';
+import { createJwtVerifier, prepareKey, type JwtAlgorithm, type JwtHeader, type JwtKey, type JwtVerifier, type JwtVerifyOptions } from '../../strategies/jwt-verifier.js';
+import { isSameOrigin, prepareOrigins, type AllowedOrigins } from '../../strategies/origin.js';
+import { TIMED_OUT, withTimeout } from '../timeout.js';
 import { countQueryParameter } from '../../strategies/jwt-query.js';
 
 /** socketio-jwt's `new UnauthorizedError(code, { message })`: `message`, `inner`, `data`. */
@@ -59,7 +63,9 @@ export interface AuthorizeOptions {
   /**
    * Allowlist (socketio-jwt passed its options to jsonwebtoken and so accepted
    * any algorithm the key fit). Default: `['HS256']` for a shared secret, the
-   * key's own algorithm for a public key; required with a secret callback.
+   * key's own algorithm for a public key; with a secret callback, derived from
+   * each key it returns as jsonwebtoken 9 does (HS* for a secret, RS* and PS* for
+   * RSA, the curve's ES* for EC), never `none`.
    */
   algorithms?: JwtAlgorithm[];
   /** Authenticate in the handshake (`io.use`) instead of with the `authenticate` event. */
@@ -76,8 +82,15 @@ export interface AuthorizeOptions {
   auth_header_required?: boolean;
   /** Accepted for compatibility and ignored: the socket is disconnected right after `unauthorized`. */
   callback?: false | number;
-  /** Event flow: read the token from this cookie instead of the event's payload. */
+  /**
+   * Event flow: read the token from this cookie instead of the event's payload.
+   * Browsers send cookies on cross-site handshakes, so a cookie-borne token is
+   * refused (`origin_not_allowed`) from a page whose `Origin` is not the
+   * server's own (`Host`) unless `allowedOrigins` lists it.
+   */
   cookie?: string;
+  /** sockpass addition, with `cookie`: origins a cookie-borne token may come from, or `'any'`. Default: the server's own. */
+  allowedOrigins?: AllowedOrigins;
   /** Extra check after verification: call `onSuccess()`, or `onError(err, code)` to refuse. */
   additional_auth?: (decoded: Claims, onSuccess: () => void, onError: (err: string | { message: string }, code?: string) => void) => void;
   /** Maps the decoded token before it is stored on the socket (and becomes `socket.data.auth.user`). */
@@ -92,12 +105,15 @@ export interface AuthorizeOptions {
   maxAge?: string | number;
   /** sockpass addition: longest accepted token in bytes. Default 8192. */
   maxTokenBytes?: number;
+  /** sockpass addition: longest wait for a secret callback before `invalid_secret`. Default 5000 ms. */
+  keyResolverTimeout?: number;
 }
 
 /** What `authorize` returns: a `connection` listener (event flow) or a namespace middleware (handshake flow). */
 export type SocketioJwtHandler = <S extends object>(socket: S, next?: (err?: Error) => void) => void;
 
 const STRATEGY = 'socketio-jwt';
+const debug = createDebug('sockpass:compat:socketio-jwt');
 /** jsonwebtoken options socketio-jwt passed through that would weaken or silently skip a check here. */
 const UNSUPPORTED = ['ignoreExpiration', 'ignoreNotBefore', 'subject', 'jwtid', 'nonce', 'complete'] as const;
 
@@ -126,6 +142,7 @@ export function authorize(options: AuthorizeOptions): SocketioJwtHandler {
     decodedPropertyName: options.decodedPropertyName ?? 'decoded_token',
     encodedPropertyName: options.encodedPropertyName ?? 'encoded_token',
     verifierFor: prepareVerification(options),
+    originAllowed: options.cookie === undefined || options.allowedOrigins === undefined ? undefined : prepareOrigins(options.allowedOrigins),
   };
   const handler = options.handshake ? handshakeFlow(options, settings) : eventFlow(options, settings);
   return handler as SocketioJwtHandler;
@@ -136,6 +153,8 @@ interface Settings {
   encodedPropertyName: string;
   /** The verifier for one request: shared for a static key, per request for a callback that reads the request. */
   verifierFor: (request: IncomingMessage) => JwtVerifier<Claims>;
+  /** `allowedOrigins`, prepared; undefined for the default, the server's own origin. */
+  originAllowed: ((origin: string) => boolean) | undefined;
 }
 
 function prepareVerification(options: AuthorizeOptions): (request: IncomingMessage) => JwtVerifier<Claims> {
@@ -143,9 +162,7 @@ function prepareVerification(options: AuthorizeOptions): (request: IncomingMessa
   if (secret === undefined || secret === null || (typeof secret === 'string' && secret.length === 0)) {
     throw new TypeError('sockpass: authorize() needs a secret (string, Buffer, public key, KeyObject or callback)');
   }
-  const algorithms = options.algorithms ?? defaultAlgorithms(secret);
   const verifyOptions = {
-    algorithms,
     audience: options.audience,
     issuer: options.issuer,
     clockTolerance: options.clockTolerance,
@@ -153,41 +170,94 @@ function prepareVerification(options: AuthorizeOptions): (request: IncomingMessa
     maxTokenBytes: options.maxTokenBytes,
   };
   if (typeof secret !== 'function') {
-    const verifier = createJwtVerifier<Claims>({ ...verifyOptions, secret }, STRATEGY);
+    const verifier = createJwtVerifier<Claims>({ ...verifyOptions, algorithms: options.algorithms ?? defaultAlgorithms(secret), secret }, STRATEGY);
     return () => verifier;
   }
-  createJwtVerifier({ ...verifyOptions, secret: () => '' }, STRATEGY); // checks the options once, at startup
+  // Checks the options once, at startup (the HS256 list only stands in when the allowlist comes from each key).
+  createJwtVerifier({ ...verifyOptions, algorithms: options.algorithms ?? ['HS256'], secret: () => '' }, STRATEGY);
   const callback = secret as (...args: unknown[]) => void;
-  return (request) =>
-    createJwtVerifier<Claims>(
-      {
-        ...verifyOptions,
-        secret: ({ header, claims }) =>
-          new Promise<JwtKey>((resolve, reject) => {
-            const done: SecretDone = (err, key) => (err || !key ? reject(err ?? new Error('no secret')) : resolve(key));
-            if (callback.length >= 4) callback(request, header, claims, done);
-            else callback(request, claims, done);
-          }),
-      },
-      STRATEGY,
+  return (request) => ({ verify: (token) => verifyWithCallback(token, request, callback, options, verifyOptions) });
+}
+
+/**
+ * socketio-jwt's `getSecret` then `jwt.verify`, with its refusals worded as
+ * jsonwebtoken words them: the token's shape is checked before the app's
+ * callback runs, the callback's wait is bounded, and the allowlist is the
+ * app's or, without one, the algorithms of the key the callback returned.
+ */
+async function verifyWithCallback(
+  token: unknown,
+  request: IncomingMessage,
+  callback: (...args: unknown[]) => void,
+  options: AuthorizeOptions,
+  verifyOptions: Omit<JwtVerifyOptions<Claims>, 'secret' | 'algorithms'>,
+): Promise<AuthResult<Claims>> {
+  if (typeof token !== 'string') return refusal(new UnauthorizedError('invalid_token', { message: 'invalid token datatype' }), 'credentials_bad_format');
+  const maxTokenBytes = options.maxTokenBytes ?? 8192;
+  if (token.length > maxTokenBytes || Buffer.byteLength(token, 'utf8') > maxTokenBytes) {
+    return { kind: 'fail', error: new AuthError('token_too_large', `token is longer than ${maxTokenBytes} bytes`, { strategy: STRATEGY }) };
+  }
+  const parts = token.split('.');
+  if (parts.length < 3) return refusal(new UnauthorizedError('invalid_token', { message: 'jwt malformed' }), 'invalid_token');
+  if (parts[2]!.trim() === '') return refusal(new UnauthorizedError('invalid_token', { message: 'jwt signature is required' }), 'invalid_token');
+  const decoded = jwt.decode(token, { complete: true });
+  if (decoded === null || typeof decoded.payload !== 'object' || decoded.payload === null) {
+    return refusal(new UnauthorizedError('invalid_token', { message: 'jwt malformed' }), 'invalid_token');
+  }
+  const header = decoded.header as unknown as JwtHeader;
+  const alg = header.alg as JwtAlgorithm;
+  const invalidAlgorithm = () => refusal(new UnauthorizedError('invalid_token', { message: 'invalid algorithm' }), 'invalid_token');
+  if (options.algorithms !== undefined && !options.algorithms.includes(alg)) return invalidAlgorithm();
+
+  let key: KeyObject;
+  try {
+    const resolved = await withTimeout(
+      new Promise<JwtKey>((resolve, reject) => {
+        const done: SecretDone = (err, found) => (err || !found ? reject(err ?? new Error('no secret')) : resolve(found));
+        if (callback.length >= 4) callback(request, header, decoded.payload, done);
+        else callback(request, decoded.payload, done);
+      }),
+      options.keyResolverTimeout ?? 5000,
     );
+    if (resolved === TIMED_OUT) throw new Error('the secret callback gave no key in time');
+    key = prepareKey(resolved);
+  } catch (cause) {
+    debug('secret callback failed: %s', (cause as Error)?.message);
+    return { kind: 'fail', error: new AuthError('key_unavailable', 'no key to verify this token', { strategy: STRATEGY, cause }) };
+  }
+  const algorithms = options.algorithms ?? algorithmsOfKey(key);
+  if (!algorithms.includes(alg)) return invalidAlgorithm();
+  let verifier: JwtVerifier<Claims>;
+  try {
+    verifier = createJwtVerifier<Claims>({ ...verifyOptions, algorithms: [alg], secret: key }, STRATEGY);
+  } catch {
+    // The key the callback returned does not fit the token's algorithm (a secret for an RS256 token, say).
+    return invalidAlgorithm();
+  }
+  return verifier.verify(token);
 }
 
 /** The allowlist socketio-jwt never had: HS256 for a shared secret, the key's own algorithm for a public key. */
-function defaultAlgorithms(secret: JwtKey | SecretCallback): JwtAlgorithm[] {
-  if (typeof secret === 'function') {
-    throw new TypeError('sockpass: with a secret callback, pass `algorithms` (e.g. ["RS256"]); socketio-jwt accepted any algorithm');
-  }
+function defaultAlgorithms(secret: JwtKey): JwtAlgorithm[] {
   const key: KeyObject = prepareKey(secret);
   if (key.type === 'secret') return ['HS256'];
+  const [algorithm] = algorithmsOfKey(key);
+  if (algorithm === undefined) throw new TypeError('sockpass: cannot tell the algorithm of this key; pass `algorithms`');
+  return [algorithm];
+}
+
+/**
+ * What jsonwebtoken 9 allows for a key when no allowlist is given: HS* for a
+ * secret, RS* and PS* for RSA, the curve's ES* for EC; nothing for a key it
+ * cannot verify with (Ed25519: jsonwebtoken 9 has no EdDSA). Never `none`.
+ */
+function algorithmsOfKey(key: KeyObject): JwtAlgorithm[] {
+  if (key.type === 'secret') return ['HS256', 'HS384', 'HS512'];
   switch (key.asymmetricKeyType) {
     case 'rsa':
-      return ['RS256'];
+      return ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512'];
     case 'rsa-pss':
-      return ['PS256'];
-    case 'ed25519':
-    case 'ed448':
-      return ['EdDSA'];
+      return ['PS256', 'PS384', 'PS512'];
     case 'ec': {
       const curve = key.asymmetricKeyDetails?.namedCurve;
       if (curve === 'prime256v1') return ['ES256'];
@@ -195,7 +265,7 @@ function defaultAlgorithms(secret: JwtKey | SecretCallback): JwtAlgorithm[] {
       if (curve === 'secp521r1') return ['ES512'];
     }
   }
-  throw new TypeError('sockpass: cannot tell the algorithm of this key; pass `algorithms`');
+  return [];
 }
 
 // ---------------------------------------------------------------------------
@@ -231,8 +301,20 @@ function runAdditionalAuth(check: NonNullable<AuthorizeOptions['additional_auth'
 }
 
 /** A failure that carries socketio-jwt's exact code and message to the client. */
-function refusal(error: UnauthorizedError): AuthResult<unknown> {
-  return { kind: 'fail', error: new AuthError('forbidden', error.message, { strategy: STRATEGY, cause: error }) };
+function refusal(error: UnauthorizedError, code: AuthErrorCode = 'forbidden'): AuthResult<never> {
+  return { kind: 'fail', error: new AuthError(code, error.message, { strategy: STRATEGY, cause: error }) };
+}
+
+/**
+ * A page may use a cookie-borne token only from an allowed Origin: by default
+ * the server's own (`Host`). No `Origin` means no browser page opened the
+ * socket, so nothing was hijacked.
+ */
+function cookieOriginAllowed(ctx: HandshakeContext, allowed: ((origin: string) => boolean) | undefined): boolean {
+  if (ctx.origin === undefined) return true;
+  if (allowed !== undefined) return allowed(ctx.origin);
+  const host = ctx.headers.host;
+  return isSameOrigin(ctx.origin, typeof host === 'string' ? host : undefined);
 }
 
 /** sockpass's typed refusal, in socketio-jwt's words (codes its clients already check). */
@@ -337,7 +419,16 @@ function eventFlow(options: AuthorizeOptions, settings: Settings) {
       inBand: { eventName: 'authenticate', timeout: required ? timeout : 0 },
       authenticate: async () => ({ kind: 'pass' }),
       authenticateCredential: async (payload) => {
-        const token = options.cookie !== undefined ? createHandshakeContext(socket).cookies[options.cookie] : eventToken(payload);
+        let token: unknown;
+        if (options.cookie === undefined) token = eventToken(payload);
+        else {
+          const ctx = createHandshakeContext(socket);
+          if (!cookieOriginAllowed(ctx, settings.originAllowed)) {
+            debug('refused a cookie-borne token from a foreign Origin');
+            return refusal(new UnauthorizedError('origin_not_allowed', { message: 'cookie authentication is not allowed from this Origin' }), 'origin_not_allowed');
+          }
+          token = ctx.cookies[options.cookie];
+        }
         const result = await verifyToken(token, socket.request, options, settings);
         if (result.kind === 'success') verifiedToken = token as string;
         return result;

@@ -192,4 +192,38 @@ describe('client: reconnectWithFreshToken', () => {
     await refreshToken(socket, hs256({ sub: 'mallory' })).catch(() => {});
     expect((await stopped).code).toBe('user_mismatch');
   });
+
+  it('counts a connection cut at once as a failed attempt, and stops with onStop after maxAttempts', async () => {
+    // Admits, then cuts at once: a token that expires as it arrives (inside clockTolerance, say).
+    let connects = 0;
+    const auth = new SockPass().use('instant', {
+      async authenticate() {
+        return { kind: 'success', user: { id: 'alice' }, expiresAt: new Date(Date.now() + 30) };
+      },
+    });
+    server = await startServer((io) => {
+      io.use(auth.middleware('instant'));
+      io.on('connection', () => connects++);
+    });
+    const socket = client();
+    const stopped = new Promise<ClientAuthError>((resolve) =>
+      reconnectWithFreshToken(socket, { getToken: tokenSource().getToken, delay: 10, maxAttempts: 3, stableAfter: 500, onStop: resolve }),
+    );
+    socket.connect();
+    const error = await Promise.race([stopped, sleep(4000).then(() => undefined)]);
+    expect(error?.code).toBe('token_expired');
+    await sleep(200);
+    expect(connects).toBe(4); // the first connection and three retries
+  });
+
+  it('stops with code unknown on a refusal from a middleware that is not sockpass (a plain Error)', async () => {
+    server = await startServer((io) => io.use((_socket, next) => next(new Error('not today'))));
+    const socket = client();
+    const stopped = new Promise<ClientAuthError>((resolve) =>
+      reconnectWithFreshToken(socket, { getToken: tokenSource().getToken, delay: 10, onStop: resolve }),
+    );
+    socket.connect();
+    const error = await Promise.race([stopped, sleep(3000).then(() => undefined)]);
+    expect(error).toMatchObject({ code: 'unknown', message: 'not today' });
+  });
 });

@@ -21,6 +21,7 @@ import {
   APP_ORIGIN,
   SESSION_SECRET,
   findUser,
+  sidOf,
   signedCookieFor,
   startSessionApp,
   tamperSignature,
@@ -41,7 +42,10 @@ afterEach(async () => {
 type Options = Omit<AuthorizeOptions, 'store' | 'secret' | 'passport'>;
 
 async function serve(options: Options = {}, setup?: (io: Server) => void): Promise<SessionApp> {
-  const store = new session.MemoryStore();
+  return serveWith(new session.MemoryStore(), options, setup);
+}
+
+async function serveWith(store: session.MemoryStore, options: Options = {}, setup?: (io: Server) => void): Promise<SessionApp> {
   app = await startSessionApp({
     store,
     setup(io, { passport }) {
@@ -86,6 +90,20 @@ describe('authorize() with the default callbacks, beside passport.socketio 3.7',
     const after = await web.logout(cookie);
     expect(await seen(web, '/', after)).toMatchObject({ message: (await seen(web, '/original', after)).message });
     expect((await seen(web, '/', after)).message).toBe('Passport was not initialized');
+  });
+
+  it('says "User not found", as passport.socketio does, when deserializeUser no longer finds the user', async () => {
+    const store = new session.MemoryStore();
+    const web = await serveWith(store);
+    const { cookie } = await web.login();
+    // The account was deleted: the session still names it, the deserializer finds nobody.
+    const sid = sidOf(cookie);
+    const stored = await new Promise<session.SessionData>((resolve, reject) => store.get(sid, (err, s) => (err || !s ? reject(err) : resolve(s))));
+    (stored as unknown as { passport: { user: string } }).passport.user = 'no-such-user';
+    await new Promise<void>((resolve, reject) => store.set(sid, stored, (err) => (err ? reject(err) : resolve())));
+    const [ours, theirs] = [await seen(web, '/', cookie), await seen(web, '/original', cookie)];
+    expect(theirs.message).toBe('User not found');
+    expect(ours.message).toBe(theirs.message);
   });
 
   it('adds sockpass codes in err.data', async () => {
@@ -181,6 +199,42 @@ describe('the documented success and fail callbacks', () => {
     const { cookie } = await web.login();
     expect(await seen(web, '/', cookie)).toMatchObject({ code: 'server_error', message: 'authentication failed' });
     expect(await seen(web, '/', await web.visit())).toMatchObject({ code: 'server_error' });
+  });
+
+  it('an async callback that rejects refuses with server_error and the server keeps serving', async () => {
+    const reported: unknown[] = [];
+    const store = new session.MemoryStore();
+    app = await startSessionApp({
+      store,
+      setup(io, { passport }) {
+        const common = { cookieParser, key: 'connect.sid', secret: SESSION_SECRET, store, passport };
+        io.use(
+          authorize({
+            ...common,
+            async fail(_d, message) {
+              await Promise.resolve();
+              throw new Error(`fail callback: ${message}`);
+            },
+            async success(data, accept) {
+              if ((data.user as { username?: string }).username === 'bob') throw new Error('success callback');
+              accept();
+            },
+          }),
+        );
+        io.on('connection', (socket) => socket.emit('whoami', (socket.request as unknown as { user: unknown }).user));
+      },
+    });
+    const onUnhandled = (reason: unknown) => reported.push(reason);
+    process.on('unhandledRejection', onUnhandled);
+    const bob = await app.login('bob');
+    expect(await seen(app, '/', bob.cookie)).toMatchObject({ code: 'server_error', message: 'authentication failed' });
+    expect(await seen(app, '/', tamperSignature(bob.cookie))).toMatchObject({ code: 'server_error' });
+    expect(await seen(app, '/', undefined)).toMatchObject({ code: 'server_error' });
+    // Still serving: a valid client connects afterwards.
+    const alice = await app.login('alice');
+    expect((await seen(app, '/', alice.cookie)).user).toMatchObject({ username: 'alice', logged_in: true });
+    process.off('unhandledRejection', onUnhandled);
+    expect(reported).toEqual([]);
   });
 
   it("defaults cookieParser and passport to the app's own modules, as passport.socketio's require() did", async () => {

@@ -1,13 +1,15 @@
 // The socketio-jwt 4.6 README's client flows, run unchanged (real socket.io-client)
 // against sockpass/compat/socketio-jwt; and the handshake refusals compared
 // byte for byte with the original socketio-jwt on the same server.
+import { generateKeyPairSync, sign as cryptoSign, type KeyObject } from 'node:crypto';
 import { createRequire } from 'node:module';
+import jwtLib from 'jsonwebtoken';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Server, Socket as ServerSocket } from 'socket.io';
 import * as io from 'socket.io-client';
 import * as socketioJwt from 'sockpass/compat/socketio-jwt';
 import { once, sleep, startServer, type TestServer } from '../helpers/server.js';
-import { SECRET, hs256, rs256, rsa } from '../helpers/tokens.js';
+import { SECRET, forgeHs256, hs256, rs256, rsa, unsigned } from '../helpers/tokens.js';
 
 const original = createRequire(import.meta.url)('socketio-jwt') as {
   authorize(options: Record<string, unknown>): (socket: unknown, next?: (err?: Error) => void) => void;
@@ -284,7 +286,6 @@ describe('one round trip: handshake: true', () => {
 
   it('checks its options at startup', () => {
     expect(() => socketioJwt.authorize({ secret: '' })).toThrow(/secret/);
-    expect(() => socketioJwt.authorize({ secret: () => undefined } as never)).toThrow(/algorithms/);
     expect(() => socketioJwt.authorize({ secret: SECRET, ignoreExpiration: true } as never)).toThrow(/ignoreExpiration/);
     expect(() => socketioJwt.authorize({ secret: SECRET, algorithms: ['none' as never] })).toThrow(/not allowed/);
   });
@@ -320,5 +321,125 @@ describe('same handshake refusals as socketio-jwt 4.6', () => {
     expect(err.message).toBe('jwt expired');
     expect(err.inner).toEqual({ message: 'jwt expired' });
     expect(err.data).toEqual({ message: 'jwt expired', code: 'invalid_token', type: 'UnauthorizedError' });
+  });
+});
+
+describe('the cookie option: no cross-site WebSocket hijacking', () => {
+  async function serveCookie(options: Partial<socketioJwt.AuthorizeOptions> = {}) {
+    server = await startServer((ioServer) => {
+      ioServer.sockets.on('connection', socketioJwt.authorize({ secret: SECRET, cookie: 'jwt', ...options }));
+    });
+  }
+  /** A browser on `origin` opening a socket to the server: its cookie rides along, the page sends `authenticate {}`. */
+  async function cookieOutcome(origin: string | undefined, host?: string) {
+    const headers: Record<string, string> = { cookie: `jwt=${hs256({ name: 'Victim' })}` };
+    if (origin !== undefined) headers.origin = origin;
+    if (host !== undefined) headers.host = host;
+    const socket = connect({ transports: ['websocket'], extraHeaders: headers });
+    socket.on('connect', () => socket.emit('authenticate', {}));
+    return new Promise<string>((resolve) => {
+      socket.on('authenticated', () => resolve('authenticated'));
+      socket.on('unauthorized', (msg: UnauthorizedMsg) => resolve(msg.data.code));
+    });
+  }
+
+  it('refuses a cookie-borne token from a foreign Origin with origin_not_allowed', async () => {
+    await serveCookie();
+    expect(await cookieOutcome('https://evil.example')).toBe('origin_not_allowed');
+  });
+
+  it('keeps same-origin pages and non-browser clients working unchanged', async () => {
+    await serveCookie();
+    expect(await cookieOutcome(server.url)).toBe('authenticated');
+    expect(await cookieOutcome(undefined)).toBe('authenticated');
+  });
+
+  it('accepts the origins listed in allowedOrigins, and only those', async () => {
+    await serveCookie({ allowedOrigins: ['https://app.example'] });
+    expect(await cookieOutcome('https://app.example')).toBe('authenticated');
+    expect(await cookieOutcome('https://evil.example')).toBe('origin_not_allowed');
+    expect(await cookieOutcome(server.url)).toBe('origin_not_allowed');
+  });
+});
+
+describe('a secret callback without algorithms, as socketio-jwt’s README "Getting the secret dynamically"', () => {
+  const ec = generateKeyPairSync('ec', { namedCurve: 'P-384' });
+  const ed = generateKeyPairSync('ed25519');
+  const KEYS: Record<string, KeyObject | string> = { hs: SECRET, rs: rsa.publicKey, ec: ec.publicKey, ed: ed.publicKey };
+
+  async function serveDynamic(flow: 'handshake' | 'event') {
+    const secret = (_request: unknown, decoded: { kid?: string }, callback: (err: unknown, secret?: unknown) => void) => {
+      callback(null, KEYS[decoded.kid ?? 'hs']);
+    };
+    server = await startServer((ioServer) => {
+      if (flow === 'handshake') ioServer.use(socketioJwt.authorize({ secret: secret as never, handshake: true }) as never);
+      else ioServer.sockets.on('connection', socketioJwt.authorize({ secret: secret as never }));
+    });
+  }
+  async function handshakeAnswer(token: string): Promise<{ connected: true } | UnauthorizedMsg['data']> {
+    const socket = connect({ query: `token=${token}` } as never);
+    return new Promise((resolve) => {
+      socket.on('connect', () => resolve({ connected: true }));
+      socket.on('connect_error', (err: Error & { data?: UnauthorizedMsg['data'] }) => resolve(err.data!));
+    });
+  }
+
+  it('derives the allowed algorithms from the key it returns: HS*, RS*/PS*, the curve’s ES*', async () => {
+    await serveDynamic('handshake');
+    const sign = (kid: string, key: string | KeyObject, algorithm: import('jsonwebtoken').Algorithm) =>
+      jwtLib.sign({ sub: 'alice', kid }, key, { algorithm, expiresIn: 60 });
+    expect(await handshakeAnswer(sign('hs', SECRET, 'HS384'))).toEqual({ connected: true });
+    expect(await handshakeAnswer(sign('rs', rsa.privateKey, 'PS256'))).toEqual({ connected: true });
+    expect(await handshakeAnswer(sign('ec', ec.privateKey, 'ES384'))).toEqual({ connected: true });
+    // Another curve's ES* is not the key's algorithm.
+    const es256 = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+    expect(await handshakeAnswer(sign('ec', es256.privateKey, 'ES256'))).toMatchObject({ code: 'invalid_token', message: 'invalid algorithm' });
+  });
+
+  it('refuses every token for an Ed25519 key: jsonwebtoken 9 cannot verify EdDSA', async () => {
+    await serveDynamic('handshake');
+    const header = Buffer.from(JSON.stringify({ alg: 'EdDSA', typ: 'JWT' })).toString('base64url');
+    const body = Buffer.from(JSON.stringify({ sub: 'alice', kid: 'ed', exp: Math.floor(Date.now() / 1000) + 60 })).toString('base64url');
+    const signature = cryptoSign(null, Buffer.from(`${header}.${body}`), ed.privateKey).toString('base64url');
+    expect(await handshakeAnswer(`${header}.${body}.${signature}`)).toMatchObject({ code: 'invalid_token' });
+  });
+
+  it('never lets a key serve another family: algorithm confusion and alg none stay closed', async () => {
+    await serveDynamic('handshake');
+    // HS256 signed with the RSA public key's PEM, the classic confusion.
+    expect(await handshakeAnswer(forgeHs256({ kid: 'rs' }, rsa.publicKey))).toMatchObject({ code: 'invalid_token' });
+    expect(await handshakeAnswer(unsigned({ kid: 'hs' }))).toMatchObject({ code: 'invalid_token' });
+  });
+
+  const WORDING_CASES = { 'two parts': 'abc.def', 'alg none, no signature': unsigned({}), 'not JSON': 'a.b.c', 'wrong key': hs256({}, {}, 'not-the-secret-not-the-secret-not!') };
+  const fromCallback = (_r: unknown, _d: unknown, cb: (e: unknown, s?: string) => void) => cb(null, SECRET);
+
+  it('refuses with jsonwebtoken’s wording in the handshake, as socketio-jwt 4.6 does', async () => {
+    const answers: Array<Record<string, unknown>> = [];
+    for (const authorize of [original.authorize, socketioJwt.authorize as unknown as typeof original.authorize]) {
+      server = await startServer((ioServer) => ioServer.use(authorize({ secret: fromCallback, handshake: true }) as never));
+      const seen: Record<string, unknown> = {};
+      for (const [label, token] of Object.entries(WORDING_CASES)) seen[label] = await handshakeAnswer(token);
+      answers.push(seen);
+      await server.close();
+    }
+    expect(answers[1]).toEqual(answers[0]);
+    expect(answers[1]!['two parts']).toMatchObject({ message: 'jwt malformed', code: 'invalid_token' });
+    expect(answers[1]!['alg none, no signature']).toMatchObject({ message: 'jwt signature is required' });
+  });
+
+  it('refuses with the same words after the authenticate event (socketio-jwt’s event flow cannot run on Socket.IO 4)', async () => {
+    server = await startServer((ioServer) => ioServer.use(original.authorize({ secret: fromCallback, handshake: true }) as never));
+    const expected: Record<string, unknown> = {};
+    for (const [label, token] of Object.entries(WORDING_CASES)) expected[label] = ((await handshakeAnswer(token)) as UnauthorizedMsg['data']).message;
+    await server.close();
+    await serveDynamic('event');
+    const seen: Record<string, unknown> = {};
+    for (const [label, token] of Object.entries(WORDING_CASES)) {
+      const socket = connect();
+      socket.on('connect', () => socket.emit('authenticate', { token }));
+      seen[label] = (await once<UnauthorizedMsg>(socket, 'unauthorized')).data.message;
+    }
+    expect(seen).toEqual(expected);
   });
 });

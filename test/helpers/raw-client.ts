@@ -64,3 +64,39 @@ export function rawHandshake(baseUrl: string, h: RawHandshake, ms = 5000): Promi
     ws.on('close', (code) => done({ kind: 'closed', detail: `ws close ${code}` }));
   });
 }
+
+/** A raw connection that joined a namespace: send any frame, read every frame the server sent. */
+export interface RawSession {
+  /** Sends one Engine.IO text frame verbatim, e.g. `42[7,"x"]`. */
+  send(frame: string): void;
+  /** Every text frame received after the namespace connected. */
+  readonly frames: string[];
+  close(): void;
+}
+
+/** Opens a raw connection and joins `h.nsp`; rejects if the namespace refuses. */
+export function rawSession(baseUrl: string, h: RawHandshake = {}, ms = 5000): Promise<RawSession> {
+  const url = `${baseUrl.replace(/^http/, 'ws')}/socket.io/?EIO=4&transport=websocket${h.query ? `&${h.query}` : ''}`;
+  const nspPrefix = h.nsp && h.nsp !== '/' ? `${h.nsp},` : '';
+  return new Promise((resolve, reject) => {
+    const ws = new WebSocket(url, { headers: h.headers, handshakeTimeout: ms });
+    const frames: string[] = [];
+    let joined = false;
+    const timer = setTimeout(() => (ws.terminate(), reject(new Error('raw session: no CONNECT answer'))), ms);
+    ws.on('message', (raw) => {
+      const text = raw.toString();
+      if (text.startsWith('0')) ws.send(`40${nspPrefix}${h.authText ?? ''}`);
+      else if (text === '2') ws.send('3');
+      else if (!joined && text.startsWith(`40${nspPrefix}`)) {
+        joined = true;
+        clearTimeout(timer);
+        resolve({ send: (frame) => ws.send(frame), frames, close: () => ws.terminate() });
+      } else if (!joined && text.startsWith('44')) {
+        clearTimeout(timer);
+        ws.terminate();
+        reject(new Error(`raw session refused: ${text}`));
+      } else if (joined) frames.push(text);
+    });
+    ws.on('error', (err) => (clearTimeout(timer), reject(err)));
+  });
+}

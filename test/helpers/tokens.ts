@@ -1,5 +1,5 @@
 /** Signs test tokens with real keys: an HS256 secret and an RS256 key pair made once per test file. */
-import { createHmac, generateKeyPairSync } from 'node:crypto';
+import { createHmac, generateKeyPairSync, sign as cryptoSign } from 'node:crypto';
 import jwt from 'jsonwebtoken';
 
 export const SECRET = 'test-secret-that-is-long-enough-for-hs256!';
@@ -39,4 +39,16 @@ export function unsigned(claims: Record<string, unknown> = {}): string {
   const enc = (o: unknown) => Buffer.from(JSON.stringify(o)).toString('base64url');
   const now = Math.floor(Date.now() / 1000);
   return `${enc({ alg: 'none', typ: 'JWT' })}.${enc({ sub: 'alice', iat: now, exp: now + 60, ...claims })}.`;
+}
+
+/**
+ * Signs any payload text as it stands (HS256 with SECRET, or RS256 with the
+ * test key pair): jsonwebtoken's sign() refuses payloads an attacker's issuer
+ * could still produce, such as a top-level `__proto__` claim.
+ */
+export function signRawPayload(payload: string, alg: 'HS256' | 'RS256' = 'HS256'): string {
+  const body = `${Buffer.from(JSON.stringify({ alg, typ: 'JWT' })).toString('base64url')}.${Buffer.from(payload).toString('base64url')}`;
+  const signature =
+    alg === 'HS256' ? createHmac('sha256', SECRET).update(body).digest('base64url') : cryptoSign('sha256', Buffer.from(body), rsa.privateKey).toString('base64url');
+  return `${body}.${signature}`;
 }

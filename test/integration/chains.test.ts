@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { SockPass, jwtAuth, jwtHeader, type FailureEvent, type Strategy } from 'sockpass';
+import { SockPass, jwtAuth, jwtAuthenticateEvent, jwtHeader, type FailureEvent, type Strategy } from 'sockpass';
 import { codeOf, once, startServer, type TestServer } from '../helpers/server.js';
-import { SECRET, hs256, rs256, rsa } from '../helpers/tokens.js';
+import { SECRET, hs256, rs256, rsa, signRawPayload } from '../helpers/tokens.js';
 
 let server: TestServer;
 afterEach(() => server?.close());
@@ -30,6 +30,34 @@ describe('mode first', () => {
 });
 
 describe('mode all', () => {
+  it('keeps a signed top-level __proto__ claim an own property: claims inherit nothing, guards see nothing', async () => {
+    const auth = registry();
+    const guard = auth.guard({ 'admin:ban': (a) => a.claims.role === 'admin' });
+    let seen: { proto: unknown; role: unknown; own: unknown } | undefined;
+    const handled: string[] = [];
+    server = await startServer((io) => {
+      io.use(auth.middleware(['jwt-auth', 'jwt-header'], { mode: 'all' }));
+      auth.onAuthenticated(io, (s) => {
+        const claims = s.data.auth.claims;
+        seen = { proto: Object.getPrototypeOf(claims), role: claims.role, own: Object.getOwnPropertyDescriptor(claims, '__proto__')?.value };
+        s.use(guard(s));
+        s.on('admin:ban', () => handled.push('admin:ban'));
+        s.emit('ready');
+      });
+    });
+    const hostile = `{"sub":"alice","exp":${Math.floor(Date.now() / 1000) + 60},"__proto__":{"role":"admin"}}`;
+    const client = server.client('/', {
+      auth: { token: signRawPayload(hostile, 'HS256') },
+      extraHeaders: { Authorization: `Bearer ${signRawPayload(hostile, 'RS256')}` },
+    });
+    await once(client, 'ready');
+    const refused = once<{ event: string }>(client, 'auth:forbidden');
+    client.emit('admin:ban');
+    expect((await refused).event).toBe('admin:ban');
+    expect(handled).toEqual([]);
+    expect(seen).toEqual({ proto: Object.prototype, role: undefined, own: { role: 'admin' } });
+  });
+
   it('needs every strategy, for the same user', async () => {
     const auth = registry();
     server = await startServer((io) => {
@@ -114,6 +142,28 @@ describe('failure hook', () => {
     expect(failures).toHaveLength(1);
     expect(failures[0]).toEqual({ code: 'token_expired', strategy: 'jwt-auth', namespace: '/', address: expect.stringContaining('127.0.0.1') });
     expect(JSON.stringify(failures)).not.toContain(token);
+  });
+
+  it('contains a failure listener that throws: the handshake is refused with server_error and the server keeps serving', async () => {
+    const auth = registry().use('jwt-event', jwtAuthenticateEvent({ secret: SECRET, algorithms: ['HS256'], timeout: 5000 }));
+    let calls = 0;
+    auth.on('failure', () => {
+      calls++;
+      throw new Error('rate limiter bug');
+    });
+    server = await startServer((io) => {
+      io.use(auth.middleware(['jwt-auth']));
+      io.of('/event').use(auth.middleware(['jwt-event']));
+    });
+    expect(await codeOf(server.client('/', { auth: { token: 'not-a-jwt' } }))).toBe('server_error');
+    // In-band refusal: told and disconnected, no crash.
+    const inBand = server.client('/event');
+    inBand.on('connect', () => inBand.emit('authenticate', { token: 'not-a-jwt' }));
+    const cut = once(inBand, 'disconnect');
+    expect((await once<{ data: { code: string } }>(inBand, 'unauthorized')).data.code).toBe('invalid_token');
+    await cut;
+    expect(calls).toBe(2);
+    expect(await codeOf(server.client('/', { auth: { token: hs256() } }))).toBe('connected');
   });
 });
 

@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { SockPass, jwtAuth } from 'sockpass';
 import { codeOf, once, startServer, type TestServer } from '../helpers/server.js';
-import { SECRET, forgeHs256, hs256, rs256, rsa, unsigned } from '../helpers/tokens.js';
+import { SECRET, forgeHs256, hs256, rs256, rsa, signRawPayload, unsigned } from '../helpers/tokens.js';
 
 let server: TestServer;
 afterEach(() => server?.close());
@@ -55,6 +55,12 @@ describe('jwt-auth (handshake auth payload)', () => {
     expect(await codeOf(server.client('/', { auth: { token: hs256({}, good) } }))).toBe('connected');
     expect(await codeOf(server.client('/', { auth: { token: hs256({}, { ...good, audience: 'other' }) } }))).toBe('invalid_audience');
     expect(await codeOf(server.client('/', { auth: { token: hs256({}, { ...good, issuer: 'evil' }) } }))).toBe('invalid_issuer');
+  });
+
+  it('refuses a signed payload that is a JSON array, not an object of claims, with invalid_token', async () => {
+    await serve();
+    expect(await codeOf(server.client('/', { auth: { token: signRawPayload('[1,2]') } }))).toBe('invalid_token');
+    expect(await codeOf(server.client('/', { auth: { token: signRawPayload(JSON.stringify({ sub: 'alice' })) } }))).toBe('connected');
   });
 
   it('refuses an oversized token before verifying it', async () => {

@@ -77,6 +77,28 @@ function broadcastAll(io: Server, pendingId: string, peer: import('socket.io').S
 }
 
 describe('quarantine (in-memory adapter)', () => {
+  it("defers onAny listeners added in io.on('connect'), Socket.IO's alias that fires before 'connection'", async () => {
+    const anyEvents: string[] = [];
+    const auth = new SockPass().use('jwt-event', jwtAuthenticateEvent({ secret: SECRET, algorithms: ['HS256'], timeout: 10_000 }));
+    const server = await startServer((io) => {
+      io.use(auth.middleware('jwt-event'));
+      io.on('connect', (socket) => {
+        socket.onAny((event: string) => anyEvents.push(event));
+        socket.prependAny((event: string) => anyEvents.push(`first:${event}`));
+      });
+    });
+    servers.push(server);
+    const client = server.client();
+    expect(await outcome(client)).toEqual({ connected: true });
+    client.emit('chat', 'early');
+    await sleep(150);
+    expect(anyEvents).toEqual([]);
+    await authenticateClient(client);
+    client.emit('chat', 'late');
+    await sleep(150);
+    expect(anyEvents).toEqual(['first:chat', 'chat']);
+  });
+
   it('gets no broadcast, is in no room and has no event handled until it authenticates', async () => {
     const { server, seen } = await serve();
     const { io } = server;

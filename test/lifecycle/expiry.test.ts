@@ -41,6 +41,22 @@ function countTimeouts(): number {
 }
 
 describe('expiry', () => {
+  it('gives a token admitted within clockTolerance past exp the deadline exp + clockTolerance, not an instant cut', async () => {
+    const auth = new SockPass().use('jwt-auth', jwtAuth({ secret: SECRET, algorithms: ['HS256'], clockTolerance: 3 }));
+    server = await startServer((io) => {
+      io.use(auth.middleware('jwt-auth'));
+      auth.onAuthenticated(io, (socket) => socket.emit('expiresAt', socket.data.auth.expiresAt?.getTime()));
+    });
+    const exp = Math.floor(Date.now() / 1000) - 1;
+    const client = server.client('/', { auth: { token: hs256({ exp }) } });
+    const { seen, ended } = watchEnd(client);
+    expect(await once(client, 'expiresAt')).toBe((exp + 3) * 1000);
+    await ended;
+    // Cut at exp + 3 s (about 2 s from now), not at once.
+    expect(seen.disconnected!.at).toBeGreaterThanOrEqual((exp + 3) * 1000);
+    expect(seen.disconnected!.at - (exp + 3) * 1000).toBeLessThan(1000);
+  });
+
   it('tells auth:expired and disconnects within 1 s of the token exp, not before', async () => {
     await serveJwt();
     const { token, exp } = shortToken(2);

@@ -4,6 +4,7 @@ import { SockPass, jwtAuth, type GuardPolicy, type SocketAuth } from 'sockpass';
 import type { Socket as ClientSocket } from 'socket.io-client';
 import { once, outcome, sleep, startServer, type TestServer } from '../helpers/server.js';
 import { hs256, SECRET } from '../helpers/tokens.js';
+import { rawSession } from '../helpers/raw-client.js';
 
 let server: TestServer | undefined;
 afterEach(async () => {
@@ -53,6 +54,28 @@ function send(client: ClientSocket, event: string): Promise<unknown> {
 }
 
 describe('guard', () => {
+  it('judges a numeric event name as the listener sees it: 42[7,"x"] is refused by the rule for "7"', async () => {
+    const auth = new SockPass<Claims>().use('jwt-auth', jwtAuth({ secret: SECRET, algorithms: ['HS256'] }));
+    const guard = auth.guard({ '7': false });
+    const handled: unknown[] = [];
+    server = await startServer((io) => {
+      io.use(auth.middleware('jwt-auth'));
+      io.on('connection', (socket) => {
+        socket.use(guard(socket));
+        socket.on('7', (x: unknown) => handled.push(['7', x]));
+        socket.on('ok', (x: unknown) => handled.push(['ok', x]));
+      });
+    });
+    const raw = await rawSession(server.url, { authText: JSON.stringify({ token: hs256() }) });
+    raw.send('42[7,"x"]');
+    raw.send('42[7.0,"y"]');
+    raw.send('42["ok","z"]');
+    await sleep(150);
+    raw.close();
+    expect(handled).toEqual([['ok', 'z']]);
+    expect(raw.frames.filter((f) => f.includes('auth:forbidden'))).toHaveLength(2);
+  });
+
   it('lets an allowed event reach its handler', async () => {
     const { handled } = await serve();
     const client = server!.client('/', { auth: { token: hs256({ role: 'admin', scope: ['chat'] }) } });

@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { SockPass, jwtQuery } from 'sockpass';
+import { Manager } from 'socket.io-client';
 import { codeOf, once, startServer, type TestServer } from '../helpers/server.js';
 import { SECRET, hs256 } from '../helpers/tokens.js';
 import { rawHandshake } from '../helpers/raw-client.js';
@@ -16,6 +17,7 @@ async function serve() {
         user: socket.data.auth.user,
         query: socket.handshake.query,
         url: socket.request.url,
+        handshakeUrl: socket.handshake.url,
       });
     });
   });
@@ -26,13 +28,59 @@ describe('jwt-query (?token= on the handshake URL)', () => {
     await serve();
     const token = hs256();
     const client = server.client('/', { query: { token, room: 'lobby' } });
-    const seen = await once<{ user: { sub: string }; query: Record<string, string>; url: string }>(client, 'seen');
+    const seen = await once<{ user: { sub: string }; query: Record<string, string>; url: string; handshakeUrl: string }>(client, 'seen');
     expect(seen.user.sub).toBe('alice');
     expect(seen.query.token).toBeUndefined();
     expect(seen.query.room).toBe('lobby');
     expect(seen.url).not.toContain(token);
     expect(seen.url).not.toMatch(/[?&]token=/);
     expect(seen.url).toContain('room=lobby');
+  });
+
+  it('strips the token from socket.handshake.url too, which apps log', async () => {
+    await serve();
+    const token = hs256();
+    const seen = await once<{ handshakeUrl: string }>(server.client('/', { query: { token, room: 'lobby' } }), 'seen');
+    expect(seen.handshakeUrl).not.toContain(token);
+    expect(seen.handshakeUrl).not.toMatch(/[?&]token=/);
+    expect(seen.handshakeUrl).toContain('room=lobby');
+  });
+
+  it('authenticates every namespace multiplexed on one connection, though the token left handshake.query', async () => {
+    const auth = new SockPass().use('jwt-query', jwtQuery({ secret: SECRET, algorithms: ['HS256'], warnUrlLogging: false }));
+    const leaked: unknown[] = [];
+    server = await startServer((io) => {
+      for (const nsp of [io.of('/'), io.of('/second')]) {
+        nsp.use(auth.middleware('jwt-query'));
+        auth.onAuthenticated(nsp, (socket) => {
+          leaked.push(socket.handshake.query.token, socket.handshake.url.includes('token='));
+          socket.emit('seen', socket.data.auth.user);
+        });
+      }
+    });
+    const manager = new Manager(server.url, { query: { token: hs256() }, transports: ['websocket'], reconnection: false });
+    const first = manager.socket('/');
+    await once(first, 'seen');
+    const second = manager.socket('/second');
+    const answer = await Promise.race([once<{ sub: string }>(second, 'seen'), once<Error & { data?: { code?: string } }>(second, 'connect_error').then((e) => e.data?.code)]);
+    expect(answer).toMatchObject({ sub: 'alice' });
+    expect(leaked).toEqual([undefined, false, undefined, false]);
+    first.disconnect();
+    second.disconnect();
+    manager._close?.();
+  });
+
+  it('shows strategies a query without a prototype, as documented', async () => {
+    let proto: unknown = 'unset';
+    const auth = new SockPass().use('probe', {
+      authenticate: async (ctx) => {
+        proto = Object.getPrototypeOf(ctx.query);
+        return { kind: 'success', user: { id: '1' } };
+      },
+    });
+    server = await startServer((io) => io.use(auth.middleware('probe')));
+    expect(await codeOf(server.client('/', { query: { a: '1' } }))).toBe('connected');
+    expect(proto).toBeNull();
   });
 
   it('refuses a repeated token parameter with credentials_bad_format', async () => {

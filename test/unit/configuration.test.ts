@@ -10,6 +10,13 @@ describe('misconfiguration throws when the app configures it', () => {
     expect(() => jwtAuth({ secret: SECRET, algorithms: ['none' as never] })).toThrow(/not allowed/);
   });
 
+  it('refuses an algorithm jsonwebtoken cannot verify (HS999, EdDSA) at configuration, not at every token', () => {
+    for (const alg of ['HS999', 'EdDSA', 'hs256', 'RS256 ']) {
+      expect(() => jwtAuth({ secret: SECRET, algorithms: [alg as never] }), alg).toThrow(/algorithm/);
+    }
+    expect(() => jwtAuth({ secret: SECRET, algorithms: ['HS256', 'HS384', 'HS512'] })).not.toThrow();
+  });
+
   it('refuses a missing or empty secret', () => {
     expect(() => jwtHeader({ algorithms: ['HS256'] } as never)).toThrow(/secret/);
     expect(() => jwtHeader({ secret: '', algorithms: ['HS256'] })).toThrow(/empty/);
