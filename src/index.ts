@@ -5,7 +5,7 @@
  * @module
  */
 export { SockPass, defaultUserId } from './registry.js';
-export type { SockPassOptions, MiddlewareOptions, SockPassMiddleware, AuthenticatedSocket } from './registry.js';
+export type { SockPassOptions, MiddlewareOptions, SockPassMiddleware, AuthenticatedSocket, AttachTarget } from './registry.js';
 export type { ConnectionTarget } from './registry.js';
 export { AuthError, isAuthError, AUTH_ERROR_CODES } from './errors.js';
 export { handshakeLimits } from './rate-limit.js';
@@ -24,7 +24,7 @@ export type {
   FailureEvent,
   InBandOptions,
 } from './types.js';
-export type { LifecycleOptions } from './lifecycle.js';
+export type { LifecycleOptions } from './registry-context.js';
 export type { Guard, GuardPolicy, GuardRule, GuardPredicate, PacketMiddleware } from './guard.js';
 export type { RevokeTarget, RevokeOptions } from './revoke.js';
 export {

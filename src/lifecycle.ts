@@ -1,54 +1,41 @@
 /**
- * The lifecycle of an authenticated socket, from `connection` to disconnect:
- * it joins `user:<id>` (and `session:<sid>`) so `revoke()` can find it, one
- * deadline per socket (in a queue shared by all, see `deadline-queue.ts`) asks
- * for a refresh `refreshBefore` ms ahead and cuts it at expiry, sessions are re-read every `revalidateInterval`, and a socket
- * restored by connectionStateRecovery (which skips middlewares) gets the same
- * deadline back, so no socket outlives its credential.
+ * The one owner of a socket's authenticated life, from admission to the cut:
  *
- * The refresh protocol itself is in `refresh.ts`, revalidation in
- * `revalidate.ts`, revocation in `revoke.ts`.
+ * - **admission**: the revocation ledger (one synchronous lookup in this
+ *   node's view) and the expiry are checked at every point a credential is
+ *   admitted: after a handshake strategy succeeds, at `connection` before any
+ *   room is joined, at in-band authentication, refresh, anonymous upgrade and
+ *   recovery (`recovery.ts` judges restored sessions with `recoveryRefusal`);
+ * - **rooms**: an admitted socket joins `user:<id>` (and `session:<sid>`) so
+ *   `revoke()` finds it on every node;
+ * - **deadline**: one per socket, in a queue shared by all (`deadline-queue.ts`):
+ *   `auth:refresh` `refreshBefore` ms ahead, the cut at expiry;
+ * - **renewal**: a refresh or second `authenticate` event swaps the credential
+ *   (same user; a refresh never removes an expiry the socket had);
+ * - **the cut**: `auth:expired` / `auth:revoked` / `auth:refused`, then a disconnect.
+ *
+ * Refresh (`refresh.ts`), revalidation (`revalidate.ts`), quarantine,
+ * revocation and recovery call into this module; it imports none of them.
  *
  * @module
  */
 import createDebug from 'debug';
 import { AuthError } from './errors.js';
-import { askForRefresh, listenForRefresh } from './refresh.js';
-import { startRevalidation } from './revalidate.js';
-import { rememberNamespace, revokedSince } from './revoke.js';
-import type { RegistryContext } from './registry.js';
+import type { CredentialFacts } from './ledger.js';
+import type { RegistryContext } from './registry-context.js';
 import type { SocketLike } from './socket-like.js';
 import { DeadlineQueue } from './deadline-queue.js';
 import { addCleanup, cleanUpOnDisconnect, createState, setState, toSocketAuth, type SocketState } from './socket-state.js';
 import type { AuthSuccess, SocketAuth, Strategy } from './types.js';
-import { EXPIRED_EVENT, REVOKED_EVENT, type AuthNotice } from './wire.js';
+import { EXPIRED_EVENT, REFRESH_EVENT, REVOKED_EVENT, type AuthNotice, type RefreshNotice } from './wire.js';
 
 const debug = createDebug('sockpass:lifecycle');
-
-/** How the registry runs an authenticated socket's life: rooms, refresh notice, revalidation. Every member has a default in `new SockPass()`. */
-export interface LifecycleOptions<U> {
-  /** Stable id of a user, for the `user:<id>` room and for comparing users. */
-  userId: (user: U) => string | undefined;
-  /** Room of every socket of a user, for `revoke({ user })`. Default `user:<id>`. */
-  userRoom: (id: string) => string;
-  /** Room of every socket of a session, for `revoke({ session })`. Default `session:<sid>`. */
-  sessionRoom: (sid: string) => string;
-  /** Ms before expiry to emit `auth:refresh`; 0 disables the notice (clients may still refresh unasked). */
-  refreshBefore: number;
-  /**
-   * Ms one refresh may take to verify (an async key resolver or `isRevoked`
-   * hook that hangs); past it the refresh is refused with `server_error`.
-   */
-  refreshTimeout: number;
-  /** Ms between re-checks of credentials that can be revalidated (sessions); 0 disables. */
-  revalidateInterval: number;
-}
 
 /**
  * The state a socket had when its `socket.data.auth` was written, keyed by
  * that object: connectionStateRecovery hands the same `data` back to the
- * restored socket (in-memory adapter), so the strategy, the session's
- * `revalidate` and `since` survive a recovery. Weak: gone with the data.
+ * restored socket (in-memory adapter), so the strategy and the session's
+ * `revalidate` survive a recovery. Weak: gone with the data.
  */
 const carried = new WeakMap<object, SocketState<any>>();
 
@@ -65,25 +52,109 @@ function cancelDeadline(state: SocketState<any>): void {
   deadlines.cancel(state);
 }
 
-export function startLifecycle<U>(socket: SocketLike, state: SocketState<U>, ctx: RegistryContext<U>): void {
-  const auth = socket.data.auth as SocketAuth<U>;
-  const prior = carried.get(auth);
-  state.since = prior?.since ?? (state.since || Date.now());
-  carried.set(auth, state);
-  rememberNamespace(ctx, socket.nsp);
-  joinRooms(socket, auth, ctx);
-  listenForRefresh(socket, state, ctx);
-  startRevalidation(socket, state, ctx);
-  scheduleExpiry(socket, state, auth.expiresAt, refreshNoticeAhead(state, ctx));
+// ---------------------------------------------------------------------------
+// Admission
+
+/** What the admission check reads: an `AuthSuccess`, or a `socket.data.auth` (dates already revived). */
+export interface Credential<U> {
+  user: U;
+  anonymous?: boolean;
+  session?: string;
+  tokenId?: string;
+  issuedAt?: Date | null;
+  expiresAt?: Date | null;
+}
+
+const REVOKED = 'credentials have been revoked';
+
+/**
+ * `token_revoked` when the ledger holds a revocation that covers this
+ * credential, else undefined. Synchronous: this node's view, never Redis.
+ */
+export function revocationOf<U>(ctx: RegistryContext<U>, credential: Credential<U>): AuthError | undefined {
+  const facts: CredentialFacts = {};
+  if (!credential.anonymous) facts.user = ctx.options.userId(credential.user);
+  if (credential.session !== undefined) facts.session = credential.session;
+  if (credential.tokenId !== undefined) facts.tokenId = credential.tokenId;
+  const issuedAt = credential.issuedAt?.getTime();
+  if (issuedAt !== undefined && !Number.isNaN(issuedAt)) facts.issuedAt = issuedAt;
+  return ctx.ledger.isRevoked(facts) === undefined ? undefined : new AuthError('token_revoked', REVOKED);
+}
+
+/** True when `expiresAt` has passed, or is an Invalid Date (fail closed). */
+function isExpired(expiresAt: Date | null | undefined, now: number): boolean {
+  if (expiresAt === null || expiresAt === undefined) return false;
+  const t = expiresAt.getTime();
+  return !(t > now);
 }
 
 /**
- * A socket restored by connectionStateRecovery skipped the middlewares: it
- * gets its state back from `socket.data.auth` and the same deadline. One that
- * never authenticated (it was waiting for an in-band credential) is cut: the
- * quarantine that held it is gone.
+ * Whether a session Socket.IO is about to restore may be: its `data.auth`
+ * exists (a quarantined socket has none), has not expired and is not revoked.
+ * Dates a serializing adapter turned into strings or numbers are revived.
  */
-export function resumeRecovered<U>(socket: SocketLike, ctx: RegistryContext<U>): void {
+export function recoveryRefusal<U>(ctx: RegistryContext<U>, data: unknown): AuthError | undefined {
+  const auth = (data as { auth?: unknown } | null | undefined)?.auth;
+  if (typeof auth !== 'object' || auth === null) return new AuthError('credentials_required', 'the session never authenticated');
+  const a = auth as SocketAuth<U>;
+  const expiresAt = reviveDate(a.expiresAt);
+  if (expiresAt === undefined || isExpired(expiresAt, Date.now())) return new AuthError('token_expired', 'credential has expired');
+  return revocationOf(ctx, {
+    user: a.user,
+    anonymous: a.anonymous === true,
+    session: typeof a.session === 'string' ? a.session : undefined,
+    tokenId: typeof a.tokenId === 'string' ? a.tokenId : undefined,
+    issuedAt: reviveDate(a.issuedAt) ?? null,
+  });
+}
+
+/** A Date, or null for none; undefined for something that is not a date (a tampered or mangled session). */
+function reviveDate(value: unknown): Date | null | undefined {
+  if (value === null || value === undefined) return null;
+  const date = value instanceof Date ? value : typeof value === 'string' || typeof value === 'number' ? new Date(value) : undefined;
+  return date === undefined || Number.isNaN(date.getTime()) ? undefined : date;
+}
+
+/** Keeps the latest expiry this registry admitted: the default lifetime of a revocation. */
+function noteLifetime<U>(ctx: RegistryContext<U>, auth: SocketAuth<U>): void {
+  if (auth.anonymous) return;
+  const expires = auth.expiresAt === null ? Number.POSITIVE_INFINITY : auth.expiresAt.getTime();
+  if (expires > ctx.admitted.latestExpiry) ctx.admitted.latestExpiry = expires;
+}
+
+// ---------------------------------------------------------------------------
+// Start: a socket whose `data.auth` is set enters its authenticated life
+
+/**
+ * Admits an authenticated socket at `connection` (or after in-band success or
+ * recovery): re-checks the ledger, since a revoke may have landed between the
+ * middleware's check and now, then joins its revocation rooms and arms its
+ * deadline. Returns false when the socket was cut.
+ */
+export function enterLife<U>(socket: SocketLike, state: SocketState<U>, ctx: RegistryContext<U>): boolean {
+  const auth = socket.data.auth as SocketAuth<U>;
+  const revoked = revocationOf(ctx, auth);
+  if (revoked !== undefined) {
+    ctx.reportFailure(socket, revoked);
+    cutSocket(socket, REVOKED_EVENT, revoked);
+    return false;
+  }
+  carried.set(auth, state);
+  ctx.namespaces.add(socket.nsp);
+  noteLifetime(ctx, auth);
+  joinRooms(socket, auth, ctx);
+  scheduleExpiry(socket, state, auth.expiresAt, refreshNoticeAhead(state, ctx));
+  return socket.connected;
+}
+
+/**
+ * A socket restored by connectionStateRecovery: `recovery.ts` already judged
+ * its session before Socket.IO built it, so it gets its state back from
+ * `socket.data.auth` (strategy, revalidation) and the registry starts it as
+ * any other. Returns undefined when it was cut: no `data.auth` (restored on a
+ * namespace sockpass did not judge), or expired meanwhile.
+ */
+export function resumeRecovered<U>(socket: SocketLike, ctx: RegistryContext<U>): SocketState<U> | undefined {
   const auth = socket.data.auth as SocketAuth<U> | undefined;
   if (auth === undefined || auth === null || typeof auth !== 'object') {
     debug('socket %s: recovered without authentication, disconnecting', socket.id);
@@ -91,39 +162,43 @@ export function resumeRecovered<U>(socket: SocketLike, ctx: RegistryContext<U>):
     ctx.reportFailure(socket, error);
     socket.emit('unauthorized', { message: error.message, data: error.data });
     socket.disconnect();
-    return;
+    return undefined;
   }
-  // A serializing adapter may hand back a string; ours keeps the Date.
-  if (auth.expiresAt !== null && !(auth.expiresAt instanceof Date)) auth.expiresAt = new Date(auth.expiresAt as unknown as string);
+  // A serializing adapter may hand back strings; ours keeps the Dates.
+  auth.expiresAt = reviveDate(auth.expiresAt) ?? null;
+  const issuedAt = reviveDate(auth.issuedAt);
+  if (issuedAt instanceof Date) auth.issuedAt = issuedAt;
+  else delete auth.issuedAt;
   const prior = carried.get(auth) as SocketState<U> | undefined;
   const state = createState<U>(
     socket,
     prior?.strategyName ?? auth.strategy,
     prior?.strategy ?? (ctx.strategy(auth.strategy) as Strategy<U> | undefined),
   );
-  // Authenticated only once it passed the checks below, so onAuthenticated handlers never see a socket being cut.
   state.result = prior?.result ?? fromSocketAuth(auth);
-  state.since = prior?.since ?? 0;
+  state.owner = ctx;
   setState(socket, state);
   socket.on('disconnect', cleanUpOnDisconnect);
   debug('socket %s: recovered, credential expires %s', socket.id, auth.expiresAt?.toISOString() ?? 'never');
-  if (auth.expiresAt !== null && auth.expiresAt.getTime() <= Date.now()) return expire(socket);
-  // Revoked while it was away: the revoke found it in no room. Unknown age (a serializing adapter) counts as old.
-  if (revokedSince(ctx, roomsOf(auth, ctx), state.since)) {
-    return cutSocket(socket, REVOKED_EVENT, new AuthError('token_revoked', 'credentials have been revoked'));
+  if (isExpired(auth.expiresAt, Date.now())) {
+    expire(socket);
+    return undefined;
   }
+  // Authenticated only now, so onAuthenticated handlers never see a socket being cut.
   state.status = 'authenticated';
-  startLifecycle(socket, state, ctx);
+  return state;
 }
 
 function fromSocketAuth<U>(auth: SocketAuth<U>): AuthSuccess<U> {
   const result: AuthSuccess<U> = { kind: 'success', user: auth.user, claims: auth.claims, expiresAt: auth.expiresAt };
   if (auth.session !== undefined) result.session = auth.session;
   if (auth.anonymous) result.anonymous = true;
+  if (auth.issuedAt !== undefined) result.issuedAt = auth.issuedAt;
+  if (auth.tokenId !== undefined) result.tokenId = auth.tokenId;
   return result;
 }
 
-export function joinRooms<U>(socket: SocketLike, auth: SocketAuth<U>, ctx: RegistryContext<U>): void {
+function joinRooms<U>(socket: SocketLike, auth: SocketAuth<U>, ctx: RegistryContext<U>): void {
   const rooms = roomsOf(auth, ctx);
   if (rooms.length > 0) void socket.join(rooms);
 }
@@ -137,6 +212,9 @@ function roomsOf<U>(auth: SocketAuth<U>, ctx: RegistryContext<U>): string[] {
   return rooms;
 }
 
+// ---------------------------------------------------------------------------
+// Deadline
+
 /** Ms ahead of expiry to ask for a refresh, or 0 when this socket's strategy cannot take one. */
 function refreshNoticeAhead<U>(state: SocketState<U>, ctx: RegistryContext<U>): number {
   return state.strategy?.authenticateCredential === undefined ? 0 : ctx.options.refreshBefore;
@@ -148,16 +226,15 @@ function refreshNoticeAhead<U>(state: SocketState<U>, ctx: RegistryContext<U>): 
  * (`auth:refresh`), and at `expiresAt` it is told `auth:expired` and
  * disconnected. Re-arming replaces the previous deadline.
  */
-export function scheduleExpiry<U>(socket: SocketLike, state: SocketState<U>, expiresAt: Date | null, refreshBefore = 0): void {
+function scheduleExpiry<U>(socket: SocketLike, state: SocketState<U>, expiresAt: Date | null, refreshBefore = 0): void {
   deadlines.cancel(state);
   state.expiresAtMs = Number.POSITIVE_INFINITY;
   state.noticeAt = Number.POSITIVE_INFINITY;
   if (expiresAt === null) return;
   const exp = expiresAt.getTime();
-  // An Invalid Date must not leave a socket without a deadline: fail closed.
-  if (Number.isNaN(exp)) return expire(socket);
   const now = Date.now();
-  if (now >= exp) return expire(socket);
+  // An Invalid Date must not leave a socket without a deadline: fail closed.
+  if (isExpired(expiresAt, now)) return expire(socket);
   state.expiresAtMs = exp;
   // Never before half the remaining life: a refreshBefore longer than the tokens' life
   // would otherwise ask again the moment each refresh lands, in a loop.
@@ -178,16 +255,47 @@ function onDeadline(state: SocketState<any>): void {
   deadlines.schedule(state, Math.min(state.noticeAt, state.expiresAtMs));
 }
 
+/** Server → client: "refresh before `expiresAt`" (the answer is handled in `refresh.ts`). */
+function askForRefresh(socket: SocketLike, expiresAt: Date): void {
+  debug('socket %s: asking for a refresh before %s', socket.id, expiresAt.toISOString());
+  const notice: RefreshNotice = { expiresAt: expiresAt.toISOString() };
+  socket.emit(REFRESH_EVENT, notice);
+}
+
+/**
+ * A revalidation moved the credential's expiry (a rolling session): re-arm
+ * the deadline. A revalidation never removes an expiry (null keeps the old one).
+ */
+export function moveExpiry<U>(socket: SocketLike, state: SocketState<U>, expiresAt: Date | null | undefined, ctx: RegistryContext<U>): void {
+  if (expiresAt === undefined || expiresAt === null || state.result === undefined) return;
+  const current = state.result.expiresAt ?? null;
+  if (current?.getTime() === expiresAt.getTime()) return;
+  state.result = { ...state.result, expiresAt };
+  (socket.data.auth as SocketAuth<U>).expiresAt = expiresAt;
+  noteLifetime(ctx, socket.data.auth as SocketAuth<U>);
+  scheduleExpiry(socket, state, expiresAt, refreshNoticeAhead(state, ctx));
+}
+
+// ---------------------------------------------------------------------------
+// Renewal
+
 /**
  * A fresh credential for an authenticated socket (in-band refresh, a second
- * `authenticate` event): it must name the same user; claims and expiry move,
- * the socket stays. Throws `user_mismatch` otherwise.
+ * `authenticate` event): it must name the same user and not be revoked;
+ * claims and expiry move, the socket stays. Throws the AuthError to report.
+ * A credential without expiry keeps the socket's deadline unless
+ * `allowRefreshToRemoveExpiry`.
  */
 export function renewCredential<U>(socket: SocketLike, state: SocketState<U>, result: AuthSuccess<U>, ctx: RegistryContext<U>): void {
   const current = state.result;
   const before = current === undefined || current.anonymous ? undefined : ctx.options.userId(current.user);
   if (before === undefined || ctx.options.userId(result.user) !== before) {
     throw new AuthError('user_mismatch', 'the new credential names another user', { strategy: state.strategyName });
+  }
+  const had = current?.expiresAt ?? null;
+  if ((result.expiresAt ?? null) === null && had !== null && !ctx.options.allowRefreshToRemoveExpiry) {
+    debug('socket %s: the new credential does not expire; keeping the deadline it had', socket.id);
+    result = { ...result, expiresAt: had };
   }
   // A refreshed token does not carry the session's revalidation; keep it.
   if (result.revalidate === undefined && current?.revalidate !== undefined) result = { ...result, revalidate: current.revalidate };
@@ -215,6 +323,7 @@ export function upgradeAnonymous<U>(
   debug('socket %s: anonymous socket upgraded by %s', socket.id, strategyName);
 }
 
+/** Applies a verified credential; the ledger check and the change are one synchronous step, so a revoke cannot slip between. */
 function adopt<U>(
   socket: SocketLike,
   state: SocketState<U>,
@@ -223,15 +332,23 @@ function adopt<U>(
   result: AuthSuccess<U>,
   ctx: RegistryContext<U>,
 ): void {
+  const revoked = revocationOf(ctx, result);
+  if (revoked !== undefined) {
+    revoked.strategy = strategyName;
+    throw revoked;
+  }
   state.strategyName = strategyName;
   state.strategy = strategy;
   state.result = result;
   const auth = toSocketAuth(strategyName, result);
   socket.data.auth = auth;
-  state.since = Date.now();
   carried.set(auth, state);
+  noteLifetime(ctx, auth);
   scheduleExpiry(socket, state, auth.expiresAt, refreshNoticeAhead(state, ctx));
 }
+
+// ---------------------------------------------------------------------------
+// The cut
 
 /** Tells the client why (`event` with `{ code, message }`), then disconnects this namespace's socket. */
 export function cutSocket(socket: SocketLike, event: string, error: AuthError): void {

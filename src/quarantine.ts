@@ -26,8 +26,8 @@
  */
 import createDebug from 'debug';
 import { AuthError, toAuthError, type AuthErrorData } from './errors.js';
-import { renewCredential } from './lifecycle.js';
-import type { RegistryContext } from './registry.js';
+import { renewCredential, revocationOf } from './lifecycle.js';
+import type { RegistryContext } from './registry-context.js';
 import type { NamespaceLike, SocketLike } from './socket-like.js';
 import { onCleanup, type SocketState } from './socket-state.js';
 import type { AuthResult, AuthSuccess, Strategy } from './types.js';
@@ -114,6 +114,9 @@ export function awaitInBandCredential<U>(
       return refuse(error);
     }
     if (state.status === 'pending') {
+      // Checked in the step that admits: a revoke that landed during the verification wins.
+      const revoked = revocationOf(ctx, result);
+      if (revoked !== undefined) return refuse(revoked);
       cancelTimeout();
       reveal();
       socket.emit('authenticated');

@@ -7,7 +7,9 @@
  * `auth:refresh` `{ token }` with an ack. The token is verified by the
  * strategy that admitted the socket (`authenticateCredential`, which also runs
  * the `isRevoked` hook), must name the same user, and moves the expiry; the
- * ack gets `{ expiresAt }`. A refused token gets `{ error: { code, message } }`,
+ * ack gets `{ expiresAt }` (the deadline the socket now has: a token without
+ * `exp` keeps the old one unless `allowRefreshToRemoveExpiry`). A revoked token
+ * is refused with `token_revoked`. A refused token gets `{ error: { code, message } }`,
  * then `auth:refused` and a disconnect. For an anonymous socket the same
  * event is the upgrade: the token is verified by the strategy named in
  * `anonymous({ upgrade })`.
@@ -18,24 +20,16 @@ import createDebug from 'debug';
 import { AuthError, toAuthError } from './errors.js';
 import { TIMED_OUT, withTimeout } from './timeout.js';
 import { cutSocket, renewCredential, upgradeAnonymous } from './lifecycle.js';
-import type { RegistryContext } from './registry.js';
+import type { RegistryContext } from './registry-context.js';
 import type { SocketLike } from './socket-like.js';
 import { getState, type SocketState } from './socket-state.js';
 import type { Strategy } from './types.js';
-import { REFRESH_EVENT, REFUSED_EVENT, type RefreshNotice, type RefreshReply } from './wire.js';
+import { REFRESH_EVENT, REFUSED_EVENT, type RefreshReply } from './wire.js';
 import { upgradeTarget } from '../strategies/anonymous.js';
 
 const debug = createDebug('sockpass:refresh');
 
 type Ack = (reply: RefreshReply) => void;
-
-/** Server → client: "refresh before `expiresAt`". */
-export function askForRefresh(socket: SocketLike, expiresAt: Date): void {
-  if (!socket.connected) return;
-  debug('socket %s: asking for a refresh before %s', socket.id, expiresAt.toISOString());
-  const notice: RefreshNotice = { expiresAt: expiresAt.toISOString() };
-  socket.emit(REFRESH_EVENT, notice);
-}
 
 /**
  * The `auth:refresh` listener of each registry: one function for all its
@@ -111,10 +105,11 @@ async function refresh<U>(socket: SocketLike, state: SocketState<U>, ctx: Regist
   if (result.expiresAt instanceof Date && Number.isNaN(result.expiresAt.getTime())) {
     throw new AuthError('server_error', 'the strategy gave an invalid expiry', { strategy: name });
   }
+  // The ledger is checked in the same synchronous step that applies the credential: a revoke during the verification wins.
   if (upgrading) upgradeAnonymous(socket, state, name, strategy, result, ctx);
   else renewCredential(socket, state, result, ctx);
   debug('socket %s: credential refreshed by %s', socket.id, name);
-  return result.expiresAt ?? null;
+  return state.result?.expiresAt ?? null;
 }
 
 function readToken(payload: unknown): unknown {

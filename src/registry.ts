@@ -3,8 +3,9 @@
  * runs any chain of them on a namespace (`io.use`, `io.of(ns).use`).
  *
  * A plain map filled by a chainable `use(name, strategy)`, as Passport's
- * authenticator; the decision itself lives in `pipeline.ts`, the work after
- * connect in `quarantine.ts` and `lifecycle.ts`.
+ * authenticator; the decision itself lives in `pipeline.ts`, a socket's
+ * authenticated life (admission, rooms, deadline, the cut) in `lifecycle.ts`,
+ * the in-band wait in `quarantine.ts`, the judged recovery in `recovery.ts`.
  *
  * @module
  */
@@ -12,11 +13,17 @@ import { EventEmitter } from 'node:events';
 import createDebug from 'debug';
 import { createHandshakeContext } from './context.js';
 import { AuthError, toAuthError } from './errors.js';
-import { startLifecycle, resumeRecovered, type LifecycleOptions } from './lifecycle.js';
+import { enterLife, resumeRecovered, revocationOf } from './lifecycle.js';
 import { isThenable } from './immediate.js';
+import { memoryLedger, type RevocationLedger } from './ledger.js';
+import { NamespaceBook } from './namespace-book.js';
 import { decide, type Decision, type Mode, type NamedStrategy } from './pipeline.js';
 import type { HandshakeLimits } from './rate-limit.js';
 import { startQuarantine } from './quarantine.js';
+import { guardRecovery, type RestoringAdapter } from './recovery.js';
+import { listenForRefresh } from './refresh.js';
+import type { LifecycleOptions, RegistryContext } from './registry-context.js';
+import { startRevalidation } from './revalidate.js';
 import { createGuard, type Guard, type GuardPolicy } from './guard.js';
 import { handshakeStarted, recordHandshake } from './metrics.js';
 import { revokeSockets, type RevokeOptions, type RevokeTarget } from './revoke.js';
@@ -28,10 +35,21 @@ import type { AuthSuccess, FailureEvent, SocketAuth, Strategy } from './types.js
 
 const debug = createDebug('sockpass:registry');
 
-/** Options of `new SockPass()`: every lifecycle option, each with a default, and the handshake limits. */
+/** Options of `new SockPass()`: every lifecycle option (each with a default), the revocation ledger and the handshake limits. */
 export interface SockPassOptions<U> extends Partial<LifecycleOptions<U>> {
   /** Limits on refused and pending handshakes, checked before any strategy runs: `handshakeLimits({ ... })`. */
   rateLimit?: HandshakeLimits;
+  /**
+   * Where `revoke()` records revocations and every admission looks them up.
+   * Default: `memoryLedger()` (this process only). For many nodes, a Redis
+   * ledger shared by all of them.
+   */
+  ledger?: RevocationLedger;
+  /**
+   * Ms a revocation is kept. Default: the latest expiry of any credential this
+   * registry admitted, at least one hour, at most 30 days.
+   */
+  revocationTtl?: number;
 }
 
 /** Options of {@link SockPass.middleware}. */
@@ -55,22 +73,21 @@ export interface ConnectionTarget {
  */
 export type SockPassMiddleware = <S extends object>(socket: S, next: (err?: Error) => void) => void;
 
-/** Everything `quarantine.ts` and `lifecycle.ts` need from the registry. */
-export interface RegistryContext<U> {
-  readonly options: LifecycleOptions<U>;
-  /** Moves a socket to authenticated: sets `socket.data.auth`, starts the lifecycle, runs waiting handlers. */
-  authenticated(socket: SocketLike, state: SocketState<U>, result: AuthSuccess<U>): void;
-  /** Reports a refusal to `failure` listeners. */
-  reportFailure(socket: SocketLike, error: AuthError): void;
-  /**
-   * Namespaces where a socket of this registry authenticated, by name (for
-   * revocation on every node). Never one only an unauthenticated handshake
-   * reached: attackers could grow it without bound, and `revoke()` would
-   * re-create cleaned-up dynamic namespaces from it (test/regression/revoke-creates-no-namespace.test.ts).
-   */
-  readonly namespaces: ReadonlySet<string>;
-  /** The strategy registered under `name` (an anonymous socket upgrades with it; a recovered socket refreshes with it). */
-  strategy(name: string): Strategy<U> | undefined;
+/** What `attach()` takes: a Server, a Namespace, or a dynamic parent namespace (`io.of(/regex/)`). */
+export type AttachTarget = Server | Namespace | ConnectionTarget;
+
+/** The structural view of an attach target sockpass uses (public Socket.IO API only). */
+interface Attachable {
+  name?: string;
+  adapter?: RestoringAdapter;
+  /** A Server: its main namespace (a Namespace's `sockets` is its Map of sockets). */
+  sockets?: unknown;
+  /** Only a Server has `of`. */
+  of?: unknown;
+  /** A parent namespace: its child namespaces. */
+  children?: { has(nsp: unknown): boolean };
+  prependListener?: NamespaceLike['prependListener'];
+  on(event: string, listener: (...args: any[]) => void): unknown;
 }
 
 const NAME = /^[A-Za-z0-9][A-Za-z0-9._:-]*$/;
@@ -89,7 +106,7 @@ export class SockPass<U = unknown> {
   readonly #strategies = new Map<string, Strategy<U>>();
   readonly #events = new EventEmitter();
   readonly #watched = new WeakSet<object>();
-  readonly #namespaces = new Set<string>();
+  readonly #attached = new WeakSet<object>();
   readonly #context: RegistryContext<U>;
   readonly #limits: HandshakeLimits | undefined;
 
@@ -102,12 +119,22 @@ export class SockPass<U = unknown> {
       refreshBefore: options.refreshBefore ?? 0,
       refreshTimeout: options.refreshTimeout ?? 10_000,
       revalidateInterval: options.revalidateInterval ?? 0,
+      allowRefreshToRemoveExpiry: options.allowRefreshToRemoveExpiry ?? false,
     };
+    const ttl = options.revocationTtl;
+    if (ttl !== undefined && !(Number.isFinite(ttl) && ttl > 0)) throw new TypeError('sockpass: revocationTtl must be a positive number of ms');
+    const ledger = options.ledger ?? memoryLedger();
+    if (typeof ledger?.isRevoked !== 'function' || typeof ledger.record !== 'function') {
+      throw new TypeError('sockpass: ledger must be a RevocationLedger (memoryLedger(), or a Redis ledger)');
+    }
     this.#context = {
       options: lifecycle,
+      ledger,
+      revocationTtl: ttl,
+      admitted: { latestExpiry: Number.NEGATIVE_INFINITY },
       authenticated: (socket, state, result) => this.#authenticated(socket, state, result),
       reportFailure: (socket, error) => this.#reportFailure(socket, error),
-      namespaces: this.#namespaces,
+      namespaces: new NamespaceBook(),
       strategy: (name) => this.#strategies.get(name),
     };
     this.#events.setMaxListeners(0);
@@ -167,8 +194,16 @@ export class SockPass<U = unknown> {
         const reported = registry.#reportFailure(socket, decision.error);
         return next(reported ? decision.error : new AuthError('server_error', 'authentication failed', { strategy: decision.error.strategy }));
       }
+      // The ledger, between the strategy's success and any room: a revoke during the verification wins.
+      const revoked = decision.kind === 'success' ? revocationOf(registry.#context, decision.result) : undefined;
+      if (revoked !== undefined) {
+        recordHandshake(decision.strategy, revoked.code, startedAt);
+        registry.#reportFailure(socket, revoked);
+        return next(revoked);
+      }
       const deciding = decision.kind === 'deferred' ? decision.pending : byName.get(decision.strategy);
       const state = createState(socket, decision.strategy, deciding, decision.kind === 'success' ? decision.result : undefined);
+      state.owner = registry.#context;
       if (decision.kind === 'success') socket.data.auth = toSocketAuth(decision.strategy, decision.result);
       setState(socket, state);
       recordHandshake(decision.strategy, decision.kind, startedAt);
@@ -205,17 +240,55 @@ export class SockPass<U = unknown> {
    * App code belongs here rather than in `connection`, which may fire first.
    */
   onAuthenticated<S = Socket>(target: ConnectionTarget, handler: (socket: AuthenticatedSocket<U, S>) => void): this {
+    // Before the app's listener: ours prepends, so a recovered socket is judged and started first.
+    this.attach(target);
     (target as { on(event: 'connection', listener: (socket: SocketLike) => void): unknown }).on('connection', (socket: SocketLike) => {
       const state = getState<U>(socket);
+      if (state === undefined || !socket.connected) return;
       const run = () => handler(socket as unknown as AuthenticatedSocket<U, S>);
-      if (state === undefined) {
-        // Recovered sockets (connectionStateRecovery) skip middlewares but keep their data.
-        if (socket.data?.auth !== undefined) run();
-        return;
-      }
       if (state.status === 'authenticated') run();
       else addWaiter(state, run);
     });
+    return this;
+  }
+
+  /**
+   * Puts this registry in charge of a Server's namespaces (the main one and
+   * every one created after), of one Namespace, or of a dynamic parent
+   * namespace's children, before any socket arrives: connectionStateRecovery
+   * restores a session only after sockpass judged it (authenticated, not
+   * expired, not revoked), and a restored socket gets its deadline and rooms
+   * back. The middleware's first call and `onAuthenticated()` attach too; call
+   * this at startup when another node may hand this one a session to recover
+   * (`@socket.io/redis-streams-adapter`) before any handshake reached it.
+   * Every namespace of an attached Server is judged: one without
+   * authentication loses recovery there (its clients reconnect afresh).
+   *
+   * @example
+   * ```ts
+   * const io = new Server(http, { connectionStateRecovery: {}, adapter: createAdapter(redis) });
+   * auth.attach(io);
+   * io.use(auth.middleware('jwt-auth'));
+   * ```
+   */
+  attach(target: AttachTarget): this {
+    const t = target as unknown as Attachable;
+    if (this.#attached.has(t)) return this;
+    this.#attached.add(t);
+    if (typeof t.of === 'function') {
+      const main = t.sockets as Attachable;
+      // A Server: its main namespace now, every other namespace as Socket.IO creates it.
+      this.#watch(main as unknown as NamespaceLike);
+      main.on('new_namespace', (nsp: NamespaceLike) => this.#watch(nsp));
+    } else if (t.children !== undefined && typeof t.children.has === 'function') {
+      const children = t.children;
+      const server = (t as unknown as NamespaceLike).server as unknown as Attachable;
+      (server.sockets as Attachable).on('new_namespace', (nsp: NamespaceLike) => {
+        if (children.has(nsp)) this.#watch(nsp);
+      });
+    } else if (typeof t.prependListener === 'function') {
+      this.#watch(t as unknown as NamespaceLike);
+    }
     return this;
   }
 
@@ -272,22 +345,28 @@ export class SockPass<U = unknown> {
   }
 
   /**
-   * Hooks a namespace once, on `connect`: Socket.IO emits it just before its
-   * alias `connection`, so our listener runs before the app's under either
-   * name (an `onAny` added in `io.on('connect')` must already be deferred).
+   * Hooks a namespace once: its recoveries are judged, and our listener runs
+   * on `connect`, which Socket.IO emits just before its alias `connection`,
+   * so it runs before the app's under either name (an `onAny` added in
+   * `io.on('connect')` must already be deferred).
    */
   #watch(nsp: NamespaceLike): void {
     if (this.#watched.has(nsp)) return;
     this.#watched.add(nsp);
+    guardRecovery(nsp as unknown as { name: string; adapter: RestoringAdapter }, this.#context);
     nsp.prependListener('connect', (socket: SocketLike) => this.#connected(socket));
   }
 
   #connected(socket: SocketLike): void {
-    const state = getState<U>(socket);
+    let state = getState<U>(socket);
     if (state === undefined) {
-      if (socket.recovered) resumeRecovered(socket, this.#context);
+      if (!socket.recovered) return;
+      state = resumeRecovered(socket, this.#context);
+      if (state !== undefined) this.#started(socket, state);
       return;
     }
+    // Another registry's socket (this one is attached to the whole Server): not ours to start.
+    if (state.owner !== this.#context) return;
     socket.on('disconnect', cleanUpOnDisconnect);
     if (state.status === 'pending') startQuarantine(socket, state, this.#context);
     else this.#started(socket, state);
@@ -303,8 +382,9 @@ export class SockPass<U = unknown> {
 
   /** Starts the lifecycle of an authenticated socket whose `data.auth` is set, and runs the handlers that waited. */
   #started(socket: SocketLike, state: SocketState<U>): void {
-    this.#namespaces.add(socket.nsp.name);
-    startLifecycle(socket, state, this.#context);
+    if (!enterLife(socket, state, this.#context)) return;
+    listenForRefresh(socket, state, this.#context);
+    startRevalidation(socket, state, this.#context);
     for (const run of takeWaiters(state as SocketState<unknown>)) run();
   }
 

@@ -17,11 +17,11 @@
  */
 import createDebug from 'debug';
 import { AuthError, toAuthError } from './errors.js';
-import { cutSocket, scheduleExpiry } from './lifecycle.js';
-import type { RegistryContext } from './registry.js';
+import { cutSocket, moveExpiry } from './lifecycle.js';
+import type { RegistryContext } from './registry-context.js';
 import type { SocketLike } from './socket-like.js';
 import { onCleanup, type SocketState } from './socket-state.js';
-import type { AuthResult, SocketAuth } from './types.js';
+import type { AuthResult } from './types.js';
 import { EXPIRED_EVENT, REVOKED_EVENT } from './wire.js';
 
 const debug = createDebug('sockpass:revalidate');
@@ -75,16 +75,4 @@ export function startRevalidation<U>(socket: SocketLike, state: SocketState<U>, 
   // connected together (a deploy, a reconnect storm) do not read the store together.
   timer = setTimeout(run, Math.max(1, Math.round(interval * (0.5 + Math.random() / 2))));
   onCleanup(state as SocketState<unknown>, stop);
-}
-
-/** A rolling session moved its expiry: re-arm the socket's deadline. */
-function moveExpiry<U>(socket: SocketLike, state: SocketState<U>, expiresAt: Date | null | undefined, ctx: RegistryContext<U>): void {
-  if (expiresAt === undefined || state.result === undefined) return;
-  const current = state.result.expiresAt ?? null;
-  if ((current?.getTime() ?? null) === (expiresAt?.getTime() ?? null)) return;
-  state.result = { ...state.result, expiresAt };
-  const auth = socket.data.auth as SocketAuth<U>;
-  auth.expiresAt = expiresAt;
-  const ahead = state.strategy?.authenticateCredential === undefined ? 0 : ctx.options.refreshBefore;
-  scheduleExpiry(socket, state, expiresAt, ahead);
 }

@@ -1,26 +1,37 @@
 /**
- * Revocation: `auth.revoke(io, { user } | { session })` disconnects every
- * socket of a user or a session, on every node. It goes through the server's
- * adapter (`nsp.in(room).emit(...)`, `nsp.in(room).disconnectSockets()`), so
- * with `@socket.io/redis-adapter` a revoke issued on one node reaches the
- * sockets held by all the others; sockpass itself keeps no shared state.
+ * Revocation is a record, then a kick. `auth.revoke(io, target)` first
+ * records the revocation in the registry's ledger (a user: every credential
+ * issued up to now; a session id; one token by its `jti`), which every
+ * admission consults from then on (`lifecycle.ts`), then disconnects the
+ * matching sockets on every node through the server's adapter: users and
+ * sessions by their `user:<id>` / `session:<sid>` room
+ * (`nsp.in(room).emit(...)`, `nsp.in(room).disconnectSockets()`), a token by
+ * `fetchSockets()` (no socket joins a room per token). Each client first gets
+ * `auth:revoked` `{ code, message }`, then the disconnect.
  *
- * Each socket joined `user:<id>` / `session:<sid>` when it authenticated
- * (`lifecycle.ts`). The client first gets `auth:revoked` `{ code, message }`,
- * then the disconnect.
+ * When the ledger cannot record (a Redis ledger whose server is down), the
+ * sockets are still cut and `revoke()` rejects with `store_unavailable`: the
+ * app must know the credential can come back.
+ *
+ * How long an entry is kept (`until`): `revocationTtl` ms when the app sets
+ * it; by default the longest remaining lifetime of any credential this
+ * registry has admitted (its latest `expiresAt`), at least one hour (for
+ * credentials other nodes admitted) and at most 30 days (a credential without
+ * expiry counts as living that long).
  *
  * @module
  */
 import createDebug from 'debug';
-import type { AuthErrorCode } from './errors.js';
-import type { RegistryContext } from './registry.js';
-import type { NamespaceLike, ServerLike } from './socket-like.js';
+import { AuthError, type AuthErrorCode } from './errors.js';
+import type { Revocation } from './ledger.js';
+import type { RegistryContext } from './registry-context.js';
+import type { FetchedSocket, NamespaceLike, ServerLike } from './socket-like.js';
 import { REVOKED_EVENT, type AuthNotice } from './wire.js';
 
 const debug = createDebug('sockpass:revoke');
 
-/** Whose sockets to cut: every socket of a user id, or of one session id. */
-export type RevokeTarget = { user: string | number } | { session: string };
+/** Whose sockets to cut: every credential of a user id issued until now, one session id, or one token by its `jti`. */
+export type RevokeTarget = { user: string | number } | { session: string } | { token: string };
 
 /** Options of {@link SockPass.revoke}. */
 export interface RevokeOptions {
@@ -29,44 +40,17 @@ export interface RevokeOptions {
   /** Code sent with `auth:revoked`. Default `token_revoked`. */
   code?: AuthErrorCode;
   /**
-   * Namespaces to cover besides `/` and those this node's registry has seen.
-   * In a cluster, name the namespaces that only other nodes serve.
+   * Namespaces to cover besides `/` and those where this node's registry
+   * holds authenticated sockets. In a cluster, name the namespaces that only
+   * other nodes serve.
    */
   namespaces?: readonly string[];
 }
 
-/** How long a revocation is remembered for sockets that come back through connectionStateRecovery. */
-const RECOVERY_MEMORY_MS = 10 * 60_000;
-
-interface Book {
-  /** Namespace objects of sockets this node authenticated, by name. */
-  namespaces: Map<string, NamespaceLike>;
-  /** Room → when it was last revoked here, so a socket recovered after the revoke does not slip back in. */
-  revoked: Map<string, number>;
-}
-
-const books = new WeakMap<object, Book>();
-
-function bookOf(ctx: RegistryContext<unknown>): Book {
-  let book = books.get(ctx);
-  if (book === undefined) {
-    book = { namespaces: new Map(), revoked: new Map() };
-    books.set(ctx, book);
-  }
-  return book;
-}
-
-/** Called for every authenticated socket: its namespace is one revoke must cover. */
-export function rememberNamespace<U>(ctx: RegistryContext<U>, nsp: NamespaceLike): void {
-  const { namespaces } = bookOf(ctx as RegistryContext<unknown>);
-  if (namespaces.get(nsp.name) !== nsp) namespaces.set(nsp.name, nsp);
-}
-
-/** Whether one of `rooms` was revoked on this node after `since` (ms epoch). */
-export function revokedSince<U>(ctx: RegistryContext<U>, rooms: readonly string[], since: number): boolean {
-  const { revoked } = bookOf(ctx as RegistryContext<unknown>);
-  return rooms.some((room) => (revoked.get(room) ?? -1) >= since);
-}
+/** The shortest a revocation is kept by default: covers credentials only other nodes have seen. */
+export const MIN_REVOCATION_TTL = 60 * 60_000;
+/** The longest a revocation is kept by default, and how long a credential without expiry is deemed to live. */
+export const MAX_REVOCATION_TTL = 30 * 24 * 60 * 60_000;
 
 export async function revokeSockets<U>(
   io: ServerLike | NamespaceLike,
@@ -74,36 +58,80 @@ export async function revokeSockets<U>(
   ctx: RegistryContext<U>,
   options: RevokeOptions = {},
 ): Promise<void> {
-  const room = roomOf(target, ctx);
-  const server: ServerLike = typeof (io as ServerLike).of === 'function' ? (io as ServerLike) : (io as NamespaceLike).server;
-  const book = bookOf(ctx as RegistryContext<unknown>);
-  const now = Date.now();
-  for (const [r, at] of book.revoked) if (at < now - RECOVERY_MEMORY_MS) book.revoked.delete(r);
-  book.revoked.set(room, now);
-
+  const at = Date.now();
+  const revocation = toRevocation(target, at, revocationUntil(ctx, at));
   const reason = options.reason;
   if (reason !== undefined && typeof reason !== 'string') throw new TypeError('sockpass: revoke reason must be a string');
-  const notice: AuthNotice = { code: options.code ?? 'token_revoked', message: reason ?? 'credentials have been revoked' };
-  const targets = new Map<string, NamespaceLike>(book.namespaces);
-  for (const name of ['/', ...ctx.namespaces, ...(options.namespaces ?? [])]) {
-    if (!targets.has(name)) targets.set(name, server.of(name));
+  const server: ServerLike = typeof (io as ServerLike).of === 'function' ? (io as ServerLike) : (io as NamespaceLike).server;
+
+  let unrecorded: unknown;
+  try {
+    await ctx.ledger.record(revocation);
+  } catch (err) {
+    unrecorded = err;
+    debug('could not record the revocation of a %s: %s', revocation.kind, (err as Error)?.message);
   }
-  debug('revoking %s on %d namespace(s)', room, targets.size);
-  for (const nsp of targets.values()) {
-    // Same adapter, same order: through Redis both travel on one connection,
-    // so every node delivers the notice before it disconnects.
-    nsp.in(room).emit(REVOKED_EVENT, notice);
-    nsp.in(room).disconnectSockets();
+
+  const notice: AuthNotice = { code: options.code ?? 'token_revoked', message: reason ?? 'credentials have been revoked' };
+  const targets = new Map<string, NamespaceLike>();
+  for (const nsp of ctx.namespaces.values()) targets.set(nsp.name, nsp);
+  // `/` always exists; named namespaces are the app's word that they exist (on some node).
+  for (const name of ['/', ...(options.namespaces ?? [])]) if (!targets.has(name)) targets.set(name, server.of(name));
+  debug('revoking a %s on %d namespace(s)', revocation.kind, targets.size);
+  if (revocation.kind === 'token') await cutToken(targets.values(), revocation.id, notice);
+  else {
+    const room = revocation.kind === 'user' ? ctx.options.userRoom(revocation.id) : ctx.options.sessionRoom(revocation.id);
+    for (const nsp of targets.values()) {
+      // This node's sockets first, at once: a cluster adapter awaits its publish
+      // before it disconnects even the local sockets, and with Redis down that
+      // publish waits until Redis is back.
+      nsp.local.in(room).emit(REVOKED_EVENT, notice);
+      nsp.local.in(room).disconnectSockets();
+      // Same adapter, same order: through Redis both travel on one connection,
+      // so every node delivers the notice before it disconnects.
+      nsp.in(room).emit(REVOKED_EVENT, notice);
+      nsp.in(room).disconnectSockets();
+    }
+  }
+  if (unrecorded !== undefined) {
+    throw new AuthError('store_unavailable', 'the revocation could not be recorded: the sockets were cut, but the credential is not refused', {
+      cause: unrecorded,
+    });
   }
 }
 
-function roomOf<U>(target: RevokeTarget, ctx: RegistryContext<U>): string {
-  if (typeof target !== 'object' || target === null) throw new TypeError('sockpass: revoke({ user }) or revoke({ session })');
+/**
+ * One token's sockets, found by `data.auth.tokenId`: this node's at once, then
+ * every node the adapter reaches (`fetchSockets()` rejects when a node does
+ * not answer in time; `revoke()` then rejects, after this node's were cut).
+ */
+async function cutToken(namespaces: Iterable<NamespaceLike>, tokenId: string, notice: AuthNotice): Promise<void> {
+  const list = [...namespaces];
+  for (const nsp of list) cutMatching(await nsp.local.fetchSockets(), tokenId, notice);
+  for (const nsp of list) cutMatching(await nsp.fetchSockets(), tokenId, notice);
+}
+
+function cutMatching(sockets: readonly FetchedSocket[], tokenId: string, notice: AuthNotice): void {
+  for (const socket of sockets) {
+    if ((socket.data?.auth as { tokenId?: unknown } | undefined)?.tokenId !== tokenId) continue;
+    socket.emit(REVOKED_EVENT, notice);
+    socket.disconnect();
+  }
+}
+
+function revocationUntil<U>(ctx: RegistryContext<U>, at: number): number {
+  if (ctx.revocationTtl !== undefined) return at + ctx.revocationTtl;
+  const remaining = ctx.admitted.latestExpiry - at;
+  return at + Math.min(MAX_REVOCATION_TTL, Math.max(MIN_REVOCATION_TTL, remaining));
+}
+
+function toRevocation(target: RevokeTarget, at: number, until: number): Revocation {
+  const usage = 'sockpass: revoke({ user }), revoke({ session }) or revoke({ token }) with a non-empty id';
+  if (typeof target !== 'object' || target === null) throw new TypeError(usage);
   if ('user' in target && (typeof target.user === 'string' || typeof target.user === 'number') && String(target.user) !== '') {
-    return ctx.options.userRoom(String(target.user));
+    return { kind: 'user', id: String(target.user), at, until };
   }
-  if ('session' in target && typeof target.session === 'string' && target.session !== '') {
-    return ctx.options.sessionRoom(target.session);
-  }
-  throw new TypeError('sockpass: revoke({ user }) or revoke({ session }) with a non-empty id');
+  if ('session' in target && typeof target.session === 'string' && target.session !== '') return { kind: 'session', id: target.session, at, until };
+  if ('token' in target && typeof target.token === 'string' && target.token !== '') return { kind: 'token', id: target.token, at, until };
+  throw new TypeError(usage);
 }

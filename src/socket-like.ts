@@ -28,8 +28,25 @@ export interface NamespaceLike extends Pick<EventEmitter, 'prependListener'> {
   name: string;
   sockets: Map<string, SocketLike>;
   on(event: 'connection', listener: (socket: any) => void): unknown;
-  in(room: string | string[]): { disconnectSockets(close?: boolean): void; emit(event: string, ...args: unknown[]): boolean };
+  in(room: string | string[]): RoomOperator;
+  /** The same operations on this node's sockets only. */
+  local: { in(room: string | string[]): RoomOperator; fetchSockets: NamespaceLike['fetchSockets'] };
+  /** Every socket of the namespace on every node (through the adapter), as Socket.IO's RemoteSocket. */
+  fetchSockets(): Promise<FetchedSocket[]>;
   server: ServerLike;
+}
+
+/** What `fetchSockets()` yields (Socket.IO's RemoteSocket, or a local Socket). */
+export interface FetchedSocket {
+  data: Record<string, unknown>;
+  emit(event: string, ...args: unknown[]): unknown;
+  disconnect(close?: boolean): unknown;
+}
+
+/** What `nsp.in(room)` returns (Socket.IO's BroadcastOperator), as far as sockpass uses it. */
+export interface RoomOperator {
+  disconnectSockets(close?: boolean): void;
+  emit(event: string, ...args: unknown[]): boolean;
 }
 
 export interface ServerLike {

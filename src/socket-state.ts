@@ -22,6 +22,12 @@ const NONE: readonly never[] = Object.freeze([]);
 
 export interface SocketState<U> extends Deadlined {
   socket: SocketLike;
+  /**
+   * The registry (its context) that admitted the socket: a registry attached
+   * to a whole Server sees the sockets of namespaces another registry guards,
+   * and must leave them alone.
+   */
+  owner: object | undefined;
   status: 'pending' | 'authenticated';
   /** Name the deciding (or awaited) strategy was registered under. */
   strategyName: string;
@@ -40,8 +46,6 @@ export interface SocketState<U> extends Deadlined {
   refreshing: boolean;
   /** True once the socket has the `auth:refresh` listener. */
   listening: boolean;
-  /** When the credential was last proven (ms epoch): a revoke after it still applies on recovery. */
-  since: number;
 }
 
 /** A state with every field present from the start, so all states share one hidden class. */
@@ -53,6 +57,7 @@ export function createState<U>(
 ): SocketState<U> {
   return {
     socket,
+    owner: undefined,
     status: result === undefined ? 'pending' : 'authenticated',
     strategyName,
     strategy,
@@ -65,7 +70,6 @@ export function createState<U>(
     noticeAt: Number.POSITIVE_INFINITY,
     refreshing: false,
     listening: false,
-    since: 0,
   };
 }
 
@@ -150,5 +154,7 @@ export function toSocketAuth<U>(strategy: string, result: AuthSuccess<U>): Socke
   };
   if (result.session !== undefined) auth.session = result.session;
   if (result.anonymous) auth.anonymous = true;
+  if (result.issuedAt instanceof Date) auth.issuedAt = result.issuedAt;
+  if (result.tokenId !== undefined) auth.tokenId = result.tokenId;
   return auth;
 }

@@ -70,6 +70,14 @@ export interface AuthSuccess<U> {
   revalidate?: () => Promise<AuthResult<U>>;
   /** Admits a socket with no user (see `anonymous()`). */
   anonymous?: boolean;
+  /**
+   * When the credential was issued (a JWT's `iat`), for the revocation ledger:
+   * `revoke({ user })` refuses credentials issued at or before the revoke.
+   * Absent: unknown age, so any live revocation of the user refuses it.
+   */
+  issuedAt?: Date | null;
+  /** The credential's own id (a JWT's `jti`), for `revoke({ token })`. */
+  tokenId?: string;
 }
 
 /** No credential for this strategy here: the chain moves on. */
@@ -138,6 +146,10 @@ export interface SocketAuth<U> {
   session?: string;
   /** True for sockets admitted by `anonymous()`. */
   anonymous?: boolean;
+  /** When the credential was issued (JWT `iat`), when known: the ledger judges `revoke({ user })` by it. */
+  issuedAt?: Date;
+  /** The credential's id (JWT `jti`), when it has one: `revoke({ token })` finds the socket by it. */
+  tokenId?: string;
 }
 
 /** Payload of the registry's `failure` event: enough to log and rate-limit, never the credential. */

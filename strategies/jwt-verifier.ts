@@ -15,7 +15,7 @@ import jwt from 'jsonwebtoken';
 import { AuthError, isAuthError } from '../src/errors.js';
 import { isThenable, type MaybePromise } from '../src/immediate.js';
 import { TIMED_OUT, withTimeout } from '../src/timeout.js';
-import type { AuthResult, Claims } from '../src/types.js';
+import type { AuthResult, AuthSuccess, Claims } from '../src/types.js';
 
 const debug = createDebug('sockpass:jwt');
 
@@ -240,7 +240,15 @@ export function createJwtVerifier<U = Claims>(options: JwtVerifyOptions<U>, stra
     const exp = claims.exp;
     // A token admitted within clockTolerance past exp lives as long as it was admitted for, not an instant.
     const expiresAt = typeof exp === 'number' ? new Date((exp + clockTolerance) * 1000) : null;
-    const success = (user: U): AuthResult<U> => ({ kind: 'success', user, claims, expiresAt });
+    // For the revocation ledger: `revoke({ user })` judges by iat, `revoke({ token })` by jti.
+    const issuedAt = isNumericDate(claims.iat) ? new Date(claims.iat * 1000) : undefined;
+    const tokenId = typeof claims.jti === 'string' && claims.jti !== '' ? claims.jti : undefined;
+    const success = (user: U): AuthResult<U> => {
+      const result: AuthSuccess<U> = { kind: 'success', user, claims, expiresAt };
+      if (issuedAt !== undefined) result.issuedAt = issuedAt;
+      if (tokenId !== undefined) result.tokenId = tokenId;
+      return result;
+    };
     if (toUser === undefined) return success(claims as U);
     const unknown = (cause: unknown) => fail('server_error', 'could not load the user for this token', cause);
     let user: U | Promise<U>;

@@ -83,56 +83,59 @@ describe('connection state recovery', () => {
     expect(Date.now() - exp).toBeLessThan(1000);
   });
 
-  it('cuts at once a socket whose credential expired while it was away', async () => {
-    const { authenticated } = await serve();
+  it('does not restore a socket whose credential expired while it was away: the handshake refuses it', async () => {
+    // Changed with issue 12: the session is judged where the adapter restores it, so it is not restored at all.
+    const { authenticated, recovered } = await serve();
     const exp = (Math.floor(Date.now() / 1000) + 1) * 1000;
     const client = server!.client('/', { ...reconnecting, auth: { token: hs256({ exp: exp / 1000 }) } });
     await outcome(client);
     await broadcastOnce(client);
-    const expired = once<{ code: string }>(client, 'auth:expired', 8000);
+    const refused = once<{ data?: { code?: string } }>(client, 'connect_error', 8000);
     // Away until after exp: the server-side timer was cleared on disconnect, so only recovery can catch it.
-    client.io.opts.reconnectionDelay = exp - Date.now() + 1000;
-    client.io.opts.reconnectionDelayMax = client.io.opts.reconnectionDelay;
+    client.io.reconnectionDelay(exp - Date.now() + 1000);
+    client.io.reconnectionDelayMax(exp - Date.now() + 1000);
     client.io.engine.close();
-    expect((await expired).code).toBe('token_expired');
-    expect(client.recovered).toBe(true);
-    await sleep(100);
+    expect((await refused).data?.code).toBe('token_expired');
+    expect(client.recovered).toBe(false);
     expect(client.connected).toBe(false);
-    expect(authenticated).toHaveLength(1); // the app never saw the restored socket as authenticated
+    expect(recovered).toEqual([]);
+    expect(authenticated).toHaveLength(1); // the app never saw a restored socket
   });
 
   it('keeps the refresh working on a recovered socket', async () => {
     await serve();
-    const client = server!.client('/', { ...reconnecting, auth: { token: hs256({ exp: Math.floor(Date.now() / 1000) + 2 }) } });
+    // 4 s: on a loaded machine the blip alone can take longer than a 2 s token lives, and an expired session is no longer restored.
+    const client = server!.client('/', { ...reconnecting, auth: { token: hs256({ exp: Math.floor(Date.now() / 1000) + 4 }) } });
     await outcome(client);
     await blip(client);
     const reply = (await client.timeout(5000).emitWithAck('auth:refresh', { token: hs256({ exp: Math.floor(Date.now() / 1000) + 60 }) })) as {
       expiresAt: string;
     };
     expect(new Date(reply.expiresAt).getTime()).toBeGreaterThan(Date.now() + 50_000);
-    await sleep(2500);
+    await sleep(4500);
     expect(client.connected).toBe(true);
   });
 
-  it('cuts a recovered socket whose user was revoked while it was away', async () => {
-    const { auth } = await serve();
+  it('does not restore a socket whose user was revoked while it was away: the handshake refuses it', async () => {
+    // Changed with issue 12: no missed packet (not even the notice) reaches it; the ledger refuses its token.
+    const { auth, recovered } = await serve();
     const client = server!.client('/', { ...reconnecting, auth: { token: hs256({ sub: 'alice' }) } });
     const other = server!.client('/', { ...reconnecting, auth: { token: hs256({ sub: 'bob' }) } });
     await Promise.all([outcome(client), outcome(other)]);
     await broadcastOnce(client);
-    client.io.opts.reconnectionDelay = 500;
-    client.io.opts.reconnectionDelayMax = 500;
-    const revoked = once<{ code: string }>(client, 'auth:revoked', 5000);
+    client.io.reconnectionDelay(500);
+    client.io.reconnectionDelayMax(500);
+    const notices: unknown[] = [];
+    client.on('auth:revoked', (n: unknown) => notices.push(n));
+    const refused = once<{ data?: { code?: string } }>(client, 'connect_error', 5000);
     client.io.engine.close();
     await sleep(100);
     await auth.revoke(server!.io, { user: 'alice' });
-    const back = once(client, 'connect', 5000);
-    // The notice itself is replayed to a recovered socket (a missed room broadcast); the disconnect is not: sockpass must cut it.
-    expect((await revoked).code).toBe('token_revoked');
-    await back;
-    for (let t = 0; t < 50 && client.connected; t++) await sleep(20);
+    expect((await refused).data?.code).toBe('token_revoked');
     expect(client.connected).toBe(false);
-    expect(client.recovered).toBe(true);
+    expect(client.recovered).toBe(false);
+    expect(notices).toEqual([]);
+    expect(recovered).toEqual([]);
     await blip(other);
     expect(other.connected).toBe(true);
   });
@@ -193,11 +196,11 @@ describe('connection state recovery', () => {
     // The quarantined socket's transport drops (its session is kept for recovery); a hostile client presents its pid.
     victim.io.engine.close();
     await sleep(100);
+    // Changed with issue 12: the session is not restored at all; the attacker gets a fresh socket, in quarantine again.
     const attacker = server!.client('/', { auth: { pid, offset: await offset } });
-    const unauthorized = once<{ data: { code: string } }>(attacker, 'unauthorized', 5000);
-    const gone = once<string>(attacker, 'disconnect', 5000);
-    expect((await unauthorized).data.code).toBe('credentials_required');
-    expect(await gone).toBe('io server disconnect');
-    expect(recovered).toHaveLength(1); // Socket.IO did restore it, so the path under test ran
+    await outcome(attacker);
+    expect(attacker.recovered).toBe(false);
+    expect(recovered).toHaveLength(0);
+    expect(attacker.id).not.toBe(victim.id);
   });
 });

@@ -1,0 +1,63 @@
+/**
+ * What the lifecycle modules (lifecycle, refresh, revalidation, quarantine,
+ * recovery, revocation) need from the registry, as types only: they import
+ * this file, never `registry.ts`, so no import runs in a circle.
+ *
+ * @module
+ */
+import type { AuthError } from './errors.js';
+import type { RevocationLedger } from './ledger.js';
+import type { NamespaceBook } from './namespace-book.js';
+import type { SocketLike } from './socket-like.js';
+import type { SocketState } from './socket-state.js';
+import type { AuthSuccess, Strategy } from './types.js';
+
+export interface LifecycleOptions<U> {
+  /** Stable id of a user, for the `user:<id>` room and for comparing users. */
+  userId: (user: U) => string | undefined;
+  userRoom: (id: string) => string;
+  sessionRoom: (sid: string) => string;
+  /** Ms before expiry to send `auth:refresh` (0: never ask; clients may still refresh unasked). */
+  refreshBefore: number;
+  /**
+   * Longest wait for the strategy to verify an in-band refresh (a JWKS key
+   * resolver or an `isRevoked` hook that hangs); past it the refresh is refused with `server_error`.
+   */
+  refreshTimeout: number;
+  /** Ms between re-checks of credentials that can be revalidated (sessions); 0 disables. */
+  revalidateInterval: number;
+  /**
+   * Let an in-band refresh to a credential without expiry remove the expiry the
+   * socket had. Default false: the socket keeps its deadline, and must refresh
+   * again with an expiring credential before it.
+   */
+  allowRefreshToRemoveExpiry: boolean;
+}
+
+/** Everything the lifecycle modules need from the registry. */
+export interface RegistryContext<U> {
+  readonly options: LifecycleOptions<U>;
+  /** Where revocations are recorded and every admission looks them up. */
+  readonly ledger: RevocationLedger;
+  /** Ms a revocation is kept, or undefined for the default (see `revoke.ts`). */
+  readonly revocationTtl: number | undefined;
+  /**
+   * The latest expiry (ms epoch) of any credential this registry admitted, or
+   * Infinity once it admitted one that does not expire: the default lifetime
+   * of a revocation.
+   */
+  readonly admitted: { latestExpiry: number };
+  /** Moves a socket to authenticated: sets `socket.data.auth`, starts the lifecycle, runs waiting handlers. */
+  authenticated(socket: SocketLike, state: SocketState<U>, result: AuthSuccess<U>): void;
+  /** Reports a refusal to `failure` listeners. */
+  reportFailure(socket: SocketLike, error: AuthError): void;
+  /**
+   * Namespaces where a socket of this registry authenticated (for revocation
+   * on every node). Never one only an unauthenticated handshake reached:
+   * attackers could grow it, and `revoke()` would re-create cleaned-up
+   * dynamic namespaces from it (test/regression/revoke-creates-no-namespace.test.ts).
+   */
+  readonly namespaces: NamespaceBook;
+  /** The strategy registered under `name` (an anonymous socket upgrades with it; a recovered socket refreshes with it). */
+  strategy(name: string): Strategy<U> | undefined;
+}

@@ -1,0 +1,17 @@
+/**
+ * No import cycles in src/, runtime or type-only: the lifecycle modules call
+ * into lifecycle.ts and read the registry through registry-context.ts, never
+ * the other way round. dpdm reads every public entry point.
+ */
+import { describe, expect, it } from 'vitest';
+import { parseDependencyTree, parseCircular } from 'dpdm';
+
+const ENTRIES = ['src/index.ts', 'src/client/index.ts', 'src/compat/socketio-jwt.ts', 'src/compat/passport.socketio.ts'];
+
+describe('the import graph of src/', () => {
+  it('has no cycle, type-level ones included', async () => {
+    const tree = await parseDependencyTree(ENTRIES, { transform: false, skipDynamicImports: false });
+    expect(Object.keys(tree).length).toBeGreaterThan(20);
+    expect(parseCircular(tree).map((cycle) => cycle.join(' -> '))).toEqual([]);
+  });
+});
