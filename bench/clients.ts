@@ -19,8 +19,9 @@ const EVENT_TIMEOUT_MS = 60_000;
 
 let open: Socket[] = [];
 
-function optionsFor(credential: Credential, value: string): Partial<ManagerOptions & SocketOptions> {
-  const base = { transports: ['websocket'], reconnection: false, forceNew: true, timeout: HANDSHAKE_TIMEOUT_MS };
+function optionsFor(credential: Credential, value: string, localAddress?: string): Partial<ManagerOptions & SocketOptions> {
+  // `localAddress` is not in the client's types but engine.io-client hands it to `ws` in Node.
+  const base = { transports: ['websocket'], reconnection: false, forceNew: true, timeout: HANDSHAKE_TIMEOUT_MS, localAddress };
   switch (credential) {
     case 'auth':
       return { ...base, auth: { token: value } };
@@ -38,10 +39,10 @@ function optionsFor(credential: Credential, value: string): Partial<ManagerOptio
 }
 
 /** Opens one socket and resolves with its handshake latency in ms, or with the reason it failed. */
-function handshake(url: string, credential: Credential, value: string): Promise<number | string> {
+function handshake(url: string, credential: Credential, value: string, localAddress?: string): Promise<number | string> {
   return new Promise((resolve) => {
     const started = performance.now();
-    const socket = io(url, optionsFor(credential, value));
+    const socket = io(url, optionsFor(credential, value, localAddress));
     open.push(socket);
     const timer = setTimeout(() => resolve('timed out'), HANDSHAKE_TIMEOUT_MS + 1000);
     const done = (outcome: number | string) => {
@@ -68,7 +69,7 @@ async function runHandshakes(job: HandshakeJob): Promise<ClientReply> {
   const worker = async () => {
     while (next < job.credentials.length) {
       const value = job.credentials[next++]!;
-      const outcome = await handshake(job.url, job.credential, value);
+      const outcome = await handshake(job.url, job.credential, value, job.localAddress);
       if (typeof outcome === 'number') latenciesMs.push(outcome);
       else {
         failures++;

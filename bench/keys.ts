@@ -1,8 +1,10 @@
 /**
  * The benchmark's keys and tokens. The orchestrator makes an RSA pair once
  * per run and hands the public half to the server processes in the
- * environment; every client gets its own token (distinct `sub` and `jti`),
- * so no server can get away with a cache.
+ * environment; by default every client gets its own token for its own user
+ * (distinct `sub` and `jti`), so no server can get away with a cache and
+ * every sockpass socket has its own `user:<id>` room, as in production;
+ * `BENCH_USERS=shared` hands every client one token of one user instead.
  *
  * @module
  */
@@ -29,12 +31,27 @@ export function rsaPublicKey(): string {
   return pem;
 }
 
-/** `count` tokens, one per client, valid for an hour, each for its own user. */
-export function signTokens(count: number, algorithm: Algorithm, privateKey: string): string[] {
+export interface TokenOptions {
+  /** One token of one user, repeated `count` times (the shared-user case). */
+  shared?: boolean;
+  /** User number of the first token (`sub: user-<first + i>`). Default 0. */
+  first?: number;
+  /** `exp` as seconds since the epoch. Default: an hour from now. */
+  exp?: number;
+}
+
+/** The `sub` of the bench's user number `i`. */
+export const benchUser = (i: number) => `user-${i}`;
+
+/** `count` tokens, one per client, valid for an hour, each for its own user (or one shared token). */
+export function signTokens(count: number, algorithm: Algorithm, privateKey: string, options: TokenOptions = {}): string[] {
   const key = algorithm === 'HS256' ? HS_SECRET : privateKey;
+  const first = options.first ?? 0;
+  const exp = options.exp ?? Math.floor(Date.now() / 1000) + 3600;
+  const sign = (i: number) =>
+    jwt.sign({ sub: benchUser(i), name: `User ${i}`, scope: 'echo', exp }, key, { algorithm, jwtid: randomUUID() });
+  if (options.shared) return new Array<string>(count).fill(sign(first));
   const tokens: string[] = [];
-  for (let i = 0; i < count; i++) {
-    tokens.push(jwt.sign({ sub: `user-${i}`, name: `User ${i}`, scope: 'echo' }, key, { algorithm, expiresIn: '1h', jwtid: randomUUID() }));
-  }
+  for (let i = 0; i < count; i++) tokens.push(sign(first + i));
   return tokens;
 }

@@ -17,14 +17,24 @@ export type ServerRequest =
   | { type: 'count' }
   /** heapUsed after forced GC; with `claims`, also what the sockets' claims objects weigh. */
   | { type: 'heap'; claims?: boolean; snapshotDir?: string }
+  /**
+   * Scale phase: CPU of the second from `atMs` (when `expected` sockets' tokens
+   * expire) against the idle second before it, and how long until they are cut.
+   */
+  | { type: 'expiry'; atMs: number; expected: number }
+  /** Scale phase: `auth.revoke(io, { user })` for each user, one after the other, and until their sockets are gone. */
+  | { type: 'revoke'; users: string[] }
   | { type: 'close' };
 
 export type ServerReply =
   | { type: 'ready'; port: number }
   | { type: 'skip'; reason: string }
   | { type: 'measured'; cpuMicros: number; userMicros: number; handshakes: number; events: number; wallMs: number }
-  | { type: 'count'; sockets: number }
-  | { type: 'heap'; heapUsed: number; claimsBytes?: number }
+  /** `sockets`: engine connections; `inNamespace`: sockets of `/` (gone at once when the server cuts one). */
+  | { type: 'count'; sockets: number; inNamespace: number }
+  | { type: 'heap'; heapUsed: number; rss: number; claimsBytes?: number }
+  | { type: 'expiry'; idleCpuMicros: number; cpuMicros: number; cutMs: number; cut: number }
+  | { type: 'revoke'; callsMs: number; goneMs: number; cut: number }
   | { type: 'ok' };
 
 export interface HandshakeJob {
@@ -35,6 +45,8 @@ export interface HandshakeJob {
   credentials: string[];
   /** Handshakes in flight at most at once. The sockets stay open until `disconnect-all`. */
   concurrency: number;
+  /** Loopback source address (127.0.0.x): each gives its own ~28k ephemeral ports towards the server. */
+  localAddress?: string;
 }
 
 /** Sends events with acks on every socket the last handshake job left open. */

@@ -64,8 +64,15 @@ export const EVENT_SCENARIOS: readonly Scenario[] = [
   { id: 'ev-guard', label: 'sockpass jwt-auth + auth.guard', credential: 'auth', algorithm: 'HS256', baseline: 'ev-plain' },
 ];
 
-/** Memory per idle socket: the bare and jwt-auth handshake servers, reused. */
-export const MEMORY_SCENARIOS: readonly string[] = ['bare', 'sp-auth-hs'];
+/**
+ * Memory per idle socket: the bare, prepared-key and jwt-auth handshake
+ * servers, reused. The prepared-key middleware keeps the claims too
+ * (`socket.data.user`), so sockpass's extra over it is what sockpass itself keeps.
+ */
+export const MEMORY_SCENARIOS: readonly string[] = ['bare', 'jwt-key', 'sp-auth-hs'];
+
+/** The scale phase: a fresh server each, one at a time. */
+export const SCALE_SCENARIOS: readonly string[] = ['bare', 'jwt-key', 'sp-auth-hs'];
 
 export const ALL_SCENARIOS: readonly Scenario[] = [...HANDSHAKE_SCENARIOS, ...EVENT_SCENARIOS];
 

@@ -54,6 +54,20 @@ const socketioJwt = createRequire(import.meta.url)('socketio-jwt') as {
 
 const CLAIMS_COPIES = 5;
 
+/** How long the scale phase waits at most for expired or revoked sockets to be cut. */
+const CUT_TIMEOUT_MS = 60_000;
+
+/** `auth.revoke(io, { user })` of the sockpass scenarios; unset for the others. */
+let revokeUser: ((user: string) => Promise<void>) | undefined;
+
+const sleepUntil = (at: number) => new Promise((r) => setTimeout(r, Math.max(0, at - Date.now())));
+
+/** Resolves once `inNamespace()` is at most `target`, or after CUT_TIMEOUT_MS; polls every 5 ms (a bounded, cheap wait). */
+async function waitForCount(inNamespace: () => number, target: number): Promise<void> {
+  const deadline = Date.now() + CUT_TIMEOUT_MS;
+  while (inNamespace() > target && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+}
+
 const gc = (globalThis as { gc?: () => void }).gc;
 
 function countConnections(io: Server, counters: Counters): void {
@@ -84,6 +98,7 @@ function sockpassSetup(
     install(io, counters) {
       const auth = new library.SockPass(options).use('bench', strategy);
       io.use(auth.middleware('bench'));
+      revokeUser = (user) => auth.revoke(io, { user });
       auth.onAuthenticated(io, () => {
         counters.handshakes++;
       });
@@ -254,24 +269,55 @@ async function main(): Promise<void> {
         };
       }
       case 'count':
-        return { type: 'count', sockets: io.engine.clientsCount };
+        return { type: 'count', sockets: io.engine.clientsCount, inNamespace: io.of('/').sockets.size };
+      case 'expiry': {
+        const inNamespace = () => io.of('/').sockets.size;
+        const before = inNamespace();
+        await sleepUntil(req.atMs - 1000);
+        const idle = process.cpuUsage();
+        await sleepUntil(req.atMs);
+        const idleCpu = process.cpuUsage(idle);
+        const start = process.cpuUsage();
+        await waitForCount(inNamespace, before - req.expected);
+        const cutMs = Date.now() - req.atMs;
+        await sleepUntil(req.atMs + 1000);
+        const cpu = process.cpuUsage(start);
+        return {
+          type: 'expiry',
+          idleCpuMicros: idleCpu.user + idleCpu.system,
+          cpuMicros: cpu.user + cpu.system,
+          cutMs,
+          cut: before - inNamespace(),
+        };
+      }
+      case 'revoke': {
+        if (revokeUser === undefined) throw new Error(`bench: ${id} has no revoke()`);
+        const inNamespace = () => io.of('/').sockets.size;
+        const before = inNamespace();
+        const started = performance.now();
+        for (const user of req.users) await revokeUser(user);
+        const callsMs = performance.now() - started;
+        await waitForCount(inNamespace, before - req.users.length);
+        return { type: 'revoke', callsMs, goneMs: performance.now() - started, cut: before - inNamespace() };
+      }
       case 'heap': {
         if (gc === undefined) throw new Error('bench server needs --expose-gc');
         collect();
-        const heapUsed = process.memoryUsage().heapUsed;
+        const { heapUsed, rss } = process.memoryUsage();
         if (req.snapshotDir !== undefined) writeHeapSnapshot(join(req.snapshotDir, `${id}-${Date.now()}.heapsnapshot`));
-        if (!req.claims) return { type: 'heap', heapUsed };
-        // What the sockets' claims (= user) objects weigh: deep copies of each, measured the same way
-        // (several copies per socket, so GC noise is divided down).
+        if (!req.claims) return { type: 'heap', heapUsed, rss };
+        // What the sockets' claims objects weigh (sockpass: data.auth.claims, the hand-written middleware:
+        // data.user): deep copies of each, measured the same way (several per socket, so GC noise is divided down).
         const copies: unknown[] = [];
         for (const socket of io.of('/').sockets.values()) {
-          const auth = (socket.data as { auth?: { claims: unknown } }).auth;
-          for (let i = 0; auth !== undefined && i < CLAIMS_COPIES; i++) copies.push(structuredClone(auth.claims));
+          const data = socket.data as { auth?: { claims: unknown }; user?: unknown };
+          const claims = data.auth?.claims ?? data.user;
+          for (let i = 0; claims !== undefined && i < CLAIMS_COPIES; i++) copies.push(structuredClone(claims));
         }
         collect();
         const claimsBytes = (process.memoryUsage().heapUsed - heapUsed) / CLAIMS_COPIES;
         copies.length = 0;
-        return { type: 'heap', heapUsed, claimsBytes };
+        return { type: 'heap', heapUsed, rss, claimsBytes };
       }
       case 'close':
         await new Promise<void>((resolve) => io.close(() => resolve()));

@@ -27,6 +27,13 @@ export function pairedRatio(a: readonly number[], b: readonly number[]): number 
   return median(ratios);
 }
 
+/** Median of per-round differences a[i] - b[i]. */
+export function pairedDiff(a: readonly number[], b: readonly number[]): number {
+  const diffs: number[] = [];
+  for (let i = 0; i < Math.min(a.length, b.length); i++) diffs.push(a[i]! - b[i]!);
+  return median(diffs);
+}
+
 export function fmt(value: number, digits = 0): string {
   if (!Number.isFinite(value)) return '–';
   return value.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });

@@ -26,7 +26,7 @@ import { metricsOn, recordExpiry, socketAuthenticated } from './metrics.js';
 import type { RegistryContext } from './registry-context.js';
 import type { SocketLike } from './socket-like.js';
 import { DeadlineQueue } from './deadline-queue.js';
-import { addCleanup, cleanUpOnDisconnect, createState, getState, setState, toSocketAuth, type SocketState } from './socket-state.js';
+import { addCleanup, cleanUpEverySocketWith, cleanUpOnDisconnect, createState, getState, setState, toSocketAuth, type SocketState } from './socket-state.js';
 import type { AuthSuccess, SocketAuth, Strategy } from './types.js';
 import { EXPIRED_EVENT, REFRESH_EVENT, REVOKED_EVENT, type AuthNotice, type RefreshNotice } from './wire.js';
 
@@ -48,10 +48,11 @@ export function queuedDeadlines(): number {
   return deadlines.size;
 }
 
-/** The one cleanup step for every socket's deadline. */
+/** The one cleanup step for every socket's deadline; a no-op for a socket with none queued. */
 function cancelDeadline(state: SocketState<any>): void {
   deadlines.cancel(state);
 }
+cleanUpEverySocketWith(cancelDeadline);
 
 // ---------------------------------------------------------------------------
 // Admission
@@ -256,7 +257,6 @@ function scheduleExpiry<U>(socket: SocketLike, state: SocketState<U>, expiresAt:
   // Never before half the remaining life: a refreshBefore longer than the tokens' life
   // would otherwise ask again the moment each refresh lands, in a loop.
   if (refreshBefore > 0) state.noticeAt = Math.max(exp - refreshBefore, now + (exp - now) / 2);
-  addCleanup(state as SocketState<unknown>, cancelDeadline);
   deadlines.schedule(state, Math.min(state.noticeAt, exp));
 }
 

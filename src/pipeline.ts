@@ -13,6 +13,7 @@
  */
 import createDebug from 'debug';
 import { AuthError, toAuthError } from './errors.js';
+import { fastPathOf, isThenable, type MaybePromise } from './immediate.js';
 import type { AuthResult, AuthSuccess, Claims, HandshakeContext, Strategy } from './types.js';
 
 const debug = createDebug('sockpass:pipeline');
@@ -30,15 +31,35 @@ export type Decision<U> =
   | { kind: 'fail'; error: AuthError }
   | { kind: 'deferred'; strategy: string; pending: Strategy<U> };
 
-/** Runs one strategy; a throw or a malformed result becomes a typed failure. */
-export async function runStrategy<U>(named: NamedStrategy<U>, ctx: HandshakeContext): Promise<AuthResult<U>> {
-  let result: AuthResult<U>;
+/**
+ * Runs one strategy; a throw or a malformed result becomes a typed failure.
+ * Synchronous when the strategy answers on its fast path (`immediate.ts`);
+ * the promise it returns otherwise never rejects.
+ */
+export function runStrategy<U>(named: NamedStrategy<U>, ctx: HandshakeContext): MaybePromise<AuthResult<U>> {
+  let result: MaybePromise<AuthResult<U>>;
   try {
-    result = await named.strategy.authenticate(ctx);
+    const { strategy } = named;
+    const now = fastPathOf(strategy.authenticate);
+    result = now !== undefined ? now.call(strategy, ctx) : strategy.authenticate(ctx);
   } catch (err) {
-    debug('strategy %s threw: %s', named.name, (err as Error)?.message);
-    return { kind: 'fail', error: toAuthError(err, named.name) };
+    return thrown(named, err);
   }
+  if (isThenable(result)) {
+    return Promise.resolve(result).then(
+      (settled) => checked(named, settled),
+      (err: unknown) => thrown(named, err),
+    );
+  }
+  return checked(named, result);
+}
+
+function thrown<U>(named: NamedStrategy<U>, err: unknown): AuthResult<U> {
+  debug('strategy %s threw: %s', named.name, (err as Error)?.message);
+  return { kind: 'fail', error: toAuthError(err, named.name) };
+}
+
+function checked<U>(named: NamedStrategy<U>, result: AuthResult<U>): AuthResult<U> {
   if (result === null || typeof result !== 'object') {
     return { kind: 'fail', error: new AuthError('server_error', 'authentication failed', { strategy: named.name }) };
   }
@@ -46,25 +67,47 @@ export async function runStrategy<U>(named: NamedStrategy<U>, ctx: HandshakeCont
   return result;
 }
 
-export async function decide<U>(
+/** The decision for a handshake; synchronous when every strategy it ran answered synchronously. */
+export function decide<U>(
   chain: readonly NamedStrategy<U>[],
   ctx: HandshakeContext,
   mode: Mode,
   userId: (user: U) => string | undefined,
-): Promise<Decision<U>> {
-  return mode === 'all' ? decideAll(chain, ctx, userId) : decideFirst(chain, ctx);
+): MaybePromise<Decision<U>> {
+  return mode === 'all' ? decideAll(chain, ctx, userId) : decideFirst(chain, ctx, 0, undefined);
 }
 
-async function decideFirst<U>(chain: readonly NamedStrategy<U>[], ctx: HandshakeContext): Promise<Decision<U>> {
-  let pending: NamedStrategy<U> | undefined;
-  for (const named of chain) {
-    const result = await runStrategy(named, ctx);
-    if (result.kind === 'success') return { kind: 'success', strategy: named.name, result };
-    if (result.kind === 'fail') return { kind: 'fail', error: result.error };
-    if (pending === undefined && named.strategy.inBand !== undefined) pending = named;
+/** `first` from chain[from] on; goes async at the first strategy that does, and only then. */
+function decideFirst<U>(
+  chain: readonly NamedStrategy<U>[],
+  ctx: HandshakeContext,
+  from: number,
+  pending: NamedStrategy<U> | undefined,
+): MaybePromise<Decision<U>> {
+  for (let i = from; i < chain.length; i++) {
+    const named = chain[i]!;
+    const result = runStrategy(named, ctx);
+    if (isThenable(result)) {
+      return result.then((settled) => decidedBy(named, settled) ?? decideFirst(chain, ctx, i + 1, pendingAfter(pending, named)));
+    }
+    const decision = decidedBy(named, result);
+    if (decision !== undefined) return decision;
+    pending = pendingAfter(pending, named);
   }
   if (pending !== undefined) return { kind: 'deferred', strategy: pending.name, pending: pending.strategy };
   return { kind: 'fail', error: new AuthError('credentials_required', 'no credentials were provided') };
+}
+
+/** In mode `first`, a strategy that found credentials decides; one that passed does not. */
+function decidedBy<U>(named: NamedStrategy<U>, result: AuthResult<U>): Decision<U> | undefined {
+  if (result.kind === 'success') return { kind: 'success', strategy: named.name, result };
+  if (result.kind === 'fail') return { kind: 'fail', error: result.error };
+  return undefined;
+}
+
+/** The first in-band strategy that passed is the one the socket waits for. */
+function pendingAfter<U>(pending: NamedStrategy<U> | undefined, named: NamedStrategy<U>): NamedStrategy<U> | undefined {
+  return pending === undefined && named.strategy.inBand !== undefined ? named : pending;
 }
 
 async function decideAll<U>(

@@ -14,9 +14,10 @@ import createDebug from 'debug';
 import { createHandshakeContext } from './context.js';
 import { AuthError, toAuthError } from './errors.js';
 import { enterLife, resumeRecovered, revocationOf } from './lifecycle.js';
+import { isThenable } from './immediate.js';
 import { memoryLedger, type RevocationLedger } from './ledger.js';
 import { NamespaceBook } from './namespace-book.js';
-import { decide, type Mode, type NamedStrategy } from './pipeline.js';
+import { decide, type Decision, type Mode, type NamedStrategy } from './pipeline.js';
 import type { HandshakeLimits } from './rate-limit.js';
 import { startQuarantine } from './quarantine.js';
 import { guardRecovery, type RestoringAdapter } from './recovery.js';
@@ -185,6 +186,35 @@ export class SockPass<U = unknown> {
     }
     const { userId } = this.#context.options;
     const registry = this;
+    // Mode `first` decides by one strategy; `all` by none alone (no in-band refresh for the socket).
+    const byName = new Map(chain.map((n) => [n.name, n.strategy]));
+    const settle = (socket: SocketLike, next: (err?: Error) => void, decision: Decision<U>, startedAt: number) => {
+      if (decision.kind === 'fail') {
+        recordHandshake(decision.error.strategy, decision.error.code, startedAt);
+        const reported = registry.#reportFailure(socket, decision.error);
+        return next(reported ? decision.error : new AuthError('server_error', 'authentication failed', { strategy: decision.error.strategy }));
+      }
+      // The ledger, between the strategy's success and any room: a revoke during the verification wins.
+      const revoked = decision.kind === 'success' ? revocationOf(registry.#context, decision.result) : undefined;
+      if (revoked !== undefined) {
+        recordHandshake(decision.strategy, revoked.code, startedAt);
+        registry.#reportFailure(socket, revoked);
+        return next(revoked);
+      }
+      const deciding = decision.kind === 'deferred' ? decision.pending : byName.get(decision.strategy);
+      const state = createState(socket, decision.strategy, deciding, decision.kind === 'success' ? decision.result : undefined);
+      state.owner = registry.#context;
+      if (decision.kind === 'success') socket.data.auth = toSocketAuth(decision.strategy, decision.result);
+      setState(socket, state);
+      recordHandshake(decision.strategy, decision.kind, startedAt);
+      next();
+    };
+    const refuse = (socket: SocketLike, next: (err?: Error) => void, err: unknown, startedAt: number) => {
+      const error = toAuthError(err);
+      recordHandshake(error.strategy, error.code, startedAt);
+      registry.#reportFailure(socket, error);
+      next(error);
+    };
 
     return function sockpassMiddleware(s, next) {
       const socket = s as unknown as SocketLike;
@@ -192,34 +222,13 @@ export class SockPass<U = unknown> {
       const ctx = createHandshakeContext(socket);
       const limits = registry.#limits;
       const startedAt = handshakeStarted();
-      (limits === undefined ? decide(chain, ctx, mode, userId) : limits.decideWithin(ctx, () => decide(chain, ctx, mode, userId))).then(
-        (decision) => {
-          if (decision.kind === 'fail') {
-            recordHandshake(decision.error.strategy, decision.error.code, startedAt);
-            const reported = registry.#reportFailure(socket, decision.error);
-            return next(reported ? decision.error : new AuthError('server_error', 'authentication failed', { strategy: decision.error.strategy }));
-          }
-          // The ledger, between the strategy's success and any room: a revoke during the verification wins.
-          const revoked = decision.kind === 'success' ? revocationOf(registry.#context, decision.result) : undefined;
-          if (revoked !== undefined) {
-            recordHandshake(decision.strategy, revoked.code, startedAt);
-            registry.#reportFailure(socket, revoked);
-            return next(revoked);
-          }
-          const deciding = decision.kind === 'deferred' ? decision.pending : chain.find((n) => n.name === decision.strategy)?.strategy;
-          const state = createState(socket, decision.strategy, deciding, decision.kind === 'success' ? decision.result : undefined);
-          state.owner = registry.#context;
-          if (decision.kind === 'success') socket.data.auth = toSocketAuth(decision.strategy, decision.result);
-          setState(socket, state);
-          recordHandshake(decision.strategy, decision.kind, startedAt);
-          next();
-        },
-        (err: unknown) => {
-          const error = toAuthError(err);
-          recordHandshake(error.strategy, error.code, startedAt);
-          registry.#reportFailure(socket, error);
-          next(error);
-        },
+      const decision =
+        limits === undefined ? decide(chain, ctx, mode, userId) : limits.decideWithin(ctx, async () => decide(chain, ctx, mode, userId));
+      // A decision that needed no I/O is applied now, without a promise: next() runs in this call, as in a hand-written middleware.
+      if (!isThenable(decision)) return settle(socket, next, decision, startedAt);
+      decision.then(
+        (settled) => settle(socket, next, settled, startedAt),
+        (err: unknown) => refuse(socket, next, err, startedAt),
       );
     };
   }

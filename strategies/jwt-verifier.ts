@@ -13,6 +13,7 @@ import { createPublicKey, createSecretKey, type KeyObject } from 'node:crypto';
 import createDebug from 'debug';
 import jwt from 'jsonwebtoken';
 import { AuthError, isAuthError } from '../src/errors.js';
+import { isThenable, type MaybePromise } from '../src/immediate.js';
 import { TIMED_OUT, withTimeout } from '../src/timeout.js';
 import type { AuthResult, AuthSuccess, Claims } from '../src/types.js';
 
@@ -75,6 +76,12 @@ export interface JwtVerifier<U> {
   verify(token: unknown): Promise<AuthResult<U>>;
 }
 
+/** What `createJwtVerifier` returns: `verify`, and its synchronous fast path. */
+export interface PreparedJwtVerifier<U> extends JwtVerifier<U> {
+  /** The same as `verify`, with the result itself when nothing had to be waited for (never throws; a promise never rejects). */
+  verifyNow(token: unknown): MaybePromise<AuthResult<U>>;
+}
+
 const SYMMETRIC = /^HS/;
 const DEFAULT_MAX_TOKEN_BYTES = 8192;
 
@@ -111,7 +118,7 @@ function assertKeyFitsAlgorithms(key: KeyObject, algorithms: readonly JwtAlgorit
  * Checks options and prepares the key. Throws a TypeError on a misconfiguration,
  * so a bad setup fails at startup, never per connection.
  */
-export function createJwtVerifier<U = Claims>(options: JwtVerifyOptions<U>, strategy?: string): JwtVerifier<U> {
+export function createJwtVerifier<U = Claims>(options: JwtVerifyOptions<U>, strategy?: string): PreparedJwtVerifier<U> {
   if (typeof options !== 'object' || options === null) throw new TypeError('sockpass: JWT options are required');
   const { algorithms } = options;
   if (!Array.isArray(algorithms) || algorithms.length === 0) {
@@ -187,52 +194,78 @@ export function createJwtVerifier<U = Claims>(options: JwtVerifyOptions<U>, stra
     }
   }
 
+  /**
+   * The check itself, synchronous until something has to be waited for (a key
+   * resolver, an async `isRevoked` or `user`): a static key and sync hooks give
+   * the result with no promise at all (see src/immediate.ts).
+   */
+  function verifyNow(token: unknown): MaybePromise<AuthResult<U>> {
+    if (typeof token !== 'string') return fail('credentials_bad_format', 'token must be a string');
+    // Checked on the string length first: a multi-megabyte string is refused before Buffer.byteLength walks it.
+    if (token.length > maxTokenBytes || Buffer.byteLength(token, 'utf8') > maxTokenBytes) {
+      return fail('token_too_large', `token is longer than ${maxTokenBytes} bytes`);
+    }
+    if (token.length === 0) return fail('credentials_required', 'token is empty');
+    if (staticKey !== undefined) return checkSigned(token, staticKey);
+    return keyFor(token).then((key) => ('kind' in key ? key : checkSigned(token, key)));
+  }
+
+  function checkSigned(token: string, key: KeyObject): MaybePromise<AuthResult<U>> {
+    let claims: Claims;
+    try {
+      const payload = jwt.verify(token, key, verifyOptions);
+      // jsonwebtoken takes a JSON array for a payload; claims are an object (guards and userId read their names).
+      if (typeof payload !== 'object' || payload === null || Array.isArray(payload)) return fail('invalid_token', 'token payload is not a JSON object');
+      claims = payload as Claims;
+      // jsonwebtoken finds `exp: 1e300` (or 1e999, read as Infinity) "not expired"; as a Date it is invalid,
+      // and an expiry timer armed with it would fire every millisecond forever.
+      if (claims.exp !== undefined && !isNumericDate(claims.exp)) return fail('invalid_token', 'token expiry is out of range');
+    } catch (err) {
+      return mapJwtError(err, fail);
+    }
+
+    if (isRevoked === undefined) return admit(claims);
+    const notRevoked = (revoked: boolean) => (revoked ? fail('token_revoked', 'token has been revoked') : admit(claims));
+    const unknown = (cause: unknown) => fail('server_error', 'could not check whether the token is revoked', cause);
+    let revoked: boolean | Promise<boolean>;
+    try {
+      revoked = isRevoked(claims);
+    } catch (cause) {
+      return unknown(cause);
+    }
+    return isThenable(revoked) ? Promise.resolve(revoked).then(notRevoked, unknown) : notRevoked(revoked);
+  }
+
+  function admit(claims: Claims): MaybePromise<AuthResult<U>> {
+    const exp = claims.exp;
+    // A token admitted within clockTolerance past exp lives as long as it was admitted for, not an instant.
+    const expiresAt = typeof exp === 'number' ? new Date((exp + clockTolerance) * 1000) : null;
+    // For the revocation ledger: `revoke({ user })` judges by iat, `revoke({ token })` by jti.
+    const issuedAt = isNumericDate(claims.iat) ? new Date(claims.iat * 1000) : undefined;
+    const tokenId = typeof claims.jti === 'string' && claims.jti !== '' ? claims.jti : undefined;
+    const success = (user: U): AuthResult<U> => {
+      // Whole in one literal when the token has both (fields added later cost the result a separate property store).
+      if (issuedAt !== undefined && tokenId !== undefined) return { kind: 'success', user, claims, expiresAt, issuedAt, tokenId };
+      const result: AuthSuccess<U> = { kind: 'success', user, claims, expiresAt };
+      if (issuedAt !== undefined) result.issuedAt = issuedAt;
+      if (tokenId !== undefined) result.tokenId = tokenId;
+      return result;
+    };
+    if (toUser === undefined) return success(claims as U);
+    const unknown = (cause: unknown) => fail('server_error', 'could not load the user for this token', cause);
+    let user: U | Promise<U>;
+    try {
+      user = toUser(claims);
+    } catch (cause) {
+      return unknown(cause);
+    }
+    return isThenable(user) ? Promise.resolve(user).then(success, unknown) : success(user);
+  }
+
   return {
+    verifyNow,
     async verify(token: unknown): Promise<AuthResult<U>> {
-      if (typeof token !== 'string') return fail('credentials_bad_format', 'token must be a string');
-      // Checked on the string length first: a multi-megabyte string is refused before Buffer.byteLength walks it.
-      if (token.length > maxTokenBytes || Buffer.byteLength(token, 'utf8') > maxTokenBytes) {
-        return fail('token_too_large', `token is longer than ${maxTokenBytes} bytes`);
-      }
-      if (token.length === 0) return fail('credentials_required', 'token is empty');
-
-      // A static key skips the await: one promise and one microtask less on every handshake.
-      const key = staticKey ?? (await keyFor(token));
-      if ('kind' in key) return key;
-
-      let claims: Claims;
-      try {
-        const payload = jwt.verify(token, key, verifyOptions);
-        // jsonwebtoken takes a JSON array for a payload; claims are an object (guards and userId read their names).
-        if (typeof payload !== 'object' || payload === null || Array.isArray(payload)) return fail('invalid_token', 'token payload is not a JSON object');
-        claims = payload as Claims;
-        // jsonwebtoken finds `exp: 1e300` (or 1e999, read as Infinity) "not expired"; as a Date it is invalid,
-        // and an expiry timer armed with it would fire every millisecond forever.
-        if (claims.exp !== undefined && !isNumericDate(claims.exp)) return fail('invalid_token', 'token expiry is out of range');
-      } catch (err) {
-        return mapJwtError(err, fail);
-      }
-
-      if (isRevoked !== undefined) {
-        try {
-          if (await isRevoked(claims)) return fail('token_revoked', 'token has been revoked');
-        } catch (cause) {
-          return fail('server_error', 'could not check whether the token is revoked', cause);
-        }
-      }
-      let user: U;
-      try {
-        user = toUser === undefined ? (claims as U) : await toUser(claims);
-      } catch (cause) {
-        return fail('server_error', 'could not load the user for this token', cause);
-      }
-      const exp = claims.exp;
-      // A token admitted within clockTolerance past exp lives as long as it was admitted for, not an instant.
-      const success: AuthSuccess<U> = { kind: 'success', user, claims, expiresAt: typeof exp === 'number' ? new Date((exp + clockTolerance) * 1000) : null };
-      // For the revocation ledger: `revoke({ user })` judges by iat, `revoke({ token })` by jti.
-      if (isNumericDate(claims.iat)) success.issuedAt = new Date(claims.iat * 1000);
-      if (typeof claims.jti === 'string' && claims.jti !== '') success.tokenId = claims.jti;
-      return success;
+      return verifyNow(token);
     },
   };
 }
