@@ -35,6 +35,27 @@ export function fastPathOf<U>(authenticate: Authenticate<U>): AuthenticateNow<U>
   return (authenticate as Partial<Record<typeof AUTHENTICATE_NOW, AuthenticateNow<U>>>)[AUTHENTICATE_NOW];
 }
 
+/**
+ * Calls `run` (app code or a strategy: it may answer at once, return a
+ * promise, or throw) and hands its value to `then`: at once when it answered
+ * synchronously, once it settles otherwise. A throw or a rejection goes to
+ * `caught`, so the result never throws and a promise it returns never
+ * rejects (unless `then` or `caught` does).
+ */
+export function settleNow<T, R>(
+  run: () => MaybePromise<T>,
+  then: (value: T) => MaybePromise<R>,
+  caught: (cause: unknown) => MaybePromise<R>,
+): MaybePromise<R> {
+  let value: MaybePromise<T>;
+  try {
+    value = run();
+  } catch (cause) {
+    return caught(cause);
+  }
+  return isThenable(value) ? Promise.resolve(value).then(then, caught) : then(value);
+}
+
 /** True for anything `await` would wait on (a promise, or a foreign thenable). */
 export function isThenable<T>(value: MaybePromise<T> | PromiseLike<T>): value is PromiseLike<T> {
   return typeof (value as { then?: unknown } | null)?.then === 'function';

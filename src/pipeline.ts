@@ -13,7 +13,7 @@
  */
 import createDebug from 'debug';
 import { AuthError, toAuthError } from './errors.js';
-import { fastPathOf, isThenable, type MaybePromise } from './immediate.js';
+import { fastPathOf, isThenable, settleNow, type MaybePromise } from './immediate.js';
 import type { AuthResult, AuthSuccess, Claims, HandshakeContext, Strategy } from './types.js';
 
 const debug = createDebug('sockpass:pipeline');
@@ -37,21 +37,15 @@ export type Decision<U> =
  * the promise it returns otherwise never rejects.
  */
 export function runStrategy<U>(named: NamedStrategy<U>, ctx: HandshakeContext): MaybePromise<AuthResult<U>> {
-  let result: MaybePromise<AuthResult<U>>;
-  try {
-    const { strategy } = named;
-    const now = fastPathOf(strategy.authenticate);
-    result = now !== undefined ? now.call(strategy, ctx) : strategy.authenticate(ctx);
-  } catch (err) {
-    return thrown(named, err);
-  }
-  if (isThenable(result)) {
-    return Promise.resolve(result).then(
-      (settled) => checked(named, settled),
-      (err: unknown) => thrown(named, err),
-    );
-  }
-  return checked(named, result);
+  const { strategy } = named;
+  return settleNow(
+    () => {
+      const now = fastPathOf(strategy.authenticate);
+      return now !== undefined ? now.call(strategy, ctx) : strategy.authenticate(ctx);
+    },
+    (result) => checked(named, result),
+    (err) => thrown(named, err),
+  );
 }
 
 function thrown<U>(named: NamedStrategy<U>, err: unknown): AuthResult<U> {

@@ -13,7 +13,7 @@ import { createPublicKey, createSecretKey, type KeyObject } from 'node:crypto';
 import createDebug from 'debug';
 import jwt from 'jsonwebtoken';
 import { AuthError, isAuthError } from '../src/errors.js';
-import { isThenable, type MaybePromise } from '../src/immediate.js';
+import { settleNow, type MaybePromise } from '../src/immediate.js';
 import { TIMED_OUT, withTimeout } from '../src/timeout.js';
 import type { AuthResult, AuthSuccess, Claims } from '../src/types.js';
 
@@ -225,15 +225,11 @@ export function createJwtVerifier<U = Claims>(options: JwtVerifyOptions<U>, stra
     }
 
     if (isRevoked === undefined) return admit(claims);
-    const notRevoked = (revoked: boolean) => (revoked ? fail('token_revoked', 'token has been revoked') : admit(claims));
-    const unknown = (cause: unknown) => fail('server_error', 'could not check whether the token is revoked', cause);
-    let revoked: boolean | Promise<boolean>;
-    try {
-      revoked = isRevoked(claims);
-    } catch (cause) {
-      return unknown(cause);
-    }
-    return isThenable(revoked) ? Promise.resolve(revoked).then(notRevoked, unknown) : notRevoked(revoked);
+    return settleNow(
+      () => isRevoked(claims),
+      (revoked) => (revoked ? fail('token_revoked', 'token has been revoked') : admit(claims)),
+      (cause) => fail('server_error', 'could not check whether the token is revoked', cause),
+    );
   }
 
   function admit(claims: Claims): MaybePromise<AuthResult<U>> {
@@ -252,14 +248,11 @@ export function createJwtVerifier<U = Claims>(options: JwtVerifyOptions<U>, stra
       return result;
     };
     if (toUser === undefined) return success(claims as U);
-    const unknown = (cause: unknown) => fail('server_error', 'could not load the user for this token', cause);
-    let user: U | Promise<U>;
-    try {
-      user = toUser(claims);
-    } catch (cause) {
-      return unknown(cause);
-    }
-    return isThenable(user) ? Promise.resolve(user).then(success, unknown) : success(user);
+    return settleNow(
+      () => toUser(claims),
+      success,
+      (cause) => fail('server_error', 'could not load the user for this token', cause),
+    );
   }
 
   return {
