@@ -86,3 +86,12 @@ export async function startRedis(): Promise<RedisServer> {
     },
   };
 }
+
+/**
+ * Closes a node-redis client gracefully; one still waiting on a Redis that
+ * came back late (or never will) is destroyed after 2 s.
+ */
+export async function closeClient(client: { close(): Promise<unknown>; destroy(): unknown; isOpen: boolean }): Promise<void> {
+  await Promise.race([client.close().catch(() => undefined), new Promise((resolve) => setTimeout(resolve, 2000))]);
+  if (client.isOpen) client.destroy();
+}

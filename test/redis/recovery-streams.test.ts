@@ -11,7 +11,7 @@ import { createClient } from 'redis';
 import type { Socket as ClientSocket } from 'socket.io-client';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { SockPass, jwtAuth, redisLedger } from 'sockpass';
-import { startRedis, type RedisServer } from '../helpers/redis.js';
+import { closeClient, startRedis, type RedisServer } from '../helpers/redis.js';
 import { outcome, sleep, startServer, type TestServer } from '../helpers/server.js';
 import { hs256, SECRET } from '../helpers/tokens.js';
 
@@ -27,12 +27,6 @@ afterEach(async () => {
 afterAll(async () => {
   await redis?.stop();
 });
-
-/** Closes a client gracefully; one still waiting on a Redis that came back late is destroyed after 2 s. */
-async function closeClient(client: { close(): Promise<unknown>; destroy(): unknown; isOpen: boolean }): Promise<void> {
-  await Promise.race([client.close().catch(() => undefined), sleep(2000)]);
-  if (client.isOpen) client.destroy();
-}
 
 async function startNode(skipMiddlewares: boolean): Promise<{ auth: SockPass; server: TestServer }> {
   const client = createClient({ url: redis.url });

@@ -9,7 +9,7 @@ import { createAdapter } from '@socket.io/redis-adapter';
 import { createClient } from 'redis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { SockPass, jwtAuth, redisLedger, type RevocationLedger } from 'sockpass';
-import { startRedis, type RedisServer } from '../helpers/redis.js';
+import { closeClient, startRedis, type RedisServer } from '../helpers/redis.js';
 import { codeOf, once, outcome, sleep, startServer, type TestServer } from '../helpers/server.js';
 import { hs256, SECRET } from '../helpers/tokens.js';
 
@@ -25,12 +25,6 @@ afterEach(async () => {
 afterAll(async () => {
   await redis?.stop();
 });
-
-/** Closes a client gracefully; one still waiting on a Redis that came back late is destroyed after 2 s. */
-async function closeClient(client: { close(): Promise<unknown>; destroy(): unknown; isOpen: boolean }): Promise<void> {
-  await Promise.race([client.close().catch(() => undefined), sleep(2000)]);
-  if (client.isOpen) client.destroy();
-}
 
 async function startNode(): Promise<{ auth: SockPass; server: TestServer; ledger: RevocationLedger }> {
   const client = createClient({ url: redis.url, socket: { reconnectStrategy: () => 100 } });
