@@ -98,8 +98,9 @@ export async function startNode(options: NodeOptions): Promise<ClusterNode> {
   app.post('/login', sessions, (req, res) => {
     const user = typeof req.body?.user === 'string' && /^[a-z0-9-]{1,32}$/.test(req.body.user) ? req.body.user : undefined;
     if (user === undefined) return void res.status(400).json({ error: 'user: lowercase letters, digits, dashes' });
-    (req.session as unknown as { user: ClusterUser; loggedInAt: number }).user = { id: user };
-    (req.session as unknown as { loggedInAt: number }).loggedInAt = Date.now();
+    const login = req.session as unknown as { user: ClusterUser; loggedInAt: number };
+    login.user = { id: user };
+    login.loggedInAt = Date.now();
     const token = jwt.sign({ sub: user }, options.jwtSecret, { algorithm: 'HS256', expiresIn: options.tokenTtl ?? 300 });
     res.json({ node: options.name, token });
   });
