@@ -24,7 +24,7 @@ import { JwksClient } from 'jwks-rsa';
 import { AuthError } from '../src/errors.js';
 import { recordJwksFetch } from '../src/metrics.js';
 import { TIMED_OUT, withTimeout } from '../src/timeout.js';
-import type { JwtHeader, JwtKeyResolver } from './jwt-verifier.js';
+import { algorithmsOfKey, type JwtAlgorithm, type JwtHeader, type JwtKeyResolver } from './jwt-verifier.js';
 
 const debug = createDebug('sockpass:jwks');
 
@@ -173,32 +173,13 @@ async function discoverJwksUri(issuer: string, getJson: (url: string) => Promise
 /**
  * The key, if its type (and `alg`, when the JWK declares one) fits the
  * token's algorithm, as a static key must: RSA for RS and PS, the matching
- * curve for ES, Ed25519 or Ed448 for EdDSA, never a public key for HS.
- * (EdDSA cannot be in a verifier's `algorithms` since jsonwebtoken 9 does
- * not verify it, so an Ed25519 key is kept here but never used.)
+ * curve for ES, never a public key for HS (`algorithmsOfKey`). An Ed25519 or
+ * Ed448 key fits nothing: jsonwebtoken 9 does not verify EdDSA.
  */
 function fitting({ key, alg }: JwksKey, tokenAlg: string): KeyObject {
   if (alg !== undefined && alg !== tokenAlg) throw new AuthError('invalid_token', 'token algorithm does not fit its key');
-  if (!keyFits(key, tokenAlg)) throw new AuthError('invalid_token', 'token algorithm does not fit its key');
+  if (!algorithmsOfKey(key).includes(tokenAlg as JwtAlgorithm)) throw new AuthError('invalid_token', 'token algorithm does not fit its key');
   return key;
-}
-
-const CURVES: Record<string, string> = { ES256: 'prime256v1', ES384: 'secp384r1', ES512: 'secp521r1' };
-
-function keyFits(key: KeyObject, alg: string): boolean {
-  switch (key.asymmetricKeyType) {
-    case 'rsa':
-      return /^(RS|PS)(256|384|512)$/.test(alg);
-    case 'rsa-pss':
-      return /^PS(256|384|512)$/.test(alg);
-    case 'ec':
-      return CURVES[alg] !== undefined && key.asymmetricKeyDetails?.namedCurve === CURVES[alg];
-    case 'ed25519':
-    case 'ed448':
-      return alg === 'EdDSA';
-    default:
-      return false;
-  }
 }
 
 function positive(value: number | undefined, fallback: number, name: string): number {

@@ -115,6 +115,30 @@ function assertKeyFitsAlgorithms(key: KeyObject, algorithms: readonly JwtAlgorit
 }
 
 /**
+ * The algorithms a key verifies, as jsonwebtoken 9 allows them when no
+ * allowlist is given: HS* for a secret, RS* and PS* for RSA, PS* for RSA-PSS,
+ * the curve's ES* for EC; nothing for a key it cannot verify with (Ed25519:
+ * jsonwebtoken 9 has no EdDSA). Never `none`. Used where a key comes without
+ * an allowlist of its own: a socketio-jwt secret callback, a JWKS key.
+ */
+export function algorithmsOfKey(key: KeyObject): readonly JwtAlgorithm[] {
+  if (key.type === 'secret') return ['HS256', 'HS384', 'HS512'];
+  switch (key.asymmetricKeyType) {
+    case 'rsa':
+      return ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512'];
+    case 'rsa-pss':
+      return ['PS256', 'PS384', 'PS512'];
+    case 'ec': {
+      const curve = key.asymmetricKeyDetails?.namedCurve;
+      if (curve === 'prime256v1') return ['ES256'];
+      if (curve === 'secp384r1') return ['ES384'];
+      if (curve === 'secp521r1') return ['ES512'];
+    }
+  }
+  return [];
+}
+
+/**
  * Checks options and prepares the key. Throws a TypeError on a misconfiguration,
  * so a bad setup fails at startup, never per connection.
  */

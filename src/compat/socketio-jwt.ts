@@ -29,7 +29,7 @@ import { SockPass } from '../registry.js';
 import type { SocketLike } from '../socket-like.js';
 import { addWaiter, cleanUpOnDisconnect, createState, getState, setState, type SocketState } from '../socket-state.js';
 import type { AuthResult, Claims, HandshakeContext, SocketAuth, Strategy } from '../types.js';
-import { createJwtVerifier, prepareKey, type JwtAlgorithm, type JwtHeader, type JwtKey, type JwtVerifier, type JwtVerifyOptions } from '../../strategies/jwt-verifier.js';
+import { algorithmsOfKey, createJwtVerifier, prepareKey, type JwtAlgorithm, type JwtHeader, type JwtKey, type JwtVerifier, type JwtVerifyOptions } from '../../strategies/jwt-verifier.js';
 import { isSameOrigin, prepareOrigins, type AllowedOrigins } from '../../strategies/origin.js';
 import { TIMED_OUT, withTimeout } from '../timeout.js';
 import { countQueryParameter } from '../../strategies/jwt-query.js';
@@ -244,28 +244,6 @@ function defaultAlgorithms(secret: JwtKey): JwtAlgorithm[] {
   const [algorithm] = algorithmsOfKey(key);
   if (algorithm === undefined) throw new TypeError('sockpass: cannot tell the algorithm of this key; pass `algorithms`');
   return [algorithm];
-}
-
-/**
- * What jsonwebtoken 9 allows for a key when no allowlist is given: HS* for a
- * secret, RS* and PS* for RSA, the curve's ES* for EC; nothing for a key it
- * cannot verify with (Ed25519: jsonwebtoken 9 has no EdDSA). Never `none`.
- */
-function algorithmsOfKey(key: KeyObject): JwtAlgorithm[] {
-  if (key.type === 'secret') return ['HS256', 'HS384', 'HS512'];
-  switch (key.asymmetricKeyType) {
-    case 'rsa':
-      return ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512'];
-    case 'rsa-pss':
-      return ['PS256', 'PS384', 'PS512'];
-    case 'ec': {
-      const curve = key.asymmetricKeyDetails?.namedCurve;
-      if (curve === 'prime256v1') return ['ES256'];
-      if (curve === 'secp384r1') return ['ES384'];
-      if (curve === 'secp521r1') return ['ES512'];
-    }
-  }
-  return [];
 }
 
 // ---------------------------------------------------------------------------
