@@ -4,25 +4,34 @@
  * single `setTimeout` armed for the earliest one.
  *
  * A timer per socket cost ~425 bytes (the Timeout, its closures and their
- * scope) and ~7 µs at every connection; an item here costs two numbers on an
- * object the socket already has, and O(log n) to insert or remove. Removal is
+ * scope) and ~7 µs at every connection; an item here costs a small-integer
+ * field on an object the socket already has and 8 bytes of a shared
+ * Float64Array, and O(log n) to insert or remove. Removal is
  * exact (each item knows its index), so a disconnected socket leaves nothing
  * behind in the heap.
  *
  * @module
  */
 
-/** Fields the queue keeps on each item; `heapIndex` is -1 while the item is not queued. */
+/** The field the queue keeps on each item: its place in the heap, -1 while it is not queued. */
 export interface Deadlined {
-  deadline: number;
   heapIndex: number;
 }
 
 /** setTimeout's delay is a 32-bit int; a later earliest deadline is reached in steps. */
 const MAX_DELAY = 2 ** 31 - 1;
 
+/** Smallest capacity of the deadline array; it doubles when full and halves when three quarters empty. */
+const MIN_CAPACITY = 64;
+
 export class DeadlineQueue<T extends Deadlined> {
   readonly #heap: T[] = [];
+  /**
+   * `#at[i]` is the deadline (ms epoch) of `#heap[i]`. Kept here, unboxed, rather
+   * than on each item: a ms epoch in an object field is a 16-byte heap number
+   * of its own for every queued socket.
+   */
+  #at = new Float64Array(MIN_CAPACITY);
   readonly #onDue: (item: T) => void;
   #timer: NodeJS.Timeout | undefined;
   /** The deadline the timer is armed for, to avoid re-arming for a later item. */
@@ -41,13 +50,19 @@ export class DeadlineQueue<T extends Deadlined> {
     return this.#timer !== undefined;
   }
 
+  /** The deadline `item` is queued at, or NaN when it is not queued. */
+  deadlineOf(item: T): number {
+    return item.heapIndex === -1 ? Number.NaN : this.#at[item.heapIndex]!;
+  }
+
   /** Queues `item` at `deadline` (ms epoch), or moves it there if already queued. */
   schedule(item: T, deadline: number): void {
     if (item.heapIndex !== -1) this.#removeAt(item.heapIndex);
-    item.deadline = deadline;
-    item.heapIndex = this.#heap.length;
+    const index = this.#heap.length;
+    if (index === this.#at.length) this.#resize(index * 2);
     this.#heap.push(item);
-    this.#siftUp(item.heapIndex);
+    this.#place(index, item, deadline);
+    this.#siftUp(index);
     if (deadline < this.#armedFor) this.#arm();
   }
 
@@ -60,12 +75,12 @@ export class DeadlineQueue<T extends Deadlined> {
   }
 
   #arm(): void {
-    const head = this.#heap[0];
-    if (head === undefined) return this.#disarm();
+    if (this.#heap.length === 0) return this.#disarm();
+    const earliest = this.#at[0]!;
     clearTimeout(this.#timer);
-    this.#armedFor = head.deadline;
+    this.#armedFor = earliest;
     // Ref'd, like Socket.IO's own ping timers: the queue is empty (and the timer gone) once its sockets are.
-    this.#timer = setTimeout(this.#fire, Math.max(0, Math.min(head.deadline - Date.now(), MAX_DELAY)));
+    this.#timer = setTimeout(this.#fire, Math.max(0, Math.min(earliest - Date.now(), MAX_DELAY)));
   }
 
   #disarm(): void {
@@ -79,7 +94,8 @@ export class DeadlineQueue<T extends Deadlined> {
     this.#armedFor = Number.POSITIVE_INFINITY;
     const now = Date.now();
     // Items due now are taken out before their callbacks run, so a callback may re-schedule its item.
-    for (let head = this.#heap[0]; head !== undefined && head.deadline <= now; head = this.#heap[0]) {
+    while (this.#heap.length > 0 && this.#at[0]! <= now) {
+      const head = this.#heap[0]!;
       this.#removeAt(0);
       try {
         this.#onDue(head);
@@ -93,49 +109,64 @@ export class DeadlineQueue<T extends Deadlined> {
     if (this.#heap.length > 0 && this.#timer === undefined) this.#arm();
   };
 
+  /** Puts `item` with `deadline` at `index` of both arrays. */
+  #place(index: number, item: T, deadline: number): void {
+    this.#heap[index] = item;
+    this.#at[index] = deadline;
+    item.heapIndex = index;
+  }
+
+  #resize(capacity: number): void {
+    const at = new Float64Array(capacity);
+    at.set(this.#at.subarray(0, this.#heap.length));
+    this.#at = at;
+  }
+
   #removeAt(index: number): void {
     const heap = this.#heap;
     const removed = heap[index]!;
+    const lastDeadline = this.#at[heap.length - 1]!;
     const last = heap.pop()!;
     removed.heapIndex = -1;
-    if (index === heap.length) return;
-    heap[index] = last;
-    last.heapIndex = index;
-    this.#siftDown(index);
-    this.#siftUp(last.heapIndex);
+    const size = heap.length;
+    if (index !== size) {
+      this.#place(index, last, lastDeadline);
+      this.#siftDown(index);
+      this.#siftUp(last.heapIndex);
+    }
+    // A spike of sockets must not keep its array once they are gone.
+    if (this.#at.length > MIN_CAPACITY && size < this.#at.length / 4) this.#resize(this.#at.length / 2);
   }
 
   #siftUp(index: number): void {
     const heap = this.#heap;
+    const at = this.#at;
     const item = heap[index]!;
+    const deadline = at[index]!;
     while (index > 0) {
       const parentIndex = (index - 1) >> 1;
-      const parent = heap[parentIndex]!;
-      if (parent.deadline <= item.deadline) break;
-      heap[index] = parent;
-      parent.heapIndex = index;
+      if (at[parentIndex]! <= deadline) break;
+      this.#place(index, heap[parentIndex]!, at[parentIndex]!);
       index = parentIndex;
     }
-    heap[index] = item;
-    item.heapIndex = index;
+    this.#place(index, item, deadline);
   }
 
   #siftDown(index: number): void {
     const heap = this.#heap;
+    const at = this.#at;
     const n = heap.length;
     const item = heap[index]!;
+    const deadline = at[index]!;
     for (;;) {
       const left = 2 * index + 1;
       if (left >= n) break;
       const right = left + 1;
-      const child = right < n && heap[right]!.deadline < heap[left]!.deadline ? right : left;
-      const c = heap[child]!;
-      if (c.deadline >= item.deadline) break;
-      heap[index] = c;
-      c.heapIndex = index;
+      const child = right < n && at[right]! < at[left]! ? right : left;
+      if (at[child]! >= deadline) break;
+      this.#place(index, heap[child]!, at[child]!);
       index = child;
     }
-    heap[index] = item;
-    item.heapIndex = index;
+    this.#place(index, item, deadline);
   }
 }

@@ -21,13 +21,14 @@
  */
 import createDebug from 'debug';
 import { AuthError } from './errors.js';
+import { issuedAtMs } from './issued-at.js';
 import type { CredentialFacts } from './ledger.js';
 import { metricsOn, recordExpiry, socketAuthenticated } from './metrics.js';
 import type { RegistryContext } from './registry-context.js';
 import type { SocketLike } from './socket-like.js';
 import { DeadlineQueue } from './deadline-queue.js';
-import { addCleanup, cleanUpEverySocketWith, cleanUpOnDisconnect, createState, getState, setState, toSocketAuth, type SocketState } from './socket-state.js';
-import type { AuthSuccess, SocketAuth, Strategy } from './types.js';
+import { addCleanup, cleanUpEverySocketWith, cleanUpOnDisconnect, createState, deciderFor, getState, setState, toSocketAuth, type SocketState } from './socket-state.js';
+import type { AuthSuccess, Claims, SocketAuth, Strategy } from './types.js';
 import { EXPIRED_EVENT, REFRESH_EVENT, REVOKED_EVENT, type AuthNotice, type RefreshNotice } from './wire.js';
 
 const debug = createDebug('sockpass:lifecycle');
@@ -63,7 +64,9 @@ export interface Credential<U> {
   anonymous?: boolean;
   session?: string;
   tokenId?: string;
+  /** See `issuedAtMs`: an explicit issue time, else the claims' `iat`. */
   issuedAt?: Date | null;
+  claims?: Claims;
   expiresAt?: Date | null;
 }
 
@@ -78,8 +81,8 @@ export function revocationOf<U>(ctx: RegistryContext<U>, credential: Credential<
   if (!credential.anonymous) facts.user = ctx.options.userId(credential.user);
   if (credential.session !== undefined) facts.session = credential.session;
   if (credential.tokenId !== undefined) facts.tokenId = credential.tokenId;
-  const issuedAt = credential.issuedAt?.getTime();
-  if (issuedAt !== undefined && !Number.isNaN(issuedAt)) facts.issuedAt = issuedAt;
+  const issuedAt = issuedAtMs(credential);
+  if (issuedAt !== undefined) facts.issuedAt = issuedAt;
   return ctx.ledger.isRevoked(facts) === undefined ? undefined : new AuthError('token_revoked', REVOKED);
 }
 
@@ -106,7 +109,9 @@ export function recoveryRefusal<U>(ctx: RegistryContext<U>, data: unknown): Auth
     anonymous: a.anonymous === true,
     session: typeof a.session === 'string' ? a.session : undefined,
     tokenId: typeof a.tokenId === 'string' ? a.tokenId : undefined,
-    issuedAt: reviveDate(a.issuedAt) ?? null,
+    // Absent: the claims' iat tells; anything that is not a date is unknown age.
+    issuedAt: a.issuedAt === undefined ? undefined : (reviveDate(a.issuedAt) ?? null),
+    claims: typeof a.claims === 'object' && a.claims !== null ? a.claims : undefined,
   });
 }
 
@@ -134,7 +139,9 @@ function noteLifetime<U>(ctx: RegistryContext<U>, auth: SocketAuth<U>): void {
  * deadline. Returns false when the socket was cut.
  */
 export function enterLife<U>(socket: SocketLike, state: SocketState<U>, ctx: RegistryContext<U>): boolean {
-  const auth = socket.data.auth as SocketAuth<U>;
+  // The record sockpass wrote, not whatever a later middleware left in socket.data.
+  const auth = state.auth;
+  if (auth === undefined) return false;
   const revoked = revocationOf(ctx, auth);
   if (revoked !== undefined) {
     ctx.reportFailure(socket, revoked);
@@ -184,17 +191,13 @@ export function resumeRecovered<U>(socket: SocketLike, ctx: RegistryContext<U>):
   }
   // A serializing adapter may hand back strings; ours keeps the Dates.
   auth.expiresAt = reviveDate(auth.expiresAt) ?? null;
-  const issuedAt = reviveDate(auth.issuedAt);
-  if (issuedAt instanceof Date) auth.issuedAt = issuedAt;
-  else delete auth.issuedAt;
+  if (auth.issuedAt !== undefined) auth.issuedAt = reviveDate(auth.issuedAt) ?? null;
   const prior = carried.get(auth) as SocketState<U> | undefined;
-  const state = createState<U>(
-    socket,
-    prior?.strategyName ?? auth.strategy,
-    prior?.strategy ?? (ctx.strategy(auth.strategy) as Strategy<U> | undefined),
-  );
-  state.result = prior?.result ?? fromSocketAuth(auth);
-  state.owner = ctx;
+  const name = prior?.strategyName ?? auth.strategy;
+  const state = createState<U>(socket, deciderFor(ctx, name, prior?.strategy ?? (ctx.strategy(auth.strategy) as Strategy<U> | undefined)));
+  // Set after creation: the socket counts as authenticated only once the expiry check below passed.
+  state.auth = auth;
+  state.revalidate = prior?.revalidate;
   setState(socket, state);
   socket.on('disconnect', cleanUpOnDisconnect);
   debug('socket %s: recovered, credential expires %s', socket.id, auth.expiresAt?.toISOString() ?? 'never');
@@ -205,15 +208,6 @@ export function resumeRecovered<U>(socket: SocketLike, ctx: RegistryContext<U>):
   // Authenticated only now, so onAuthenticated handlers never see a socket being cut.
   state.status = 'authenticated';
   return state;
-}
-
-function fromSocketAuth<U>(auth: SocketAuth<U>): AuthSuccess<U> {
-  const result: AuthSuccess<U> = { kind: 'success', user: auth.user, claims: auth.claims, expiresAt: auth.expiresAt };
-  if (auth.session !== undefined) result.session = auth.session;
-  if (auth.anonymous) result.anonymous = true;
-  if (auth.issuedAt !== undefined) result.issuedAt = auth.issuedAt;
-  if (auth.tokenId !== undefined) result.tokenId = auth.tokenId;
-  return result;
 }
 
 function joinRooms<U>(socket: SocketLike, auth: SocketAuth<U>, ctx: RegistryContext<U>): void {
@@ -246,30 +240,33 @@ function refreshNoticeAhead<U>(state: SocketState<U>, ctx: RegistryContext<U>): 
  */
 function scheduleExpiry<U>(socket: SocketLike, state: SocketState<U>, expiresAt: Date | null, refreshBefore = 0): void {
   deadlines.cancel(state);
-  state.expiresAtMs = Number.POSITIVE_INFINITY;
-  state.noticeAt = Number.POSITIVE_INFINITY;
+  state.noticeDue = false;
   if (expiresAt === null) return;
   const exp = expiresAt.getTime();
   const now = Date.now();
   // An Invalid Date must not leave a socket without a deadline: fail closed.
   if (isExpired(expiresAt, now)) return expire(socket);
-  state.expiresAtMs = exp;
-  // Never before half the remaining life: a refreshBefore longer than the tokens' life
-  // would otherwise ask again the moment each refresh lands, in a loop.
-  if (refreshBefore > 0) state.noticeAt = Math.max(exp - refreshBefore, now + (exp - now) / 2);
-  deadlines.schedule(state, Math.min(state.noticeAt, exp));
+  if (refreshBefore > 0) {
+    state.noticeDue = true;
+    // Never before half the remaining life: a refreshBefore longer than the tokens' life
+    // would otherwise ask again the moment each refresh lands, in a loop.
+    deadlines.schedule(state, Math.max(exp - refreshBefore, now + (exp - now) / 2));
+  } else {
+    deadlines.schedule(state, exp);
+  }
 }
 
+/** The queued deadline came: the refresh notice while `noticeDue`, else the expiry itself. */
 function onDeadline(state: SocketState<any>): void {
   const { socket } = state;
   if (!socket.connected) return;
-  const now = Date.now();
-  if (now >= state.expiresAtMs) return expire(socket);
-  if (now >= state.noticeAt) {
-    state.noticeAt = Number.POSITIVE_INFINITY;
-    askForRefresh(socket, new Date(state.expiresAtMs));
-  }
-  deadlines.schedule(state, Math.min(state.noticeAt, state.expiresAtMs));
+  if (!state.noticeDue) return expire(socket);
+  state.noticeDue = false;
+  const expiresAt: Date | null | undefined = state.auth?.expiresAt;
+  // The expiry the notice was armed for; a record without a valid one fails closed.
+  if (!(expiresAt instanceof Date) || isExpired(expiresAt, Date.now())) return expire(socket);
+  askForRefresh(socket, expiresAt);
+  deadlines.schedule(state, expiresAt.getTime());
 }
 
 /** Server → client: "refresh before `expiresAt`" (the answer is handled in `refresh.ts`). */
@@ -284,12 +281,11 @@ function askForRefresh(socket: SocketLike, expiresAt: Date): void {
  * the deadline. A revalidation never removes an expiry (null keeps the old one).
  */
 export function moveExpiry<U>(socket: SocketLike, state: SocketState<U>, expiresAt: Date | null | undefined, ctx: RegistryContext<U>): void {
-  if (expiresAt === undefined || expiresAt === null || state.result === undefined) return;
-  const current = state.result.expiresAt ?? null;
-  if (current?.getTime() === expiresAt.getTime()) return;
-  state.result = { ...state.result, expiresAt };
-  (socket.data.auth as SocketAuth<U>).expiresAt = expiresAt;
-  noteLifetime(ctx, socket.data.auth as SocketAuth<U>);
+  const auth = state.auth;
+  if (expiresAt === undefined || expiresAt === null || auth === undefined) return;
+  if (auth.expiresAt?.getTime() === expiresAt.getTime()) return;
+  auth.expiresAt = expiresAt;
+  noteLifetime(ctx, auth);
   scheduleExpiry(socket, state, expiresAt, refreshNoticeAhead(state, ctx));
 }
 
@@ -304,7 +300,7 @@ export function moveExpiry<U>(socket: SocketLike, state: SocketState<U>, expires
  * `allowRefreshToRemoveExpiry`.
  */
 export function renewCredential<U>(socket: SocketLike, state: SocketState<U>, result: AuthSuccess<U>, ctx: RegistryContext<U>): void {
-  const current = state.result;
+  const current = state.auth;
   const before = current === undefined || current.anonymous ? undefined : ctx.options.userId(current.user);
   if (before === undefined || ctx.options.userId(result.user) !== before) {
     throw new AuthError('user_mismatch', 'the new credential names another user', { strategy: state.strategyName });
@@ -315,7 +311,7 @@ export function renewCredential<U>(socket: SocketLike, state: SocketState<U>, re
     result = { ...result, expiresAt: had };
   }
   // A refreshed token does not carry the session's revalidation; keep it.
-  if (result.revalidate === undefined && current?.revalidate !== undefined) result = { ...result, revalidate: current.revalidate };
+  if (result.revalidate === undefined && state.revalidate !== undefined) result = { ...result, revalidate: state.revalidate };
   adopt(socket, state, state.strategyName, state.strategy, result, ctx);
 }
 
@@ -335,8 +331,8 @@ export function upgradeAnonymous<U>(
   if (result.anonymous || ctx.options.userId(result.user) === undefined) {
     throw new AuthError('credentials_required', 'the upgrade credential names no user', { strategy: strategyName });
   }
-  adopt(socket, state, strategyName, strategy, result, ctx);
-  joinRooms(socket, socket.data.auth as SocketAuth<U>, ctx);
+  const auth = adopt(socket, state, strategyName, strategy, result, ctx);
+  joinRooms(socket, auth, ctx);
   debug('socket %s: anonymous socket upgraded by %s', socket.id, strategyName);
 }
 
@@ -348,7 +344,7 @@ function adopt<U>(
   strategy: Strategy<U> | undefined,
   result: AuthSuccess<U>,
   ctx: RegistryContext<U>,
-): void {
+): SocketAuth<U> {
   const revoked = revocationOf(ctx, result);
   if (revoked !== undefined) {
     revoked.strategy = strategyName;
@@ -359,14 +355,15 @@ function adopt<U>(
     uncountSocket(state);
     socketAuthenticated(strategyName, socket.nsp.name, 1);
   }
-  state.strategyName = strategyName;
-  state.strategy = strategy;
-  state.result = result;
+  if (strategyName !== state.strategyName || strategy !== state.strategy) state.decider = deciderFor(state.owner, strategyName, strategy);
+  state.revalidate = result.revalidate;
   const auth = toSocketAuth(strategyName, result);
+  state.auth = auth;
   socket.data.auth = auth;
   carried.set(auth, state);
   noteLifetime(ctx, auth);
   scheduleExpiry(socket, state, auth.expiresAt, refreshNoticeAhead(state, ctx));
+  return auth;
 }
 
 // ---------------------------------------------------------------------------

@@ -14,6 +14,7 @@
 import createDebug from 'debug';
 import { AuthError, toAuthError } from './errors.js';
 import { fastPathOf, isThenable, settleNow, type MaybePromise } from './immediate.js';
+import { issuedAtMs } from './issued-at.js';
 import type { AuthResult, AuthSuccess, Claims, HandshakeContext, Strategy } from './types.js';
 
 const debug = createDebug('sockpass:pipeline');
@@ -132,16 +133,25 @@ async function decideAll<U>(
   return { kind: 'success', strategy: chain.map((n) => n.name).join('+'), result: mergeSuccesses(successes) };
 }
 
-/** One success out of several: the soonest expiry wins, claims are merged in chain order. */
+/**
+ * One success out of several: the soonest expiry wins, claims are merged in
+ * chain order, and the issue time is the oldest member's, or unknown (`null`)
+ * when any member's age is unknown: the merged claims' `iat` speaks for one
+ * member only.
+ */
 function mergeSuccesses<U>(successes: AuthSuccess<U>[]): AuthSuccess<U> {
-  const merged: AuthSuccess<U> = { kind: 'success', user: successes[0]!.user, claims: {}, expiresAt: null };
+  const merged: AuthSuccess<U> = { kind: 'success', user: successes[0]!.user, claims: {}, expiresAt: null, issuedAt: null };
   const revalidators: NonNullable<AuthSuccess<U>['revalidate']>[] = [];
+  let oldest: number | undefined = Number.POSITIVE_INFINITY;
   for (const s of successes) {
+    const issued = issuedAtMs(s);
+    oldest = issued === undefined || oldest === undefined ? undefined : Math.min(oldest, issued);
     mergeClaims(merged.claims!, s.claims);
     if (s.expiresAt && (!merged.expiresAt || s.expiresAt < merged.expiresAt)) merged.expiresAt = s.expiresAt;
     if (s.session !== undefined && merged.session === undefined) merged.session = s.session;
     if (s.revalidate) revalidators.push(s.revalidate);
   }
+  if (oldest !== undefined) merged.issuedAt = new Date(oldest);
   if (revalidators.length > 0) {
     merged.revalidate = async () => {
       for (const revalidate of revalidators) {

@@ -85,7 +85,7 @@ export function listenForRefresh<U>(socket: SocketLike, state: SocketState<U>, c
 /** Verifies one refresh and applies it; resolves to the new expiry, rejects with the AuthError to report. */
 async function refresh<U>(socket: SocketLike, state: SocketState<U>, ctx: RegistryContext<U>, payload: unknown): Promise<Date | null> {
   const token = readToken(payload);
-  const upgrading = state.result?.anonymous === true;
+  const upgrading = state.auth?.anonymous === true;
   let name = state.strategyName;
   let strategy: Strategy<U> | undefined = state.strategy;
   if (upgrading) {
@@ -112,7 +112,7 @@ async function refresh<U>(socket: SocketLike, state: SocketState<U>, ctx: Regist
   if (upgrading) upgradeAnonymous(socket, state, name, strategy, result, ctx);
   else renewCredential(socket, state, result, ctx);
   debug('socket %s: credential refreshed by %s', socket.id, name);
-  return state.result?.expiresAt ?? null;
+  return state.auth?.expiresAt ?? null;
 }
 
 function readToken(payload: unknown): unknown {

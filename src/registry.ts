@@ -29,7 +29,7 @@ import { handshakeStarted, recordHandshake } from './metrics.js';
 import { revokeSockets, type RevokeOptions, type RevokeTarget } from './revoke.js';
 import type { Namespace, Server, Socket } from 'socket.io';
 import type { NamespaceLike, ServerLike, SocketLike } from './socket-like.js';
-import { addWaiter, cleanUpOnDisconnect, createState, getState, setState, takeWaiters, toSocketAuth, type SocketState } from './socket-state.js';
+import { addWaiter, cleanUpOnDisconnect, createState, deciderFor, getState, setState, takeWaiters, toSocketAuth, type SocketState } from './socket-state.js';
 import type { AuthSuccess, FailureEvent, SocketAuth, Strategy } from './types.js';
 
 
@@ -202,9 +202,10 @@ export class SockPass<U = unknown> {
         return next(revoked);
       }
       const deciding = decision.kind === 'deferred' ? decision.pending : byName.get(decision.strategy);
-      const state = createState(socket, decision.strategy, deciding, decision.kind === 'success' ? decision.result : undefined);
-      state.owner = registry.#context;
-      if (decision.kind === 'success') socket.data.auth = toSocketAuth(decision.strategy, decision.result);
+      const success = decision.kind === 'success' ? decision.result : undefined;
+      const auth = success === undefined ? undefined : toSocketAuth(decision.strategy, success);
+      const state = createState(socket, deciderFor(registry.#context, decision.strategy, deciding), auth, success?.revalidate);
+      if (auth !== undefined) socket.data.auth = auth;
       setState(socket, state);
       recordHandshake(decision.strategy, decision.kind, startedAt);
       next();
@@ -375,8 +376,10 @@ export class SockPass<U = unknown> {
   /** A socket that authenticated in-band (quarantine): its `data.auth` is new. */
   #authenticated(socket: SocketLike, state: SocketState<U>, result: AuthSuccess<U>): void {
     state.status = 'authenticated';
-    state.result = result;
-    socket.data.auth = toSocketAuth(state.strategyName, result);
+    state.revalidate = result.revalidate;
+    const auth = toSocketAuth(state.strategyName, result);
+    state.auth = auth;
+    socket.data.auth = auth;
     this.#started(socket, state);
   }
 

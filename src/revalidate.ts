@@ -30,14 +30,14 @@ const running = new WeakSet<object>();
 
 export function startRevalidation<U>(socket: SocketLike, state: SocketState<U>, ctx: RegistryContext<U>): void {
   const interval = ctx.options.revalidateInterval;
-  if (!(interval > 0) || state.result?.revalidate === undefined || running.has(state)) return;
+  if (!(interval > 0) || state.revalidate === undefined || running.has(state)) return;
   running.add(state);
   let timer: NodeJS.Timeout | undefined;
   let stopped = false;
 
   const check = async (): Promise<void> => {
     timer = undefined;
-    const revalidate = state.result?.revalidate;
+    const revalidate = state.revalidate;
     if (revalidate === undefined) return stop();
     let result: AuthResult<U>;
     try {

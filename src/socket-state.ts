@@ -1,8 +1,8 @@
 /**
  * What sockpass remembers about one socket between the handshake and its
  * disconnect: which strategy decided, whether the socket still waits for an
- * in-band credential, and what to clean up when it goes. Kept in a WeakMap
- * so nothing outlives the socket.
+ * in-band credential, its deadline, and what to clean up when it goes. Kept
+ * on the socket object under a symbol, so nothing outlives the socket.
  *
  * @module
  */
@@ -20,57 +20,154 @@ export type CleanupStep = (state: SocketState<any>) => void;
  */
 const NONE: readonly never[] = Object.freeze([]);
 
-export interface SocketState<U> extends Deadlined {
-  socket: SocketLike;
+/**
+ * Who admitted a socket, by which strategy: one object shared by every socket
+ * one registry admits by one strategy, so a socket pays one field for the
+ * three facts.
+ */
+export interface Decider<U> {
   /**
    * The registry (its context) that admitted the socket: a registry attached
    * to a whole Server sees the sockets of namespaces another registry guards,
-   * and must leave them alone.
+   * and must leave them alone. Undefined for the socketio-jwt drop-in.
    */
-  owner: object | undefined;
-  status: 'pending' | 'authenticated';
+  readonly owner: object | undefined;
   /** Name the deciding (or awaited) strategy was registered under. */
-  strategyName: string;
+  readonly name: string;
   /** The deciding strategy, for in-band refresh; undefined when several decided together (mode `all`). */
-  strategy: Strategy<U> | undefined;
-  result: AuthSuccess<U> | undefined;
-  /** Run once the socket has authenticated (handlers registered while it was pending). Replaced, never mutated. */
-  waiters: ReadonlyArray<() => void>;
-  /** Run on disconnect: timers, listeners. Replaced, never mutated. */
-  cleanup: ReadonlyArray<CleanupStep>;
-  /** The credential's expiry (ms epoch), or Infinity; the deadline queue fires at it. */
-  expiresAtMs: number;
-  /** When to ask for a refresh (ms epoch), or Infinity once asked or when the socket cannot refresh. */
-  noticeAt: number;
-  /** True while an in-band refresh is being verified (one at a time per socket). */
-  refreshing: boolean;
-  /** True once the socket has the `auth:refresh` listener. */
-  listening: boolean;
+  readonly strategy: Strategy<U> | undefined;
 }
 
-/** A state with every field present from the start, so all states share one hidden class. */
+const deciders = new WeakMap<object, Map<string, Decider<any>>>();
+
+/** The shared Decider of `owner` for `name` (a new one when the name now stands for another strategy). */
+export function deciderFor<U>(owner: object | undefined, name: string, strategy: Strategy<U> | undefined): Decider<U> {
+  if (owner === undefined) return { owner, name, strategy };
+  let byName = deciders.get(owner);
+  if (byName === undefined) deciders.set(owner, (byName = new Map()));
+  const known = byName.get(name) as Decider<U> | undefined;
+  if (known !== undefined && known.strategy === strategy) return known;
+  const made: Decider<U> = { owner, name, strategy };
+  byName.set(name, made);
+  return made;
+}
+
+/** Bits of `SocketState#flags`. */
+const AUTHENTICATED = 1;
+const NOTICE_DUE = 2;
+const REFRESHING = 4;
+const LISTENING = 8;
+
+/**
+ * The strategy's re-check per socket (sessions), apart from the state: most
+ * sockets have none, and a field would cost every socket 8 bytes.
+ */
+const revalidators = new WeakMap<SocketState<any>, NonNullable<AuthSuccess<any>['revalidate']>>();
+
+/**
+ * One socket's state. A class rather than a literal so its four yes/no facts
+ * share one small-integer field behind accessors (a field each cost every
+ * idle socket 8 bytes), with every field set in the constructor so all states
+ * share one hidden class.
+ */
+export class SocketState<U> implements Deadlined {
+  readonly socket: SocketLike;
+  /** Who admitted (or awaits) the socket; replaced when an anonymous socket upgrades. */
+  decider: Decider<U>;
+  /**
+   * The `socket.data.auth` record sockpass wrote for this socket (the same
+   * object, not a copy): what renewal, refresh and the cut read, even if app
+   * code replaces `socket.data`.
+   */
+  auth: SocketAuth<U> | undefined;
+  /** Run once the socket has authenticated (handlers registered while it was pending). Replaced, never mutated. */
+  waiters: ReadonlyArray<() => void> = NONE;
+  /** Run on disconnect: timers, listeners. Replaced, never mutated. */
+  cleanup: ReadonlyArray<CleanupStep> = NONE;
+  /** Its place in the deadline queue (`deadline-queue.ts`), -1 while it has no deadline queued. */
+  heapIndex = -1;
+  #flags: number;
+
+  constructor(socket: SocketLike, decider: Decider<U>, auth: SocketAuth<U> | undefined) {
+    this.socket = socket;
+    this.decider = decider;
+    this.auth = auth;
+    this.#flags = auth === undefined ? 0 : AUTHENTICATED;
+  }
+
+  get owner(): object | undefined {
+    return this.decider.owner;
+  }
+
+  get strategyName(): string {
+    return this.decider.name;
+  }
+
+  get strategy(): Strategy<U> | undefined {
+    return this.decider.strategy;
+  }
+
+  /** `pending` while the socket waits for an in-band credential (or a recovery check). */
+  get status(): 'pending' | 'authenticated' {
+    return this.#flags & AUTHENTICATED ? 'authenticated' : 'pending';
+  }
+  set status(value: 'pending' | 'authenticated') {
+    this.#flags = withBit(this.#flags, AUTHENTICATED, value === 'authenticated');
+  }
+
+  /**
+   * True while the queued `deadline` is the refresh notice; false when it is
+   * the expiry itself (read from `auth.expiresAt`): a flag rather than a
+   * second ms epoch, which would be a 16-byte heap number per socket.
+   */
+  get noticeDue(): boolean {
+    return (this.#flags & NOTICE_DUE) !== 0;
+  }
+  set noticeDue(value: boolean) {
+    this.#flags = withBit(this.#flags, NOTICE_DUE, value);
+  }
+
+  /** True while an in-band refresh is being verified (one at a time per socket). */
+  get refreshing(): boolean {
+    return (this.#flags & REFRESHING) !== 0;
+  }
+  set refreshing(value: boolean) {
+    this.#flags = withBit(this.#flags, REFRESHING, value);
+  }
+
+  /** True once the socket has the `auth:refresh` listener. */
+  get listening(): boolean {
+    return (this.#flags & LISTENING) !== 0;
+  }
+  set listening(value: boolean) {
+    this.#flags = withBit(this.#flags, LISTENING, value);
+  }
+
+  /** The strategy's re-check of the credential (a session), for revalidation; undefined for most sockets. */
+  get revalidate(): AuthSuccess<U>['revalidate'] {
+    return revalidators.get(this);
+  }
+  set revalidate(value: AuthSuccess<U>['revalidate']) {
+    if (value === undefined) revalidators.delete(this);
+    else revalidators.set(this, value);
+  }
+}
+
+/** `flags` with `bit` set or cleared. A function, not a private method: those give each instance a brand slot (8 bytes). */
+function withBit(flags: number, bit: number, on: boolean): number {
+  return on ? flags | bit : flags & ~bit;
+}
+
+/** A state for a socket: authenticated when `auth` is given, else pending. */
 export function createState<U>(
   socket: SocketLike,
-  strategyName: string,
-  strategy: Strategy<U> | undefined,
-  result?: AuthSuccess<U>,
+  decider: Decider<U>,
+  auth?: SocketAuth<U>,
+  revalidate?: AuthSuccess<U>['revalidate'],
 ): SocketState<U> {
-  return {
-    socket,
-    owner: undefined,
-    status: result === undefined ? 'pending' : 'authenticated',
-    strategyName,
-    strategy,
-    result,
-    waiters: NONE,
-    cleanup: NONE,
-    deadline: Number.NaN,
-    heapIndex: -1,
-    expiresAtMs: Number.POSITIVE_INFINITY,
-    noticeAt: Number.POSITIVE_INFINITY,
-    refreshing: false,
-    listening: false,
-  };
+  const state = new SocketState<U>(socket, decider, auth);
+  if (revalidate !== undefined) state.revalidate = revalidate;
+  return state;
 }
 
 /**
@@ -162,15 +259,15 @@ export function cleanUpOnDisconnect(this: SocketLike): void {
 export function toSocketAuth<U>(strategy: string, result: AuthSuccess<U>): SocketAuth<U> {
   const claims = result.claims ?? {};
   const expiresAt = result.expiresAt ?? null;
-  // A JWT's record (issuedAt and tokenId) is made whole in one literal: fields added after it would
-  // give every socket's record a separate property store (~40 B each).
-  if (result.issuedAt instanceof Date && result.tokenId !== undefined && result.session === undefined && !result.anonymous) {
-    return { user: result.user, strategy, claims, expiresAt, issuedAt: result.issuedAt, tokenId: result.tokenId };
+  // A JWT's record is made whole in one literal: fields added after it would give every socket's
+  // record a separate property store (~40 B each). Its issue time is `claims.iat`, not a Date of its own.
+  if (result.tokenId !== undefined && result.issuedAt === undefined && result.session === undefined && !result.anonymous) {
+    return { user: result.user, strategy, claims, expiresAt, tokenId: result.tokenId };
   }
   const auth: SocketAuth<U> = { user: result.user, strategy, claims, expiresAt };
   if (result.session !== undefined) auth.session = result.session;
   if (result.anonymous) auth.anonymous = true;
-  if (result.issuedAt instanceof Date) auth.issuedAt = result.issuedAt;
+  if (result.issuedAt !== undefined) auth.issuedAt = result.issuedAt;
   if (result.tokenId !== undefined) auth.tokenId = result.tokenId;
   return auth;
 }

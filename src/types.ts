@@ -71,9 +71,12 @@ export interface AuthSuccess<U> {
   /** Admits a socket with no user (see `anonymous()`). */
   anonymous?: boolean;
   /**
-   * When the credential was issued (a JWT's `iat`), for the revocation ledger:
+   * When the credential was issued, for the revocation ledger:
    * `revoke({ user })` refuses credentials issued at or before the revoke.
-   * Absent: unknown age, so any live revocation of the user refuses it.
+   * Absent: `claims.iat` (seconds, as in a JWT) when it is a number, else
+   * unknown age; `null`: unknown age whatever the claims say. Unknown age
+   * means any live revocation of the user refuses the credential. JWT
+   * strategies leave it absent: their `iat` is in the claims.
    */
   issuedAt?: Date | null;
   /** The credential's own id (a JWT's `jti`), for `revoke({ token })`. */
@@ -146,8 +149,13 @@ export interface SocketAuth<U> {
   session?: string;
   /** True for sockets admitted by `anonymous()`. */
   anonymous?: boolean;
-  /** When the credential was issued (JWT `iat`), when known: the ledger judges `revoke({ user })` by it. */
-  issuedAt?: Date;
+  /**
+   * When the credential was issued, where the claims do not say it: the
+   * session strategy's `issuedAt` option, or `null` (unknown age) for a
+   * mode-`all` chain with a member of unknown age. Absent for a JWT: its
+   * issue time is `claims.iat`. The ledger judges `revoke({ user })` by it.
+   */
+  issuedAt?: Date | null;
   /** The credential's id (JWT `jti`), when it has one: `revoke({ token })` finds the socket by it. */
   tokenId?: string;
 }

@@ -260,17 +260,12 @@ export function createJwtVerifier<U = Claims>(options: JwtVerifyOptions<U>, stra
     const exp = claims.exp;
     // A token admitted within clockTolerance past exp lives as long as it was admitted for, not an instant.
     const expiresAt = typeof exp === 'number' ? new Date((exp + clockTolerance) * 1000) : null;
-    // For the revocation ledger: `revoke({ user })` judges by iat, `revoke({ token })` by jti.
-    const issuedAt = isNumericDate(claims.iat) ? new Date(claims.iat * 1000) : undefined;
+    // For the revocation ledger: `revoke({ token })` finds the token by jti; `revoke({ user })` judges
+    // by iat, which the lifecycle reads from the claims (no issuedAt Date per socket).
     const tokenId = typeof claims.jti === 'string' && claims.jti !== '' ? claims.jti : undefined;
-    const success = (user: U): AuthResult<U> => {
-      // Whole in one literal when the token has both (fields added later cost the result a separate property store).
-      if (issuedAt !== undefined && tokenId !== undefined) return { kind: 'success', user, claims, expiresAt, issuedAt, tokenId };
-      const result: AuthSuccess<U> = { kind: 'success', user, claims, expiresAt };
-      if (issuedAt !== undefined) result.issuedAt = issuedAt;
-      if (tokenId !== undefined) result.tokenId = tokenId;
-      return result;
-    };
+    // Whole in one literal either way (a field added later costs the result a separate property store).
+    const success = (user: U): AuthResult<U> =>
+      tokenId !== undefined ? { kind: 'success', user, claims, expiresAt, tokenId } : { kind: 'success', user, claims, expiresAt };
     if (toUser === undefined) return success(claims as U);
     return settleNow(
       () => toUser(claims),

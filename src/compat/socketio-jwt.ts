@@ -27,7 +27,7 @@ import { AuthError, toAuthError, type AuthErrorCode } from '../errors.js';
 import { awaitInBandCredential, type UnauthorizedPayload } from '../quarantine.js';
 import { SockPass } from '../registry.js';
 import type { SocketLike } from '../socket-like.js';
-import { addWaiter, cleanUpOnDisconnect, createState, getState, setState, type SocketState } from '../socket-state.js';
+import { addWaiter, cleanUpOnDisconnect, createState, deciderFor, getState, setState, type SocketState } from '../socket-state.js';
 import type { AuthResult, Claims, HandshakeContext, SocketAuth, Strategy } from '../types.js';
 import { algorithmsOfKey, createJwtVerifier, prepareKey, type JwtAlgorithm, type JwtHeader, type JwtKey, type JwtVerifier, type JwtVerifyOptions } from '../../strategies/jwt-verifier.js';
 import { isSameOrigin, prepareOrigins, type AllowedOrigins } from '../../strategies/origin.js';
@@ -412,7 +412,7 @@ function eventFlow(options: AuthorizeOptions, settings: Settings) {
         return result;
       },
     };
-    const state: SocketState<unknown> = createState<unknown>(socket, STRATEGY, strategy);
+    const state: SocketState<unknown> = createState<unknown>(socket, deciderFor(undefined, STRATEGY, strategy));
     setState(socket, state);
     socket.on('disconnect', cleanUpOnDisconnect);
     awaitInBandCredential(socket, state, context, {

@@ -13,7 +13,7 @@ afterEach(async () => {
 });
 
 describe('what an idle authenticated socket keeps', () => {
-  it('keeps no cleanup list of its own for its deadline, and still leaves no deadline behind when it goes', async () => {
+  it('keeps one record (no second Date, no copy of the result), no cleanup list of its own, and leaves no deadline behind when it goes', async () => {
     const sockets: Socket[] = [];
     server = await startServer((io) => {
       const auth = new SockPass().use('jwt', jwtAuth({ secret: SECRET, algorithms: ['HS256'] }));
@@ -26,6 +26,12 @@ describe('what an idle authenticated socket keeps', () => {
     for (let t = 0; t < 40 && sockets.length < 3; t++) await sleep(25);
 
     expect(queuedDeadlines() - before).toBe(3);
+    // The record is the claims, the user and one Date: a JWT's issue time is read from claims.iat, not kept as a second Date.
+    for (const socket of sockets) {
+      expect(Object.keys(socket.data.auth as object)).toEqual(['user', 'strategy', 'claims', 'expiresAt']);
+      // The state points at that same record rather than keeping the strategy's result beside it.
+      expect(getState(socket)?.auth).toBe(socket.data.auth);
+    }
     // The deadline's cancel runs for every socket from one process-wide step: nothing per socket (~60 B each).
     for (const socket of sockets) expect(getState(socket)?.cleanup).toHaveLength(0);
 

@@ -5,9 +5,10 @@
  * HTTP, real socket.io-clients with the real cookie.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { SockPass, sessionCookie, type SessionCookieOptions } from 'sockpass';
+import { SockPass, jwtAuth, sessionCookie, type SessionCookieOptions } from 'sockpass';
 import { codeOf, once, sleep } from '../helpers/server.js';
-import { APP_ORIGIN, startSessionApp, type SessionApp, type TestUser } from '../helpers/session-app.js';
+import { APP_ORIGIN, findUser, startSessionApp, type SessionApp, type TestUser } from '../helpers/session-app.js';
+import { hs256, SECRET } from '../helpers/tokens.js';
 
 let app: SessionApp | undefined;
 let auth: SockPass<TestUser> | undefined;
@@ -16,18 +17,19 @@ afterEach(async () => {
   app = auth = undefined;
 });
 
-async function serve(strategy: Partial<SessionCookieOptions<TestUser>> = {}): Promise<SessionApp> {
+async function serve(strategy: Partial<SessionCookieOptions<TestUser>> = {}, chain: 'session' | 'token and cookie' = 'session'): Promise<SessionApp> {
   app = await startSessionApp({
     setup(io, { sessionMiddleware, passport }) {
-      auth = new SockPass<TestUser>().use(
-        'session',
-        sessionCookie<TestUser>({ session: sessionMiddleware, passport, allowedOrigins: [APP_ORIGIN], ...strategy }),
-      );
-      io.use(auth.middleware('session'));
+      auth = new SockPass<TestUser>()
+        .use('session', sessionCookie<TestUser>({ session: sessionMiddleware, passport, allowedOrigins: [APP_ORIGIN], ...strategy }))
+        .use('jwt', jwtAuth<TestUser>({ secret: SECRET, algorithms: ['HS256'], user: (claims) => findUser(String(claims.sub))! }));
+      io.use(chain === 'session' ? auth.middleware('session') : auth.middleware(['jwt', 'session'], { mode: 'all' }));
     },
   });
   return app;
 }
+
+const nowSeconds = () => Math.floor(Date.now() / 1000);
 
 describe('revoke({ user }) and session cookies', () => {
   it('with issuedAt: refuses the sessions logged in before the revoke with token_revoked, admits the next login', async () => {
@@ -62,5 +64,27 @@ describe('revoke({ user }) and session cookies', () => {
     const before = await web.login('alice');
     await auth!.revoke(web.server.io, { user: before.me.id });
     expect(await codeOf(web.cookieClient(before.cookie))).toBe('token_revoked');
+  });
+
+  it('mode all: judges a token-and-cookie socket by its oldest credential, and by unknown age when the session has none', async () => {
+    // Without issuedAt the session's age is unknown: the token's fresh iat must not speak for it.
+    let web = await serve({}, 'token and cookie');
+    let login = await web.login('alice');
+    await auth!.revoke(web.server.io, { user: login.me.id });
+    await sleep(1100);
+    let fresh = hs256({ sub: login.me.id, iat: nowSeconds() });
+    expect(await codeOf(web.cookieClient((await web.login('alice')).cookie, { auth: { token: fresh } }))).toBe('token_revoked');
+    await app!.server.close();
+
+    // With issuedAt, both credentials issued after the revoke: admitted; a token from before it: refused.
+    web = await serve({ issuedAt: (s) => s.loggedInAt as number | undefined }, 'token and cookie');
+    login = await web.login('alice');
+    const old = hs256({ sub: login.me.id, iat: nowSeconds() - 5 });
+    await auth!.revoke(web.server.io, { user: login.me.id });
+    await sleep(1100);
+    const after = await web.login('alice');
+    fresh = hs256({ sub: login.me.id, iat: nowSeconds() });
+    expect(await codeOf(web.cookieClient(after.cookie, { auth: { token: old } }))).toBe('token_revoked');
+    expect(await codeOf(web.cookieClient(after.cookie, { auth: { token: fresh } }))).toBe('connected');
   });
 });
