@@ -272,10 +272,13 @@ async function waitUntil(done: () => boolean, what: string): Promise<void> {
 async function wireRound(s: Scenario, clients: ReturnType<typeof startClients>, url: string): Promise<Round> {
   await collect();
   s.handshakes = 0;
+  const gcBefore = gcMs;
   const cpu = process.cpuUsage();
   const run = await toClients<'handshakes'>(clients, { type: 'handshakes', url, credential: 'auth', credentials: tokens, concurrency: CONCURRENCY });
   await waitUntil(() => s.handshakes === SOCKETS, `${s.id}: ${SOCKETS} handshakes`);
   const used = process.cpuUsage(cpu);
+  await flushGcEntries();
+  const gcDuring = gcMs - gcBefore;
   if (run.failures > 0) throw new Error(`bench: ${s.id}: ${run.failures} handshakes failed (${run.firstError})`);
   await collect();
   const closing = process.cpuUsage();
@@ -284,6 +287,7 @@ async function wireRound(s: Scenario, clients: ReturnType<typeof startClients>, 
   return {
     handshake: (used.user + used.system) / SOCKETS,
     user: used.user / SOCKETS,
+    gc: (gcDuring * 1000) / SOCKETS,
     close: cpuSince(closing) / SOCKETS,
   };
 }
@@ -291,6 +295,7 @@ async function wireRound(s: Scenario, clients: ReturnType<typeof startClients>, 
 const WIRE_STEPS: Array<[string, string]> = [
   ['handshake', 'server CPU per handshake'],
   ['user', '  of which user'],
+  ['gc', '  GC pauses (wall time)'],
   ['close', 'server CPU per disconnect'],
 ];
 
@@ -332,8 +337,13 @@ try {
 
 const steps = MODE === 'loop' ? LOOP_STEPS : WIRE_STEPS;
 const col = (id: string, step: string) => results.get(id)!.map((r) => r[step]!);
-const vs = (a: string, b: string, step: string) =>
-  `${fmt(pairedDiff(col(a, step), col(b, step)), 2)} (${pairedRatio(col(a, step), col(b, step)).toFixed(3)} ×)`;
+/** Median difference (ratio), and in how many rounds `a` was the cheaper: a sign test against noise. */
+const vs = (a: string, b: string, step: string) => {
+  const x = col(a, step);
+  const y = col(b, step);
+  const lower = x.filter((v, i) => v < y[i]!).length;
+  return `${fmt(pairedDiff(x, y), 2)} (${pairedRatio(x, y).toFixed(3)} ×, lower in ${lower}/${x.length})`;
+};
 const others = scenarios.slice(1).map((s) => s.id);
 console.log(`\n${MODE}: CPU µs per socket, medians of ${ROUNDS} interleaved rounds × ${SOCKETS} sockets, one user each`);
 console.log(
