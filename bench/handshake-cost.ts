@@ -17,7 +17,10 @@
  *   room, writes CONNECT, emits `connect` and `connection`), and the close
  *   (`socket._onclose`). Each step is timed over a batch of sockets, so the
  *   difference between scenarios is exactly what each adds to that step,
- *   GC included.
+ *   GC included. Also the bytes each handshake allocates (heap growth over
+ *   the two steps, in rounds where no GC ran: run with
+ *   `--max-semi-space-size=64` so none does), a figure the machine's load
+ *   does not move.
  * - `wire`: real socket.io-client websocket clients in a child process
  *   (bench/clients.ts) against real servers on loopback in this process:
  *   server CPU per handshake and per disconnect, as bench/run.ts measures it
@@ -213,23 +216,30 @@ async function loopRound(s: Scenario): Promise<Round> {
   };
   await collect();
   let gcBefore = gcMs;
+  let heapBefore = process.memoryUsage().heapUsed;
   start = process.cpuUsage();
   for (const socket of sockets) nsp.run(socket, admit);
   // Every middleware here answers synchronously; wait for any that did not.
   while (admitted < sockets.length) await new Promise((r) => setImmediate(r));
   const middleware = cpuSince(start);
+  let allocated = process.memoryUsage().heapUsed - heapBefore;
   await flushGcEntries();
   const middlewareGc = (gcMs - gcBefore) * 1000;
+  // Bytes allocated, readable only when no GC ran in between (see HANDSHAKE_MODE=loop's note on --max-semi-space-size).
+  if (middlewareGc > 0) allocated = Number.NaN;
 
   const connected = () => {};
   s.handshakes = 0;
   await collect();
   gcBefore = gcMs;
+  heapBefore = process.memoryUsage().heapUsed;
   start = process.cpuUsage();
   for (const socket of sockets) nsp._doConnect(socket, connected);
   const connect = cpuSince(start);
+  allocated += process.memoryUsage().heapUsed - heapBefore;
   await flushGcEntries();
   const connectGc = (gcMs - gcBefore) * 1000;
+  if (connectGc > 0) allocated = Number.NaN;
   if (s.counted && s.handshakes !== sockets.length) throw new Error(`bench: ${s.id}: ${s.handshakes} of ${sockets.length} sockets reached the app`);
 
   await collect();
@@ -244,6 +254,7 @@ async function loopRound(s: Scenario): Promise<Round> {
     connect: per(connect),
     handshake: per(middleware + connect),
     gc: per(middlewareGc + connectGc),
+    bytes: allocated / sockets.length,
     close: per(close),
     build: per(build),
   };
@@ -254,6 +265,7 @@ const LOOP_STEPS: Array<[string, string]> = [
   ['middleware', '  the middleware chain (`nsp.run`)'],
   ['connect', '  the connection (`_doConnect`: own room, CONNECT, `connect` + `connection` listeners)'],
   ['gc', '  GC pauses during those two (wall time)'],
+  ['bytes', '  bytes allocated by those two (rounds without a GC in them)'],
   ['close', 'disconnect (`_onclose`: rooms left, `disconnect` listeners)'],
   ['build', 'for scale: building the `Socket` (same code for all)'],
 ];
@@ -337,12 +349,16 @@ try {
 
 const steps = MODE === 'loop' ? LOOP_STEPS : WIRE_STEPS;
 const col = (id: string, step: string) => results.get(id)!.map((r) => r[step]!);
+const known = (xs: number[]) => xs.filter((x) => !Number.isNaN(x));
 /** Median difference (ratio), and in how many rounds `a` was the cheaper: a sign test against noise. */
 const vs = (a: string, b: string, step: string) => {
   const x = col(a, step);
   const y = col(b, step);
-  const lower = x.filter((v, i) => v < y[i]!).length;
-  return `${fmt(pairedDiff(x, y), 2)} (${pairedRatio(x, y).toFixed(3)} ×, lower in ${lower}/${x.length})`;
+  const pairs = x.flatMap((v, i) => (Number.isNaN(v) || Number.isNaN(y[i]!) ? [] : [[v, y[i]!] as const]));
+  const lower = pairs.filter(([p, q]) => p < q).length;
+  const a2 = pairs.map(([p]) => p);
+  const b2 = pairs.map(([, q]) => q);
+  return `${fmt(pairedDiff(a2, b2), 2)} (${pairedRatio(a2, b2).toFixed(3)} ×, lower in ${lower}/${pairs.length})`;
 };
 const others = scenarios.slice(1).map((s) => s.id);
 console.log(`\n${MODE}: CPU µs per socket, medians of ${ROUNDS} interleaved rounds × ${SOCKETS} sockets, one user each`);
@@ -351,7 +367,7 @@ console.log(
     ['', ...scenarios.map((s) => s.id), ...others.map((id) => `${id} − jwt-key (ratio)`), ...(BASE !== undefined ? ['sp − sp-base (ratio)'] : [])],
     steps.map(([step, label]) => [
       label,
-      ...scenarios.map((s) => fmt(median(col(s.id, step)), 2)),
+      ...scenarios.map((s) => fmt(median(known(col(s.id, step))), step === 'bytes' ? 0 : 2)),
       ...others.map((id) => vs(id, 'jwt-key', step)),
       ...(BASE !== undefined ? [vs('sp', 'sp-base', step)] : []),
     ]),
