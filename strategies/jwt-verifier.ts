@@ -263,20 +263,20 @@ export function createJwtVerifier<U = Claims>(options: JwtVerifyOptions<U>, stra
     // For the revocation ledger: `revoke({ user })` judges by iat, `revoke({ token })` by jti.
     const issuedAt = isNumericDate(claims.iat) ? new Date(claims.iat * 1000) : undefined;
     const tokenId = typeof claims.jti === 'string' && claims.jti !== '' ? claims.jti : undefined;
-    const success = (user: U): AuthResult<U> => {
-      // Whole in one literal when the token has both (fields added later cost the result a separate property store).
-      if (issuedAt !== undefined && tokenId !== undefined) return { kind: 'success', user, claims, expiresAt, issuedAt, tokenId };
-      const result: AuthSuccess<U> = { kind: 'success', user, claims, expiresAt };
-      if (issuedAt !== undefined) result.issuedAt = issuedAt;
-      if (tokenId !== undefined) result.tokenId = tokenId;
-      return result;
-    };
-    if (toUser === undefined) return success(claims as U);
+    if (toUser === undefined) return success(claims as U, claims, expiresAt, issuedAt, tokenId);
     return settleNow(
       () => toUser(claims),
-      success,
+      (user) => success(user, claims, expiresAt, issuedAt, tokenId),
       (cause) => fail('server_error', 'could not load the user for this token', cause),
     );
+  }
+
+  function success(user: U, claims: Claims, expiresAt: Date | null, issuedAt: Date | undefined, tokenId: string | undefined): AuthResult<U> {
+    if (issuedAt !== undefined && tokenId !== undefined) return { kind: 'success', user, claims, expiresAt, issuedAt, tokenId };
+    const result: AuthSuccess<U> = { kind: 'success', user, claims, expiresAt };
+    if (issuedAt !== undefined) result.issuedAt = issuedAt;
+    if (tokenId !== undefined) result.tokenId = tokenId;
+    return result;
   }
 
   return {
