@@ -39,6 +39,8 @@
  * `HANDSHAKE_COPIES=name=dir,...` adds scenarios built from other copies of
  * `src/` and `strategies/` (e.g. with one step knocked out, to weigh it).
  *
+ * `HANDSHAKE_ONLY=<id>` runs one scenario alone (for a CPU profile of it).
+ *
  * Knobs: HANDSHAKE_MODE (loop | wire), HANDSHAKE_ROUNDS (15 loop, 9 wire),
  * HANDSHAKE_SOCKETS (sockets per round: 4000 loop, 1000 wire),
  * HANDSHAKE_CONCURRENCY (wire: 50 in flight), HANDSHAKE_BASE.
@@ -156,6 +158,11 @@ for (const entry of process.env.HANDSHAKE_COPIES?.split(',') ?? []) {
   copy.counted = false;
   scenarios.push(copy);
 }
+
+// One scenario alone (`HANDSHAKE_ONLY=sp`): for a CPU profile of just that server's work.
+const only = process.env.HANDSHAKE_ONLY;
+if (only !== undefined) scenarios.splice(0, scenarios.length, ...scenarios.filter((s) => s.id === only));
+if (scenarios.length === 0) throw new Error(`bench: no scenario named ${only}`);
 
 const tokens = signTokens(SOCKETS, 'HS256', '');
 
