@@ -263,6 +263,7 @@ export function createJwtVerifier<U = Claims>(options: JwtVerifyOptions<U>, stra
     // For the revocation ledger: `revoke({ user })` judges by iat, `revoke({ token })` by jti.
     const issuedAt = isNumericDate(claims.iat) ? new Date(claims.iat * 1000) : undefined;
     const tokenId = typeof claims.jti === 'string' && claims.jti !== '' ? claims.jti : undefined;
+    // The user is the claims unless a `user` hook maps them: no closure per token then.
     if (toUser === undefined) return success(claims as U, claims, expiresAt, issuedAt, tokenId);
     return settleNow(
       () => toUser(claims),
@@ -272,6 +273,7 @@ export function createJwtVerifier<U = Claims>(options: JwtVerifyOptions<U>, stra
   }
 
   function success(user: U, claims: Claims, expiresAt: Date | null, issuedAt: Date | undefined, tokenId: string | undefined): AuthResult<U> {
+    // Whole in one literal when the token has both (fields added later cost the result a separate property store).
     if (issuedAt !== undefined && tokenId !== undefined) return { kind: 'success', user, claims, expiresAt, issuedAt, tokenId };
     const result: AuthSuccess<U> = { kind: 'success', user, claims, expiresAt };
     if (issuedAt !== undefined) result.issuedAt = issuedAt;
