@@ -53,7 +53,7 @@ import { existsSync, mkdirSync } from 'node:fs';
 import { createServer, type Server as HttpServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { build } from 'esbuild';
+import { build } from 'tsup';
 import jwt from 'jsonwebtoken';
 import { Server, Socket, type Namespace } from 'socket.io';
 import { RESULTS_DIR, startClients, stopChildren, toClients } from './children.js';
@@ -88,24 +88,36 @@ interface Scenario {
 type Round = Record<string, number>;
 
 /**
- * sockpass built as `npm run build` builds it (esbuild through tsup, node20,
- * dependencies external), from the working tree or from a copy of `src/` and
- * `strategies/` at `commit`, into bench/results/ (where node_modules resolve).
+ * sockpass built as `npm run build` builds it (tsup, ESM, node20, the
+ * package's dependencies external), from the working tree or from a copy of
+ * `src/` and `strategies/` at `commit`, into bench/results/ (where
+ * node_modules resolve).
  * Built, not run through tsx: tsx keeps function names by wrapping every
  * closure it creates in a helper call, which the published code does not pay.
  */
 async function buildSockpass(commit?: string, copy?: string): Promise<Sockpass> {
   let root = copy ?? fileURLToPath(new URL('..', import.meta.url));
   if (commit !== undefined) {
+    // By hash: a name such as HEAD would find last time's copy.
+    commit = execFileSync('git', ['rev-parse', '--verify', `${commit}^{commit}`], { encoding: 'utf8' }).trim();
     root = `${RESULTS_DIR}base-${commit}/`;
     if (!existsSync(`${root}src/index.ts`)) {
       mkdirSync(root, { recursive: true });
       execFileSync('tar', ['-x', '-C', root], { input: execFileSync('git', ['archive', commit, 'src', 'strategies']) });
     }
   }
-  const outfile = `${RESULTS_DIR}sockpass-${commit ?? copy?.replace(/\W+/g, '_') ?? 'worktree'}-${process.pid}.mjs`;
-  await build({ entryPoints: [`${root}src/index.ts`], outfile, bundle: true, format: 'esm', platform: 'node', target: 'node20', packages: 'external', logLevel: 'error' });
-  return (await import(pathToFileURL(outfile).href)) as Sockpass;
+  const outDir = `${RESULTS_DIR}sockpass-${commit ?? copy?.replace(/\W+/g, '_') ?? 'worktree'}-${process.pid}`;
+  await build({
+    entry: { index: `${root}src/index.ts` },
+    outDir,
+    format: ['esm'],
+    target: 'node20',
+    splitting: false,
+    config: false,
+    silent: true,
+    external: ['socket.io', 'socket.io-client', 'passport', 'cookie-parser', 'express-session'],
+  });
+  return (await import(pathToFileURL(`${outDir}/index.js`).href)) as Sockpass;
 }
 
 /** The hand-written middleware apps write with a KeyObject prepared once (bench/server.ts's `jwt-key`). */
