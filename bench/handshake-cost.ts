@@ -40,6 +40,9 @@
  * `src/` and `strategies/` (e.g. with one step knocked out, to weigh it).
  *
  * `HANDSHAKE_ONLY=<id>` runs one scenario alone (for a CPU profile of it).
+ * `HANDSHAKE_REFERENCES=1` adds `key+room` and `key+objects`: the
+ * prepared-key middleware plus sockpass's room, or plus the objects sockpass
+ * keeps per socket, by hand (what those cost apart from sockpass's code).
  *
  * Knobs: HANDSHAKE_MODE (loop | wire), HANDSHAKE_ROUNDS (15 loop, 9 wire),
  * HANDSHAKE_SOCKETS (sockets per round: 4000 loop, 1000 wire),
@@ -141,6 +144,48 @@ function scenario(id: string, install: (io: Server, s: Scenario) => void): Scena
   return s;
 }
 
+/**
+ * The prepared-key middleware plus one of the things sockpass keeps, done by
+ * hand: what that thing alone costs, apart from the code sockpass runs.
+ * `key+room` joins the socket to its `user:<id>` room at connection;
+ * `key+objects` keeps what sockpass keeps per socket (a 15-field state with
+ * three doubles, the strategy's result with two Dates, a `data.auth` record,
+ * a symbol property on the socket).
+ */
+function referenceScenarios(): Scenario[] {
+  const KEPT = Symbol('kept');
+  const verify = preparedKeyMiddleware();
+  type Claims = { exp: number; iat: number; sub: string; jti: string };
+  return [
+    scenario('key+room', (io, s) => {
+      io.use(verify);
+      io.on('connection', (socket) => {
+        void socket.join(`user:${(socket.data.user as Claims).sub}`);
+        s.handshakes++;
+      });
+    }),
+    scenario('key+objects', (io, s) => {
+      io.use((socket, next) =>
+        verify(socket, (err) => {
+          if (err === undefined) {
+            const c = socket.data.user as Claims;
+            const result = { kind: 'success', user: c, claims: c, expiresAt: new Date(c.exp * 1000), issuedAt: new Date(c.iat * 1000), tokenId: c.jti };
+            (socket as unknown as Record<symbol, unknown>)[KEPT] = {
+              socket, owner: undefined, status: 'authenticated', strategyName: 'bench', strategy: undefined, result, waiters: [], cleanup: [],
+              deadline: Math.random() + 1.5, heapIndex: -1, expiresAtMs: Math.random() + 2.5, noticeAt: Math.random() + 3.5, refreshing: false, listening: false,
+            };
+            socket.data.auth = { user: c, strategy: 'bench', claims: c, expiresAt: result.expiresAt, issuedAt: result.issuedAt, tokenId: c.jti };
+          }
+          next(err);
+        }),
+      );
+      io.on('connection', () => {
+        s.handshakes++;
+      });
+    }),
+  ];
+}
+
 /** sockpass as bench/server.ts sets it up: `jwt-auth` HS256, the app's code in `onAuthenticated`. */
 function sockpassScenario(id: string, library: Sockpass): Scenario {
   return scenario(id, (io, s) => {
@@ -161,6 +206,7 @@ const scenarios: Scenario[] = [
   }),
   sockpassScenario('sp', await buildSockpass()),
 ];
+if (process.env.HANDSHAKE_REFERENCES === '1') scenarios.push(...referenceScenarios());
 if (BASE !== undefined) scenarios.push(sockpassScenario('sp-base', await buildSockpass(BASE)));
 // Other copies of the sources (`name=dir,...`, each dir holding src/ and strategies/): variants of an experiment.
 for (const entry of process.env.HANDSHAKE_COPIES?.split(',') ?? []) {
