@@ -246,9 +246,9 @@ export class SockPass<U = unknown> {
     (target as { on(event: 'connection', listener: (socket: SocketLike) => void): unknown }).on('connection', (socket: SocketLike) => {
       const state = getState<U>(socket);
       if (state === undefined || !socket.connected) return;
-      const run = () => handler(socket as unknown as AuthenticatedSocket<U, S>);
-      if (state.status === 'authenticated') run();
-      else addWaiter(state, run);
+      // A closure only for a socket that has to wait for its credential.
+      if (state.status === 'authenticated') handler(socket as unknown as AuthenticatedSocket<U, S>);
+      else addWaiter(state, () => handler(socket as unknown as AuthenticatedSocket<U, S>));
     });
     return this;
   }
@@ -388,7 +388,7 @@ export class SockPass<U = unknown> {
     if (!enterLife(socket, state, this.#context)) return;
     listenForRefresh(socket, state, this.#context);
     startRevalidation(socket, state, this.#context);
-    for (const run of takeWaiters(state as SocketState<unknown>)) run();
+    if (state.waiters.length > 0) for (const run of takeWaiters(state as SocketState<unknown>)) run();
   }
 
   /**

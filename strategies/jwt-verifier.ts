@@ -263,15 +263,18 @@ export function createJwtVerifier<U = Claims>(options: JwtVerifyOptions<U>, stra
     // For the revocation ledger: `revoke({ token })` finds the token by jti; `revoke({ user })` judges
     // by iat, which the lifecycle reads from the claims (no issuedAt Date per socket).
     const tokenId = typeof claims.jti === 'string' && claims.jti !== '' ? claims.jti : undefined;
-    // Whole in one literal either way (a field added later costs the result a separate property store).
-    const success = (user: U): AuthResult<U> =>
-      tokenId !== undefined ? { kind: 'success', user, claims, expiresAt, tokenId } : { kind: 'success', user, claims, expiresAt };
-    if (toUser === undefined) return success(claims as U);
+    // The user is the claims unless a `user` hook maps them: no closure per token then.
+    if (toUser === undefined) return success(claims as U, claims, expiresAt, tokenId);
     return settleNow(
       () => toUser(claims),
-      success,
+      (user) => success(user, claims, expiresAt, tokenId),
       (cause) => fail('server_error', 'could not load the user for this token', cause),
     );
+  }
+
+  function success(user: U, claims: Claims, expiresAt: Date | null, tokenId: string | undefined): AuthResult<U> {
+    // Whole in one literal either way (a field added later costs the result a separate property store).
+    return tokenId !== undefined ? { kind: 'success', user, claims, expiresAt, tokenId } : { kind: 'success', user, claims, expiresAt };
   }
 
   return {
