@@ -87,6 +87,23 @@ export interface MemoryLedgerOptions {
 
 const KINDS: readonly RevocationKind[] = ['user', 'session', 'token'];
 
+/**
+ * The ledgers of this package, whose `size` is exact: an empty one revokes
+ * nothing, so the admission check can skip building the credential's facts.
+ * A custom ledger is always asked.
+ */
+const EXACT_SIZE = new WeakSet<RevocationLedger>();
+
+/** Marks a ledger of this package (`size` exact and cheap). */
+export function sizeIsExact(ledger: RevocationLedger): void {
+  EXACT_SIZE.add(ledger);
+}
+
+/** True when `ledger` is known to hold no revocation at all (the common case: nothing ever revoked). */
+export function holdsNothing(ledger: RevocationLedger): boolean {
+  return EXACT_SIZE.has(ledger) && ledger.size === 0;
+}
+
 /** Throws a TypeError for a revocation no store should hold (a programming error in the caller). */
 export function assertRevocation(revocation: Revocation): void {
   const { kind, id, at, until } = revocation ?? ({} as Revocation);
@@ -141,6 +158,7 @@ export class MemoryLedger implements RevocationLedger {
     // Unref'd: the sweep must never keep a process alive; writes and lookups prune too.
     this.#timer = setInterval(() => this.prune(), pruneInterval);
     this.#timer.unref();
+    sizeIsExact(this);
   }
 
   get size(): number {

@@ -22,7 +22,7 @@
 import createDebug from 'debug';
 import { AuthError } from './errors.js';
 import { issuedAtMs } from './issued-at.js';
-import type { CredentialFacts } from './ledger.js';
+import { holdsNothing, type CredentialFacts } from './ledger.js';
 import { metricsOn, recordExpiry, socketAuthenticated } from './metrics.js';
 import type { RegistryContext } from './registry-context.js';
 import type { SocketLike } from './socket-like.js';
@@ -32,14 +32,6 @@ import type { AuthSuccess, Claims, SocketAuth, Strategy } from './types.js';
 import { EXPIRED_EVENT, REFRESH_EVENT, REVOKED_EVENT, type AuthNotice, type RefreshNotice } from './wire.js';
 
 const debug = createDebug('sockpass:lifecycle');
-
-/**
- * The state a socket had when its `socket.data.auth` was written, keyed by
- * that object: connectionStateRecovery hands the same `data` back to the
- * restored socket (in-memory adapter), so the strategy and the session's
- * `revalidate` survive a recovery. Weak: gone with the data.
- */
-const carried = new WeakMap<object, SocketState<any>>();
 
 /** Every socket's next deadline (refresh notice or expiry), on one timer. */
 const deadlines = new DeadlineQueue<SocketState<any>>(onDeadline);
@@ -77,6 +69,7 @@ const REVOKED = 'credentials have been revoked';
  * credential, else undefined. Synchronous: this node's view, never Redis.
  */
 export function revocationOf<U>(ctx: RegistryContext<U>, credential: Credential<U>): AuthError | undefined {
+  if (holdsNothing(ctx.ledger)) return undefined;
   const facts: CredentialFacts = {};
   if (!credential.anonymous) facts.user = ctx.options.userId(credential.user);
   if (credential.session !== undefined) facts.session = credential.session;
@@ -148,7 +141,6 @@ export function enterLife<U>(socket: SocketLike, state: SocketState<U>, ctx: Reg
     cutSocket(socket, REVOKED_EVENT, revoked);
     return false;
   }
-  carried.set(auth, state);
   ctx.namespaces.add(socket.nsp);
   noteLifetime(ctx, auth);
   joinRooms(socket, auth, ctx);
@@ -192,12 +184,10 @@ export function resumeRecovered<U>(socket: SocketLike, ctx: RegistryContext<U>):
   // A serializing adapter may hand back strings; ours keeps the Dates.
   auth.expiresAt = reviveDate(auth.expiresAt) ?? null;
   if (auth.issuedAt !== undefined) auth.issuedAt = reviveDate(auth.issuedAt) ?? null;
-  const prior = carried.get(auth) as SocketState<U> | undefined;
-  const name = prior?.strategyName ?? auth.strategy;
-  const state = createState<U>(socket, deciderFor(ctx, name, prior?.strategy ?? (ctx.strategy(auth.strategy) as Strategy<U> | undefined)));
+  // The record names the strategy it was registered under; a session's revalidate() is found by the record itself.
+  const state = createState<U>(socket, deciderFor(ctx, auth.strategy, ctx.strategy(auth.strategy) as Strategy<U> | undefined));
   // Set after creation: the socket counts as authenticated only once the expiry check below passed.
   state.auth = auth;
-  state.revalidate = prior?.revalidate;
   setState(socket, state);
   socket.on('disconnect', cleanUpOnDisconnect);
   debug('socket %s: recovered, credential expires %s', socket.id, auth.expiresAt?.toISOString() ?? 'never');
@@ -356,11 +346,9 @@ function adopt<U>(
     socketAuthenticated(strategyName, socket.nsp.name, 1);
   }
   if (strategyName !== state.strategyName || strategy !== state.strategy) state.decider = deciderFor(state.owner, strategyName, strategy);
-  state.revalidate = result.revalidate;
   const auth = toSocketAuth(strategyName, result);
-  state.auth = auth;
+  state.keep(auth, result.revalidate);
   socket.data.auth = auth;
-  carried.set(auth, state);
   noteLifetime(ctx, auth);
   scheduleExpiry(socket, state, auth.expiresAt, refreshNoticeAhead(state, ctx));
   return auth;

@@ -23,7 +23,7 @@
  */
 import createDebug from 'debug';
 import { AuthError } from './errors.js';
-import { MemoryLedger, assertRevocation, type CredentialFacts, type MemoryLedgerOptions, type Revocation, type RevocationKind, type RevocationLedger } from './ledger.js';
+import { MemoryLedger, assertRevocation, sizeIsExact, type CredentialFacts, type MemoryLedgerOptions, type Revocation, type RevocationKind, type RevocationLedger } from './ledger.js';
 import { TIMED_OUT, withTimeout } from './timeout.js';
 
 const debug = createDebug('sockpass:redis-ledger');
@@ -185,6 +185,7 @@ class RedisLedger implements RevocationLedger {
     this.#timeout = timeout;
     this.#loadBatch = Math.floor(loadBatch);
     this.#onError = onError ?? ((err) => debug('redis ledger error: %s', (err as Error)?.message ?? err));
+    sizeIsExact(this);
     void this.#start();
   }
 

@@ -187,7 +187,8 @@ export class SockPass<U = unknown> {
     const { userId } = this.#context.options;
     const registry = this;
     // Mode `first` decides by one strategy; `all` by none alone (no in-band refresh for the socket).
-    const byName = new Map(chain.map((n) => [n.name, n.strategy]));
+    // One Decider per strategy of the chain, made now: a handshake then looks one up instead of making one.
+    const deciders = new Map(chain.map((n) => [n.name, deciderFor(this.#context, n.name, n.strategy)]));
     const settle = (socket: SocketLike, next: (err?: Error) => void, decision: Decision<U>, startedAt: number) => {
       if (decision.kind === 'fail') {
         recordHandshake(decision.error.strategy, decision.error.code, startedAt);
@@ -201,10 +202,13 @@ export class SockPass<U = unknown> {
         registry.#reportFailure(socket, revoked);
         return next(revoked);
       }
-      const deciding = decision.kind === 'deferred' ? decision.pending : byName.get(decision.strategy);
+      const decider =
+        decision.kind === 'success'
+          ? (deciders.get(decision.strategy) ?? deciderFor(registry.#context, decision.strategy, undefined))
+          : deciderFor(registry.#context, decision.strategy, decision.pending);
       const success = decision.kind === 'success' ? decision.result : undefined;
       const auth = success === undefined ? undefined : toSocketAuth(decision.strategy, success);
-      const state = createState(socket, deciderFor(registry.#context, decision.strategy, deciding), auth, success?.revalidate);
+      const state = createState(socket, decider, auth, success?.revalidate);
       if (auth !== undefined) socket.data.auth = auth;
       setState(socket, state);
       recordHandshake(decision.strategy, decision.kind, startedAt);
@@ -376,9 +380,8 @@ export class SockPass<U = unknown> {
   /** A socket that authenticated in-band (quarantine): its `data.auth` is new. */
   #authenticated(socket: SocketLike, state: SocketState<U>, result: AuthSuccess<U>): void {
     state.status = 'authenticated';
-    state.revalidate = result.revalidate;
     const auth = toSocketAuth(state.strategyName, result);
-    state.auth = auth;
+    state.keep(auth, result.revalidate);
     socket.data.auth = auth;
     this.#started(socket, state);
   }

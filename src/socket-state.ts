@@ -59,10 +59,12 @@ const REFRESHING = 4;
 const LISTENING = 8;
 
 /**
- * The strategy's re-check per socket (sessions), apart from the state: most
- * sockets have none, and a field would cost every socket 8 bytes.
+ * The strategy's re-check (sessions), keyed by the `data.auth` record it came
+ * with: most sockets have none, so a field would cost every socket 8 bytes;
+ * and connectionStateRecovery on the in-memory adapter hands the same record
+ * back to the restored socket, so its revalidation survives a recovery.
  */
-const revalidators = new WeakMap<SocketState<any>, NonNullable<AuthSuccess<any>['revalidate']>>();
+const revalidators = new WeakMap<object, NonNullable<AuthSuccess<any>['revalidate']>>();
 
 /**
  * One socket's state. A class rather than a literal so its four yes/no facts
@@ -77,7 +79,7 @@ export class SocketState<U> implements Deadlined {
   /**
    * The `socket.data.auth` record sockpass wrote for this socket (the same
    * object, not a copy): what renewal, refresh and the cut read, even if app
-   * code replaces `socket.data`.
+   * code replaces `socket.data`. Set with `keep`.
    */
   auth: SocketAuth<U> | undefined;
   /** Run once the socket has authenticated (handlers registered while it was pending). Replaced, never mutated. */
@@ -93,6 +95,12 @@ export class SocketState<U> implements Deadlined {
     this.decider = decider;
     this.auth = auth;
     this.#flags = auth === undefined ? 0 : AUTHENTICATED;
+  }
+
+  /** Keeps a new `data.auth` record, with the strategy's re-check when it gave one. */
+  keep(auth: SocketAuth<U>, revalidate: AuthSuccess<U>['revalidate']): void {
+    this.auth = auth;
+    if (revalidate !== undefined) revalidators.set(auth, revalidate);
   }
 
   get owner(): object | undefined {
@@ -145,11 +153,7 @@ export class SocketState<U> implements Deadlined {
 
   /** The strategy's re-check of the credential (a session), for revalidation; undefined for most sockets. */
   get revalidate(): AuthSuccess<U>['revalidate'] {
-    return revalidators.get(this);
-  }
-  set revalidate(value: AuthSuccess<U>['revalidate']) {
-    if (value === undefined) revalidators.delete(this);
-    else revalidators.set(this, value);
+    return this.auth === undefined ? undefined : revalidators.get(this.auth);
   }
 }
 
@@ -166,7 +170,7 @@ export function createState<U>(
   revalidate?: AuthSuccess<U>['revalidate'],
 ): SocketState<U> {
   const state = new SocketState<U>(socket, decider, auth);
-  if (revalidate !== undefined) state.revalidate = revalidate;
+  if (auth !== undefined && revalidate !== undefined) state.keep(auth, revalidate);
   return state;
 }
 
