@@ -40,6 +40,9 @@ export const HANDSHAKE_SCENARIOS: readonly Scenario[] = [
   { id: 'bare', label: 'bare Socket.IO (no auth)', credential: 'auth', algorithm: 'HS256' },
   { id: 'jwt-string', label: 'hand-written jsonwebtoken 9, string secret', credential: 'auth', algorithm: 'HS256' },
   { id: 'jwt-key', label: 'hand-written jsonwebtoken 9, KeyObject', credential: 'auth', algorithm: 'HS256' },
+  // The A/A control: jwt-key again under another id, in a process of its own. Its ratio to jwt-key
+  // is what this bench reads as a difference between two identical servers: the noise floor.
+  { id: 'jwt-key-twin', label: 'A/A control: jwt-key again, another process', credential: 'auth', algorithm: 'HS256', baseline: 'jwt-key' },
   { id: 'socketio-jwt', label: 'socketio-jwt 4.6 (handshake: true)', credential: 'query', algorithm: 'HS256' },
   { id: 'thream', label: '@thream/socketio-jwt 3', credential: 'auth-bearer', algorithm: 'HS256' },
   { id: 'sp-auth-hs', label: 'sockpass jwt-auth HS256', credential: 'auth', algorithm: 'HS256', baseline: 'jwt-key' },

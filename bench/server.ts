@@ -188,6 +188,7 @@ async function setupFor(id: string): Promise<Setup | string> {
     case 'jwt-string':
       return { install: (io, c) => (io.use(handWritten(HS_SECRET)), countConnections(io, c)) };
     case 'jwt-key':
+    case 'jwt-key-twin':
       return { install: (io, c) => (io.use(handWritten(createSecretKey(Buffer.from(HS_SECRET)), ['HS256'])), countConnections(io, c)) };
     case 'jwt-key-rs':
       return { install: (io, c) => (io.use(handWritten(createPublicKey(rsaPublicKey()), ['RS256'])), countConnections(io, c)) };
