@@ -1,10 +1,13 @@
 /**
  * `npm run bench`: sockpass against bare Socket.IO and the peer libraries, in
- * one run. Starts one server process per scenario (bench/server.ts) and one
- * client-driver process (bench/clients.ts), then runs interleaved rounds —
- * every scenario once per round, so slow drift of a shared machine hits all
- * of them alike — and prints medians over rounds, with ratios taken round by
- * round against the baselines of the same run:
+ * one run. Starts one client-driver process (bench/clients.ts), then runs
+ * interleaved rounds — every scenario once per round, so slow drift of a
+ * shared machine hits all of them alike — each scenario in a new server
+ * process (bench/server.ts) warmed up before it is measured, so the bias one
+ * process can carry is drawn anew each round; servers and clients are pinned
+ * to separate CPUs where possible (bench/placement.ts). It prints medians over
+ * rounds, with ratios taken round by round against the baselines of the same
+ * run, and the A/A control (jwt-key-twin against jwt-key) as the noise floor:
  *
  * - handshakes: authenticated connections/s, latency p50/p99, server CPU time
  *   per handshake (`process.cpuUsage()` in the server process);
@@ -16,7 +19,9 @@
  *
  * Every socket has its own token and its own user unless BENCH_USERS=shared.
  * Everything is on loopback, bounded in count and time, and stops by itself.
- * Knobs (environment): BENCH_ROUNDS (5), BENCH_CLIENTS (1500),
+ * Knobs (environment): BENCH_ROUNDS (5), BENCH_FRESH (1; 0: one server per
+ * scenario for all rounds), BENCH_PIN (1; 0: no CPU pinning), BENCH_WARMUP
+ * (300 handshakes before each measured round), BENCH_CLIENTS (1500),
  * BENCH_CONCURRENCY (50), BENCH_MEMORY_SOCKETS (1000), BENCH_USERS
  * (distinct|shared), BENCH_SCALE (16000), BENCH_SCALE_REVOKE (10000),
  * BENCH_SCALE_PER_DRIVER (15000), BENCH_ONLY (comma list of scenario ids,
