@@ -6,7 +6,9 @@
  * (bench/scale.ts).
  *
  * A child that must hold many sockets gets its open-file limit raised
- * (`ulimit -n`, up to the hard limit) by a `sh` in front of node.
+ * (`ulimit -n`, up to the hard limit) by a `sh` in front of node; servers and
+ * client drivers are pinned to their CPUs (bench/placement.ts) by a `taskset`
+ * in front of node.
  *
  * @module
  */
@@ -14,6 +16,7 @@ import { fork, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { request, type ClientReply, type ClientRequest, type Envelope, type ServerReply, type ServerRequest } from './protocol.js';
+import { PLACEMENT, pinnedTo } from './placement.js';
 import type { Scenario } from './scenarios.js';
 
 const REQUEST_TIMEOUT_MS = 120_000;
@@ -54,15 +57,19 @@ interface SpawnOptions {
   env?: Record<string, string>;
   /** Open files the child needs: its soft limit is raised to this (never past the hard limit). */
   files?: number;
+  /** The CPU the child (all its threads) runs on; anywhere when undefined. */
+  cpu?: number;
 }
 
-function spawn(file: string, args: string[], { execArgv = [], env = {}, files }: SpawnOptions): ChildProcess {
+function spawn(file: string, args: string[], { execArgv = [], env = {}, files, cpu }: SpawnOptions): ChildProcess {
   const nodeArgv = ['--import', 'tsx', ...execArgv];
-  // `sh -c 'ulimit -n N && exec "$0" "$@"' node <node args> <file> <args>`: fork() appends the file and its args.
-  const raise = files === undefined ? {} : { execPath: '/bin/sh', execArgv: ['-c', `ulimit -n ${files} && exec "$0" "$@"`, process.execPath, ...nodeArgv] };
+  // Commands that exec the next word in turn, e.g. `sh -c 'ulimit -n N && exec "$0" "$@"' taskset -c 1 node <node args>`;
+  // fork() appends the file and its args.
+  const wrappers = [...(files === undefined ? [] : ['/bin/sh', '-c', `ulimit -n ${files} && exec "$0" "$@"`]), ...pinnedTo(cpu)];
+  const command = wrappers.length === 0 ? {} : { execPath: wrappers[0]!, execArgv: [...wrappers.slice(1), process.execPath, ...nodeArgv] };
   const child = fork(here(file), args, {
     execArgv: nodeArgv,
-    ...raise,
+    ...command,
     env: { ...process.env, ...env },
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
@@ -82,7 +89,7 @@ export interface ServerOptions {
 export function startServer(scenario: Scenario, { publicKey, cpuProf = [], files }: ServerOptions, envName: string): Promise<ServerHandle | string> {
   const execArgv = ['--expose-gc'];
   if (cpuProf.includes(scenario.id)) execArgv.push('--cpu-prof', `--cpu-prof-dir=${RESULTS_DIR}`);
-  const child = spawn('./server.ts', [scenario.id], { execArgv, env: { [envName]: publicKey }, files });
+  const child = spawn('./server.ts', [scenario.id], { execArgv, env: { [envName]: publicKey }, files, cpu: PLACEMENT.server });
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`bench: server ${scenario.id} did not start`)), 60_000);
     const onExit = (code: number | null) => reject(new Error(`bench: server ${scenario.id} exited (${code}) while starting`));
@@ -102,7 +109,7 @@ export function startServer(scenario: Scenario, { publicKey, cpuProf = [], files
 }
 
 export function startClients(files?: number): ChildProcess {
-  return spawn('./clients.ts', [], { files });
+  return spawn('./clients.ts', [], { files, cpu: PLACEMENT.clients });
 }
 
 /** A request to a server; `ms` bounds the wait (default 2 minutes). */

@@ -43,6 +43,11 @@ export const HANDSHAKE_SCENARIOS: readonly Scenario[] = [
   { id: 'socketio-jwt', label: 'socketio-jwt 4.6 (handshake: true)', credential: 'query', algorithm: 'HS256' },
   { id: 'thream', label: '@thream/socketio-jwt 3', credential: 'auth-bearer', algorithm: 'HS256' },
   { id: 'sp-auth-hs', label: 'sockpass jwt-auth HS256', credential: 'auth', algorithm: 'HS256', baseline: 'jwt-key' },
+  // The A/A control: jwt-key again under another id, in a process of its own. Its ratio to jwt-key
+  // is what this bench reads as a difference between two identical servers: the noise floor. It runs
+  // right after sp-auth-hs, as far from jwt-key in each round as sp-auth-hs is (give or take one), so
+  // the load of a shared machine, which drifts within a round, parts it from jwt-key as it does the target.
+  { id: 'jwt-key-twin', label: 'A/A control: jwt-key again, another process', credential: 'auth', algorithm: 'HS256', baseline: 'jwt-key' },
   // Issue 12: the revocation check on every handshake must cost next to nothing (within 2% of sp-auth-hs).
   { id: 'sp-auth-hs-ledger', label: 'sockpass jwt-auth HS256 + Redis ledger, 100,000 entries', credential: 'auth', algorithm: 'HS256', baseline: 'sp-auth-hs' },
   // Operations: an OpenTelemetry SDK recording sockpass's metrics, and the handshake limiter (memory), each against plain jwt-auth.

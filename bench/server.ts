@@ -18,17 +18,8 @@ import { writeHeapSnapshot } from 'node:v8';
 import type { AddressInfo } from 'node:net';
 import { createRequire } from 'node:module';
 import { metrics } from '@opentelemetry/api';
-import { PrometheusExporter } from '@opentelemetry/exporter-prometheus';
-import { MeterProvider } from '@opentelemetry/sdk-metrics';
-import { authorize as threamAuthorize } from '@thream/socketio-jwt';
-import express from 'express';
-import session from 'express-session';
 import jwt from 'jsonwebtoken';
-import { Passport } from 'passport';
-import { createClient } from 'redis';
 import { Server, type Socket } from 'socket.io';
-import { startRedis } from '../test/helpers/redis.js';
-import { fillRevocations } from '../test/helpers/revocations.js';
 import { HS_SECRET, rsaPublicKey } from './keys.js';
 import { loadSockpass, type Sockpass } from './library.js';
 import { serve, type ServerReply, type ServerRequest } from './protocol.js';
@@ -108,7 +99,12 @@ function sockpassSetup(
 }
 
 /** The session scenario: an express app whose `/login?user=N` logs a user in with passport, as a web app would. */
-function sessionSetup(library: Sockpass): Setup {
+async function sessionSetup(library: Sockpass): Promise<Setup> {
+  const [{ default: express }, { default: session }, { Passport }] = await Promise.all([
+    import('express'),
+    import('express-session'),
+    import('passport'),
+  ]);
   const passport = new Passport();
   passport.serializeUser((user: Express.User, done) => done(null, (user as { id: string }).id));
   passport.deserializeUser((id: string, done) => done(null, { id, name: `User ${id}` }));
@@ -139,6 +135,11 @@ function sessionSetup(library: Sockpass): Setup {
  */
 async function ledgerSetup(library: Sockpass, strategy: Parameters<Sockpass['SockPass']['prototype']['use']>[1]): Promise<Setup | string> {
   if (spawnSync('redis-server', ['--version']).error !== undefined) return 'redis-server is not installed';
+  const [{ createClient }, { startRedis }, { fillRevocations }] = await Promise.all([
+    import('redis'),
+    import('../test/helpers/redis.js'),
+    import('../test/helpers/revocations.js'),
+  ]);
   const redis = await startRedis();
   // The orchestrator stops servers with SIGTERM; exiting runs the helper's 'exit' hook, which kills redis-server.
   process.once('SIGTERM', () => process.exit(143));
@@ -179,6 +180,13 @@ function eventSetup(library: Sockpass, middleware: 'none' | 'noop' | 'guard'): S
   });
 }
 
+/**
+ * Every server loads Socket.IO, jsonwebtoken and sockpass, so the scenarios
+ * compared with each other run in processes alike but for their middleware;
+ * the heavier modules only a few scenarios use (express, passport, redis,
+ * the OpenTelemetry SDK) load in those alone, which keeps starting a server
+ * per round short.
+ */
 async function setupFor(id: string): Promise<Setup | string> {
   const library = await loadSockpass();
   const hs = { secret: HS_SECRET, algorithms: ['HS256' as const] };
@@ -188,21 +196,26 @@ async function setupFor(id: string): Promise<Setup | string> {
     case 'jwt-string':
       return { install: (io, c) => (io.use(handWritten(HS_SECRET)), countConnections(io, c)) };
     case 'jwt-key':
+    case 'jwt-key-twin':
       return { install: (io, c) => (io.use(handWritten(createSecretKey(Buffer.from(HS_SECRET)), ['HS256'])), countConnections(io, c)) };
     case 'jwt-key-rs':
       return { install: (io, c) => (io.use(handWritten(createPublicKey(rsaPublicKey()), ['RS256'])), countConnections(io, c)) };
     case 'socketio-jwt':
       return { install: (io, c) => (io.use(socketioJwt.authorize({ secret: HS_SECRET, handshake: true })), countConnections(io, c)) };
-    case 'thream':
-      return { install: (io, c) => (io.use(threamAuthorize({ secret: HS_SECRET })), countConnections(io, c)) };
+    case 'thream': {
+      const { authorize } = await import('@thream/socketio-jwt');
+      return { install: (io, c) => (io.use(authorize({ secret: HS_SECRET })), countConnections(io, c)) };
+    }
     case 'sp-auth-hs':
       return sockpassSetup(library, library.jwtAuth(hs));
     case 'sp-auth-hs-ledger':
       return ledgerSetup(library, library.jwtAuth(hs));
-    case 'sp-auth-metrics':
+    case 'sp-auth-metrics': {
       // What an app exporting to Prometheus runs: the SDK records every handshake into its aggregations.
+      const [{ PrometheusExporter }, { MeterProvider }] = await Promise.all([import('@opentelemetry/exporter-prometheus'), import('@opentelemetry/sdk-metrics')]);
       metrics.setGlobalMeterProvider(new MeterProvider({ readers: [new PrometheusExporter({ preventServerStart: true })] }));
       return sockpassSetup(library, library.jwtAuth(hs));
+    }
     case 'sp-auth-limit':
       return sockpassSetup(library, library.jwtAuth(hs), undefined, { rateLimit: library.handshakeLimits() });
     case 'sp-auth-rs':
