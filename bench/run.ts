@@ -92,14 +92,14 @@ function credentialsFor(scenario: Scenario, creds: Credentials, count: number): 
   return list.slice(0, count);
 }
 
-async function handshakeRound(server: ServerHandle, creds: Credentials, count: number): Promise<HandshakeRound> {
+async function handshakeRound(server: ServerHandle, creds: Credentials, count: number, concurrency = CONCURRENCY): Promise<HandshakeRound> {
   await toServer<'ok'>(server, { type: 'measure-start' });
   const run = await toClients<'handshakes'>({
     type: 'handshakes',
     url: server.url,
     credential: server.scenario.credential,
     credentials: credentialsFor(server.scenario, creds, count),
-    concurrency: CONCURRENCY,
+    concurrency,
   });
   const measured = await toServer<'measured'>(server, { type: 'measure-stop' });
   await drain(server);
@@ -116,6 +116,23 @@ async function handshakeRound(server: ServerHandle, creds: Credentials, count: n
     cpuPerHandshake: measured.cpuMicros / measured.handshakes,
     userPerHandshake: measured.userMicros / measured.handshakes,
   };
+}
+
+/**
+ * A server's warm-up: its first handshakes one at a time, then WARMUP_CLIENTS
+ * at the bench's concurrency. V8 sizes each class's instances (slack
+ * tracking) from the first few it builds; with 50 connections in flight the
+ * first `net.Socket`s and `WritableState`s were built before they had all
+ * their properties, so whether a later socket's properties spilled into a
+ * 40 B `PropertyArray` varied from one server process to the next (±80 B per
+ * socket in the memory phase, in either direction). Built one at a time,
+ * every process sizes them alike.
+ */
+const ONE_AT_A_TIME = 16;
+
+async function warmUpHandshakes(server: ServerHandle, creds: Credentials): Promise<void> {
+  await handshakeRound(server, creds, ONE_AT_A_TIME, 1);
+  await handshakeRound(server, creds, WARMUP_CLIENTS);
 }
 
 interface EventRound {
@@ -225,7 +242,7 @@ async function main(): Promise<void> {
     handshakes: {
       scenarios: PHASES.has('handshakes') ? selected(HANDSHAKE_SCENARIOS) : [],
       results: new Map(),
-      warm: (server) => handshakeRound(server, creds, WARMUP_CLIENTS),
+      warm: (server) => warmUpHandshakes(server, creds),
       measure: (server) => handshakeRound(server, creds, CLIENTS),
       describe: (r) =>
         `${fmt(r.connPerSec).padStart(6)} conn/s  p50 ${r.p50.toFixed(1)} ms  p99 ${r.p99.toFixed(1)} ms  ` +
@@ -241,7 +258,7 @@ async function main(): Promise<void> {
     memory: {
       scenarios: PHASES.has('memory') ? selected(MEMORY_SCENARIOS.map(byId)) : [],
       results: new Map(),
-      warm: (server) => handshakeRound(server, creds, WARMUP_CLIENTS),
+      warm: (server) => warmUpHandshakes(server, creds),
       measure: (server) => memoryRound(server, creds),
       describe: (r) => `${fmt(r.bytesPerSocket)} B heap/socket (claims ${fmt(r.claimsPerSocket)} B)`,
     },

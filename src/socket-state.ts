@@ -266,8 +266,10 @@ export function toSocketAuth<U>(strategy: string, result: AuthSuccess<U>): Socke
   const expiresAt = result.expiresAt ?? null;
   // A JWT's record is made whole in one literal: fields added after it would give every socket's
   // record a separate property store (~40 B each). Its issue time is `claims.iat`, not a Date of its own.
-  if (result.tokenId !== undefined && result.issuedAt === undefined && result.session === undefined && !result.anonymous) {
-    return { user: result.user, strategy, claims, expiresAt, tokenId: result.tokenId };
+  if (result.issuedAt === undefined && result.session === undefined && !result.anonymous) {
+    return result.tokenId === undefined
+      ? { user: result.user, strategy, claims, expiresAt }
+      : { user: result.user, strategy, claims, expiresAt, tokenId: result.tokenId };
   }
   const auth: SocketAuth<U> = { user: result.user, strategy, claims, expiresAt };
   if (result.session !== undefined) auth.session = result.session;
