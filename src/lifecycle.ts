@@ -186,8 +186,8 @@ export function resumeRecovered<U>(socket: SocketLike, ctx: RegistryContext<U>):
   if (auth.issuedAt !== undefined) auth.issuedAt = reviveDate(auth.issuedAt) ?? null;
   // The record names the strategy it was registered under; a session's revalidate() is found by the record itself.
   const state = createState<U>(socket, deciderFor(ctx, auth.strategy, ctx.strategy(auth.strategy) as Strategy<U> | undefined));
-  // Set after creation: the socket counts as authenticated only once the expiry check below passed.
-  state.auth = auth;
+  // Kept after creation: the socket counts as authenticated only once the expiry check below passed.
+  state.keep(auth, undefined);
   setState(socket, state);
   socket.on('disconnect', cleanUpOnDisconnect);
   debug('socket %s: recovered, credential expires %s', socket.id, auth.expiresAt?.toISOString() ?? 'never');
@@ -348,7 +348,6 @@ function adopt<U>(
   if (strategyName !== state.strategyName || strategy !== state.strategy) state.decider = deciderFor(state.owner, strategyName, strategy);
   const auth = toSocketAuth(strategyName, result);
   state.keep(auth, result.revalidate);
-  socket.data.auth = auth;
   noteLifetime(ctx, auth);
   scheduleExpiry(socket, state, auth.expiresAt, refreshNoticeAhead(state, ctx));
   return auth;

@@ -202,14 +202,11 @@ export class SockPass<U = unknown> {
         registry.#reportFailure(socket, revoked);
         return next(revoked);
       }
-      const decider =
-        decision.kind === 'success'
-          ? (deciders.get(decision.strategy) ?? deciderFor(registry.#context, decision.strategy, undefined))
-          : deciderFor(registry.#context, decision.strategy, decision.pending);
+      // A deferred decision names its chain strategy; only mode `all` ('a+b') decides by none alone.
+      const decider = deciders.get(decision.strategy) ?? deciderFor(registry.#context, decision.strategy, undefined);
       const success = decision.kind === 'success' ? decision.result : undefined;
       const auth = success === undefined ? undefined : toSocketAuth(decision.strategy, success);
       const state = createState(socket, decider, auth, success?.revalidate);
-      if (auth !== undefined) socket.data.auth = auth;
       setState(socket, state);
       recordHandshake(decision.strategy, decision.kind, startedAt);
       next();
@@ -382,7 +379,6 @@ export class SockPass<U = unknown> {
     state.status = 'authenticated';
     const auth = toSocketAuth(state.strategyName, result);
     state.keep(auth, result.revalidate);
-    socket.data.auth = auth;
     this.#started(socket, state);
   }
 

@@ -97,9 +97,13 @@ export class SocketState<U> implements Deadlined {
     this.#flags = auth === undefined ? 0 : AUTHENTICATED;
   }
 
-  /** Keeps a new `data.auth` record, with the strategy's re-check when it gave one. */
+  /**
+   * Makes `auth` the socket's record, here and as `socket.data.auth` (one
+   * place writes both), with the strategy's re-check when it gave one.
+   */
   keep(auth: SocketAuth<U>, revalidate: AuthSuccess<U>['revalidate']): void {
     this.auth = auth;
+    this.socket.data.auth = auth;
     if (revalidate !== undefined) revalidators.set(auth, revalidate);
   }
 
@@ -162,7 +166,7 @@ function withBit(flags: number, bit: number, on: boolean): number {
   return on ? flags | bit : flags & ~bit;
 }
 
-/** A state for a socket: authenticated when `auth` is given, else pending. */
+/** A state for a socket: authenticated when `auth` is given (written to `socket.data.auth`), else pending. */
 export function createState<U>(
   socket: SocketLike,
   decider: Decider<U>,
@@ -170,7 +174,7 @@ export function createState<U>(
   revalidate?: AuthSuccess<U>['revalidate'],
 ): SocketState<U> {
   const state = new SocketState<U>(socket, decider, auth);
-  if (auth !== undefined && revalidate !== undefined) state.keep(auth, revalidate);
+  if (auth !== undefined) state.keep(auth, revalidate);
   return state;
 }
 
