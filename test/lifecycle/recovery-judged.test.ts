@@ -7,9 +7,10 @@
  * Each case runs with `skipMiddlewares` true and false.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { AuthError, SockPass, jwtAuth, memoryLedger, type Strategy } from 'sockpass';
+import { SockPass, jwtAuth, memoryLedger, type Strategy } from 'sockpass';
 import type { Socket as ClientSocket } from 'socket.io-client';
 import { once, outcome, sleep, startServer, type ConnectError, type TestServer } from '../helpers/server.js';
+import { okOrQuarantine } from '../helpers/quarantine-strategy.js';
 import { hs256, SECRET } from '../helpers/tokens.js';
 
 let server: TestServer | undefined;
@@ -133,16 +134,8 @@ for (const skipMiddlewares of [true, false]) {
     });
 
     it('gives a quarantined socket that reconnects with its pid and any offset no broadcast', async () => {
-      // Tokens in the handshake are admitted; sockets without one wait in quarantine for an `authenticate` event.
-      const mixed: Strategy<unknown> = {
-        inBand: { eventName: 'authenticate', timeout: 10_000 },
-        async authenticate(ctx) {
-          return ctx.auth.ok === true ? { kind: 'success', user: { id: 'observer' } } : { kind: 'pass' };
-        },
-        async authenticateCredential() {
-          return { kind: 'fail', error: new AuthError('invalid_token', 'no') };
-        },
-      };
+      // `auth: { ok: true }` is admitted; sockets without it wait in quarantine for an `authenticate` event.
+      const mixed = okOrQuarantine();
       const { recovered } = await serve(skipMiddlewares, mixed);
       const victim = server!.client('/');
       const connectPacket = new Promise<string>((resolve) =>

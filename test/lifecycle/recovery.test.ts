@@ -9,6 +9,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { AuthError, SockPass, jwtAuth, type Strategy } from 'sockpass';
 import type { Socket as ClientSocket } from 'socket.io-client';
 import { once, outcome, sleep, startServer, type TestServer } from '../helpers/server.js';
+import { okOrQuarantine } from '../helpers/quarantine-strategy.js';
 import { hs256, SECRET } from '../helpers/tokens.js';
 
 let server: TestServer | undefined;
@@ -169,16 +170,8 @@ describe('connection state recovery', () => {
   });
 
   it('does not let a socket that never authenticated (in quarantine) come back through recovery', async () => {
-    // Tokens in the handshake are admitted; sockets without one wait in quarantine for an `authenticate` event.
-    const mixed: Strategy<unknown> = {
-      inBand: { eventName: 'authenticate', timeout: 10_000 },
-      async authenticate(ctx) {
-        return ctx.auth.ok === true ? { kind: 'success', user: { id: 'observer' } } : { kind: 'pass' };
-      },
-      async authenticateCredential() {
-        return { kind: 'fail', error: new AuthError('invalid_token', 'no') };
-      },
-    };
+    // `auth: { ok: true }` is admitted; sockets without it wait in quarantine for an `authenticate` event.
+    const mixed = okOrQuarantine();
     const { recovered } = await serve(mixed);
     // The quarantined socket learns its session id (pid) from the CONNECT packet, as any client does.
     const victim = server!.client('/');
