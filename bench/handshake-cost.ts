@@ -57,15 +57,14 @@ import { createServer, type Server as HttpServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { build } from 'tsup';
-import jwt from 'jsonwebtoken';
 import { Server, Socket, type Namespace } from 'socket.io';
 import { RESULTS_DIR, startClients, stopChildren, toClients } from './children.js';
+import { handWritten, type Middleware } from './hand-written.js';
 import { HS_SECRET, signTokens } from './keys.js';
 import { env } from './knobs.js';
 import { fmt, median, pairedDiff, pairedRatio, table } from './stats.js';
 
 type Sockpass = typeof import('../src/index.js');
-type Middleware = (socket: Socket, next: (err?: Error) => void) => void;
 
 const MODE = process.env.HANDSHAKE_MODE ?? 'loop';
 if (MODE !== 'loop' && MODE !== 'wire') throw new Error('bench: HANDSHAKE_MODE is loop or wire');
@@ -124,17 +123,7 @@ async function buildSockpass(commit?: string, copy?: string): Promise<Sockpass> 
 }
 
 /** The hand-written middleware apps write with a KeyObject prepared once (bench/server.ts's `jwt-key`). */
-function preparedKeyMiddleware(): Middleware {
-  const key = createSecretKey(Buffer.from(HS_SECRET));
-  return function verifyToken(socket, next) {
-    try {
-      socket.data.user = jwt.verify(socket.handshake.auth.token as string, key, { algorithms: ['HS256'] });
-      next();
-    } catch {
-      next(new Error('unauthorized'));
-    }
-  };
-}
+const preparedKeyMiddleware = (): Middleware => handWritten(createSecretKey(Buffer.from(HS_SECRET)), ['HS256']);
 
 function scenario(id: string, install: (io: Server, s: Scenario) => void): Scenario {
   const http = createServer();

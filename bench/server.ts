@@ -10,7 +10,7 @@
  *
  * @module
  */
-import { createSecretKey, createPublicKey, type KeyObject } from 'node:crypto';
+import { createSecretKey, createPublicKey } from 'node:crypto';
 import { spawnSync } from 'node:child_process';
 import { createServer, type RequestListener } from 'node:http';
 import { join } from 'node:path';
@@ -18,14 +18,13 @@ import { writeHeapSnapshot } from 'node:v8';
 import type { AddressInfo } from 'node:net';
 import { createRequire } from 'node:module';
 import { metrics } from '@opentelemetry/api';
-import jwt from 'jsonwebtoken';
 import { Server, type Socket } from 'socket.io';
+import { handWritten, type Middleware } from './hand-written.js';
 import { HS_SECRET, rsaPublicKey } from './keys.js';
 import { loadSockpass, type Sockpass } from './library.js';
 import { serve, type ServerReply, type ServerRequest } from './protocol.js';
 import { BENCH_ORIGIN, ECHO_EVENT, scenario } from './scenarios.js';
 
-type Middleware = (socket: Socket, next: (err?: Error) => void) => void;
 
 interface Setup {
   /** Request handler of the HTTP server (the session scenario's express app). */
@@ -65,18 +64,6 @@ function countConnections(io: Server, counters: Counters): void {
   io.on('connection', () => {
     counters.handshakes++;
   });
-}
-
-/** The middleware apps write by hand: `jwt.verify(token, secret)` with whatever they hold as the secret. */
-function handWritten(key: string | KeyObject, algorithms?: jwt.Algorithm[]): Middleware {
-  return function verifyToken(socket, next) {
-    try {
-      socket.data.user = jwt.verify(socket.handshake.auth.token as string, key, algorithms ? { algorithms } : {});
-      next();
-    } catch {
-      next(new Error('unauthorized'));
-    }
-  };
 }
 
 function sockpassSetup(
