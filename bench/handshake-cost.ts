@@ -40,9 +40,11 @@
  * `src/` and `strategies/` (e.g. with one step knocked out, to weigh it).
  *
  * `HANDSHAKE_ONLY=<id>` runs one scenario alone (for a CPU profile of it).
- * `HANDSHAKE_REFERENCES=1` adds `key+room` and `key+objects`: the
- * prepared-key middleware plus sockpass's room, or plus the objects sockpass
- * keeps per socket, by hand (what those cost apart from sockpass's code).
+ * `HANDSHAKE_REFERENCES=1` adds `key+room`, `key+life` and `key+objects`:
+ * the prepared-key middleware plus sockpass's room, plus sockpass's default
+ * guarantees written by hand (room, expiry timer, refresh listener), or plus
+ * the objects sockpass keeps per socket (what those cost apart from
+ * sockpass's code).
  *
  * Knobs: HANDSHAKE_MODE (loop | wire), HANDSHAKE_ROUNDS (15 loop, 9 wire),
  * HANDSHAKE_SOCKETS (sockets per round: 4000 loop, 1000 wire),
@@ -59,7 +61,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { build } from 'tsup';
 import { Server, Socket, type Namespace } from 'socket.io';
 import { RESULTS_DIR, startClients, stopChildren, toClients } from './children.js';
-import { handWritten, type Middleware } from './hand-written.js';
+import { handWritten, handWrittenLife, type Middleware } from './hand-written.js';
 import { HS_SECRET, signTokens } from './keys.js';
 import { env } from './knobs.js';
 import { fmt, median, pairedDiff, pairedRatio, table } from './stats.js';
@@ -150,6 +152,15 @@ function referenceScenarios(): Scenario[] {
       io.use(verify);
       io.on('connection', (socket) => {
         void socket.join(`user:${(socket.data.user as Claims).sub}`);
+        s.handshakes++;
+      });
+    }),
+    // sockpass's default guarantees written by hand (bench/hand-written.ts): the fair reference for its lifecycle.
+    scenario('key+life', (io, s) => {
+      const life = handWrittenLife(createSecretKey(Buffer.from(HS_SECRET)), ['HS256']);
+      io.use(life.middleware);
+      io.on('connection', (socket) => {
+        life.connection(socket);
         s.handshakes++;
       });
     }),

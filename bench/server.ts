@@ -19,7 +19,7 @@ import type { AddressInfo } from 'node:net';
 import { createRequire } from 'node:module';
 import { metrics } from '@opentelemetry/api';
 import { Server, type Socket } from 'socket.io';
-import { handWritten, type Middleware } from './hand-written.js';
+import { handWritten, handWrittenLife, type Middleware } from './hand-written.js';
 import { HS_SECRET, rsaPublicKey } from './keys.js';
 import { loadSockpass, type Sockpass } from './library.js';
 import { serve, type ServerReply, type ServerRequest } from './protocol.js';
@@ -185,6 +185,18 @@ async function setupFor(id: string): Promise<Setup | string> {
     case 'jwt-key':
     case 'jwt-key-twin':
       return { install: (io, c) => (io.use(handWritten(createSecretKey(Buffer.from(HS_SECRET)), ['HS256'])), countConnections(io, c)) };
+    case 'jwt-key-life': {
+      const life = handWrittenLife(createSecretKey(Buffer.from(HS_SECRET)), ['HS256']);
+      return {
+        install: (io, c) => {
+          io.use(life.middleware);
+          io.on('connection', (socket) => {
+            life.connection(socket);
+            c.handshakes++;
+          });
+        },
+      };
+    }
     case 'jwt-key-rs':
       return { install: (io, c) => (io.use(handWritten(createPublicKey(rsaPublicKey()), ['RS256'])), countConnections(io, c)) };
     case 'socketio-jwt':
