@@ -8,7 +8,7 @@
  */
 import type { KeyObject } from 'node:crypto';
 import jwt from 'jsonwebtoken';
-import type { Socket } from 'socket.io';
+import type { Server, Socket } from 'socket.io';
 
 export type Middleware = (socket: Socket, next: (err?: Error) => void) => void;
 
@@ -38,10 +38,14 @@ type Claims = { sub: string; exp: number };
  * `revoke()` reaches on every node), one `setTimeout` per socket that tells
  * `auth:expired` and disconnects at `exp` (cleared on disconnect), and an
  * `auth:refresh` listener that verifies a new token for the same user and
- * moves the timer. It is the fair reference for "what would I pay if I wrote
+ * moves the timer; `revoke` records the user, then disconnects its room. It
+ * is the fair reference for "what would I pay if I wrote
  * it myself": the hand-written middleware above gives none of these.
  */
-export function handWrittenLife(key: KeyObject, algorithms: jwt.Algorithm[]): { middleware: Middleware; connection: (socket: Socket) => void } {
+export function handWrittenLife(
+  key: KeyObject,
+  algorithms: jwt.Algorithm[],
+): { middleware: Middleware; connection: (socket: Socket) => void; revoke: (io: Server, user: string) => void } {
   const verifyToken = handWritten(key, algorithms);
   const life: Life = { revoked: new Set() };
   const expire = (socket: Socket) => {
@@ -54,6 +58,12 @@ export function handWrittenLife(key: KeyObject, algorithms: jwt.Algorithm[]): { 
         if (err === undefined && life.revoked.has((socket.data.user as Claims).sub)) return next(new Error('revoked'));
         next(err);
       });
+    },
+    // Record, then kick: the room reaches the user's sockets on every node.
+    revoke(io, user) {
+      life.revoked.add(user);
+      io.in(`user:${user}`).emit('auth:revoked', { code: 'token_revoked', message: 'credentials have been revoked' });
+      io.in(`user:${user}`).disconnectSockets(true);
     },
     connection(socket) {
       const claims = socket.data.user as Claims;

@@ -6,10 +6,11 @@
  * - heap per socket (heapUsed after forced GC with every socket open, minus
  *   the same once they are gone) and RSS per socket (RSS with every socket
  *   open, minus RSS before the first one: RSS does not shrink back);
- * - for sockpass: the server CPU of the second in which 10% of the sockets
- *   expire (their tokens share one `exp`), against the idle second before it,
- *   and how long until all of them are cut;
- * - for sockpass: the time `auth.revoke(io, { user })` takes for
+ * - for sockpass and for its guarantees written by hand (`jwt-key-life`):
+ *   the server CPU of the second in which 10% of the sockets expire (their
+ *   tokens share one `exp`), against the idle second before it, and how long
+ *   until all of them are cut;
+ * - for the same two: the time `revoke()` of a user takes for
  *   BENCH_SCALE_REVOKE users one after the other, and until their sockets are gone.
  *
  * Clients run in several driver processes (BENCH_SCALE_PER_DRIVER sockets
@@ -99,8 +100,9 @@ async function scaleOne(scenario: Scenario, setup: ScaleSetup, drivers: readonly
   if (typeof started === 'string') return started;
   const server = started;
   try {
-    const sockpass = scenario.id.startsWith('sp-');
-    const expiring = sockpass ? Math.round(SCALE * EXPIRING_SHARE) : 0;
+    // sockpass, and its guarantees written by hand: both cut at expiry and revoke.
+    const lifecycle = scenario.id.startsWith('sp-') || scenario.id === 'jwt-key-life';
+    const expiring = lifecycle ? Math.round(SCALE * EXPIRING_SHARE) : 0;
     const lasting = SCALE - expiring;
 
     // Warm up (JIT) and weigh the server before any socket of the phase.
@@ -139,7 +141,7 @@ async function scaleOne(scenario: Scenario, setup: ScaleSetup, drivers: readonly
       result.expiry = { sockets: expiring, cpuMs: e.cpuMicros / 1000, idleCpuMs: e.idleCpuMicros / 1000, cutMs: e.cutMs, cut: e.cut };
       log(`bench: scale ${scenario.id}: ${e.cut}/${expiring} expired sockets cut in ${e.cutMs} ms, ${(e.cpuMicros / 1000).toFixed(0)} ms CPU in that second`);
     }
-    if (sockpass) {
+    if (lifecycle) {
       const users = Array.from({ length: Math.min(REVOKE, lasting) }, (_, i) => benchUser(i));
       const r = await toServer<'revoke'>(server, { type: 'revoke', users }, 300_000);
       result.revoke = { users: users.length, callsMs: r.callsMs, goneMs: r.goneMs, cut: r.cut };

@@ -83,7 +83,7 @@ export const EVENT_SCENARIOS: readonly Scenario[] = [
 export const MEMORY_SCENARIOS: readonly string[] = ['bare', 'jwt-key', 'jwt-key-life', 'sp-auth-hs'];
 
 /** The scale phase: a fresh server each, one at a time. */
-export const SCALE_SCENARIOS: readonly string[] = ['bare', 'jwt-key', 'sp-auth-hs'];
+export const SCALE_SCENARIOS: readonly string[] = ['bare', 'jwt-key', 'jwt-key-life', 'sp-auth-hs'];
 
 export const ALL_SCENARIOS: readonly Scenario[] = [...HANDSHAKE_SCENARIOS, ...EVENT_SCENARIOS];
 

@@ -47,7 +47,7 @@ const CLAIMS_COPIES = 5;
 /** How long the scale phase waits at most for expired or revoked sockets to be cut. */
 const CUT_TIMEOUT_MS = 60_000;
 
-/** `auth.revoke(io, { user })` of the sockpass scenarios; unset for the others. */
+/** `auth.revoke(io, { user })` of the sockpass scenarios, the by-hand revoke of jwt-key-life; unset for the others. */
 let revokeUser: ((user: string) => Promise<void>) | undefined;
 
 const sleepUntil = (at: number) => new Promise((r) => setTimeout(r, Math.max(0, at - Date.now())));
@@ -190,6 +190,7 @@ async function setupFor(id: string): Promise<Setup | string> {
       return {
         install: (io, c) => {
           io.use(life.middleware);
+          revokeUser = async (user) => life.revoke(io, user);
           io.on('connection', (socket) => {
             life.connection(socket);
             c.handshakes++;
