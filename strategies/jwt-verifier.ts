@@ -225,8 +225,9 @@ export function createJwtVerifier<U = Claims>(options: JwtVerifyOptions<U>, stra
    */
   function verifyNow(token: unknown): MaybePromise<AuthResult<U>> {
     if (typeof token !== 'string') return fail('credentials_bad_format', 'token must be a string');
-    // Checked on the string length first: a multi-megabyte string is refused before Buffer.byteLength walks it.
-    if (token.length > maxTokenBytes || Buffer.byteLength(token, 'utf8') > maxTokenBytes) {
+    // Checked on the string length first: a multi-megabyte string is refused before Buffer.byteLength walks it,
+    // and one short enough that even 3 UTF-8 bytes per UTF-16 unit fit is not walked at all (every real token).
+    if (token.length > maxTokenBytes || (token.length * 3 > maxTokenBytes && Buffer.byteLength(token, 'utf8') > maxTokenBytes)) {
       return fail('token_too_large', `token is longer than ${maxTokenBytes} bytes`);
     }
     if (token.length === 0) return fail('credentials_required', 'token is empty');

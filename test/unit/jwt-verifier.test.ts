@@ -1,4 +1,5 @@
 import { generateKeyPairSync } from 'node:crypto';
+import fc from 'fast-check';
 import jwt from 'jsonwebtoken';
 import { describe, expect, it } from 'vitest';
 import { createJwtVerifier } from '../../strategies/jwt-verifier.js';
@@ -99,5 +100,20 @@ describe('shared JWT verifier', () => {
     const v = createJwtVerifier({ secret: rsa.publicKey, algorithms: ['RS256'], maxTokenBytes: 100 });
     expect(await codeOf(v.verify(rs256()))).toBe('token_too_large');
     expect(await codeOf(v.verify('é'.repeat(60)))).toBe('token_too_large');
+  });
+
+  it('refuses exactly the strings whose UTF-8 form is over maxTokenBytes (the length shortcut never lets one through)', async () => {
+    const max = 100;
+    const v = createJwtVerifier({ secret: SECRET, algorithms: ['HS256'], maxTokenBytes: max });
+    // Near the limit in every width: ASCII, 2- and 3-byte characters, surrogate pairs and lone surrogates.
+    const unit = fc.constantFrom('a', 'é', '€', '😀', '\ud800');
+    await fc.assert(
+      fc.asyncProperty(fc.array(unit, { minLength: 20, maxLength: 110, size: 'max' }), async (parts) => {
+        const token = parts.join('');
+        const code = await codeOf(v.verify(token));
+        expect(code === 'token_too_large').toBe(Buffer.byteLength(token, 'utf8') > max);
+      }),
+      { numRuns: 300 },
+    );
   });
 });
