@@ -24,11 +24,6 @@ export function handWritten(key: string | KeyObject, algorithms?: jwt.Algorithm[
   };
 }
 
-/** What an app writing sockpass's guarantees by hand keeps and checks per socket; the revoked users (empty here) stand in for its ledger. */
-interface Life {
-  revoked: Set<string>;
-}
-
 type Claims = { sub: string; exp: number };
 
 /**
@@ -45,43 +40,52 @@ type Claims = { sub: string; exp: number };
 export function handWrittenLife(
   key: KeyObject,
   algorithms: jwt.Algorithm[],
-): { middleware: Middleware; connection: (socket: Socket) => void; revoke: (io: Server, user: string) => void } {
+): { install: (io: Server, onConnection: () => void) => void; revoke: (io: Server, user: string) => void } {
   const verifyToken = handWritten(key, algorithms);
-  const life: Life = { revoked: new Set() };
+  // The revoked users (none in the bench's rounds) stand in for the app's ledger.
+  const revoked = new Set<string>();
   const expire = (socket: Socket) => {
     socket.emit('auth:expired', { code: 'token_expired', message: 'credential has expired' });
     socket.disconnect(true);
   };
   return {
-    middleware(socket, next) {
-      verifyToken(socket, (err) => {
-        if (err === undefined && life.revoked.has((socket.data.user as Claims).sub)) return next(new Error('revoked'));
-        next(err);
+    // The middleware and the connection listener; `onConnection` runs after the guarantees are set up.
+    install(io, onConnection) {
+      io.use((socket, next) => {
+        verifyToken(socket, (err) => {
+          if (err === undefined && revoked.has((socket.data.user as Claims).sub)) return next(new Error('revoked'));
+          next(err);
+        });
+      });
+      io.on('connection', (socket) => {
+        startLife(socket);
+        onConnection();
       });
     },
     // Record, then kick: the room reaches the user's sockets on every node.
     revoke(io, user) {
-      life.revoked.add(user);
+      revoked.add(user);
       io.in(`user:${user}`).emit('auth:revoked', { code: 'token_revoked', message: 'credentials have been revoked' });
       io.in(`user:${user}`).disconnectSockets(true);
     },
-    connection(socket) {
-      const claims = socket.data.user as Claims;
-      void socket.join(`user:${claims.sub}`);
-      let timer = setTimeout(expire, claims.exp * 1000 - Date.now(), socket);
-      socket.on('auth:refresh', (token: unknown, ack?: (reply: unknown) => void) => {
-        try {
-          const next = jwt.verify(String(token), key, { algorithms }) as Claims;
-          if (next.sub !== claims.sub || life.revoked.has(next.sub)) throw new Error('refused');
-          clearTimeout(timer);
-          socket.data.user = next;
-          timer = setTimeout(expire, next.exp * 1000 - Date.now(), socket);
-          ack?.({ ok: true });
-        } catch {
-          ack?.({ ok: false });
-        }
-      });
-      socket.on('disconnect', () => clearTimeout(timer));
-    },
   };
+
+  function startLife(socket: Socket): void {
+    const claims = socket.data.user as Claims;
+    void socket.join(`user:${claims.sub}`);
+    let timer = setTimeout(expire, claims.exp * 1000 - Date.now(), socket);
+    socket.on('auth:refresh', (token: unknown, ack?: (reply: unknown) => void) => {
+      try {
+        const next = jwt.verify(String(token), key, { algorithms }) as Claims;
+        if (next.sub !== claims.sub || revoked.has(next.sub)) throw new Error('refused');
+        clearTimeout(timer);
+        socket.data.user = next;
+        timer = setTimeout(expire, next.exp * 1000 - Date.now(), socket);
+        ack?.({ ok: true });
+      } catch {
+        ack?.({ ok: false });
+      }
+    });
+    socket.on('disconnect', () => clearTimeout(timer));
+  }
 }

@@ -53,7 +53,6 @@
  * @module
  */
 import { execFileSync } from 'node:child_process';
-import { createSecretKey } from 'node:crypto';
 import { existsSync, mkdirSync } from 'node:fs';
 import { createServer, type Server as HttpServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -62,7 +61,7 @@ import { build } from 'tsup';
 import { Server, Socket, type Namespace } from 'socket.io';
 import { RESULTS_DIR, startClients, stopChildren, toClients } from './children.js';
 import { handWritten, handWrittenLife, type Middleware } from './hand-written.js';
-import { HS_SECRET, signTokens } from './keys.js';
+import { HS_SECRET, hsKey, signTokens } from './keys.js';
 import { env } from './knobs.js';
 import { fmt, median, pairedDiff, pairedRatio, table } from './stats.js';
 
@@ -125,7 +124,7 @@ async function buildSockpass(commit?: string, copy?: string): Promise<Sockpass> 
 }
 
 /** The hand-written middleware apps write with a KeyObject prepared once (bench/server.ts's `jwt-key`). */
-const preparedKeyMiddleware = (): Middleware => handWritten(createSecretKey(Buffer.from(HS_SECRET)), ['HS256']);
+const preparedKeyMiddleware = (): Middleware => handWritten(hsKey(), ['HS256']);
 
 function scenario(id: string, install: (io: Server, s: Scenario) => void): Scenario {
   const http = createServer();
@@ -157,12 +156,7 @@ function referenceScenarios(): Scenario[] {
     }),
     // sockpass's default guarantees written by hand (bench/hand-written.ts): the fair reference for its lifecycle.
     scenario('key+life', (io, s) => {
-      const life = handWrittenLife(createSecretKey(Buffer.from(HS_SECRET)), ['HS256']);
-      io.use(life.middleware);
-      io.on('connection', (socket) => {
-        life.connection(socket);
-        s.handshakes++;
-      });
+      handWrittenLife(hsKey(), ['HS256']).install(io, () => s.handshakes++);
     }),
     scenario('key+objects', (io, s) => {
       io.use((socket, next) =>

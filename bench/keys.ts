@@ -8,11 +8,14 @@
  *
  * @module
  */
-import { generateKeyPairSync, randomUUID } from 'node:crypto';
+import { createSecretKey, generateKeyPairSync, randomUUID, type KeyObject } from 'node:crypto';
 import jwt from 'jsonwebtoken';
 import type { Algorithm } from './scenarios.js';
 
 export const HS_SECRET = 'bench-secret-that-is-long-enough-for-hs256!';
+
+/** HS_SECRET as a KeyObject prepared once, as the hand-written middleware holds it. */
+export const hsKey = (): KeyObject => createSecretKey(Buffer.from(HS_SECRET));
 
 export const RSA_PUBLIC_ENV = 'SOCKPASS_BENCH_RSA_PUBLIC_KEY';
 

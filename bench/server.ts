@@ -10,7 +10,7 @@
  *
  * @module
  */
-import { createSecretKey, createPublicKey } from 'node:crypto';
+import { createPublicKey } from 'node:crypto';
 import { spawnSync } from 'node:child_process';
 import { createServer, type RequestListener } from 'node:http';
 import { join } from 'node:path';
@@ -20,7 +20,7 @@ import { createRequire } from 'node:module';
 import { metrics } from '@opentelemetry/api';
 import { Server, type Socket } from 'socket.io';
 import { handWritten, handWrittenLife, type Middleware } from './hand-written.js';
-import { HS_SECRET, rsaPublicKey } from './keys.js';
+import { HS_SECRET, hsKey, rsaPublicKey } from './keys.js';
 import { loadSockpass, type Sockpass } from './library.js';
 import { serve, type ServerReply, type ServerRequest } from './protocol.js';
 import { BENCH_ORIGIN, ECHO_EVENT, scenario } from './scenarios.js';
@@ -184,17 +184,13 @@ async function setupFor(id: string): Promise<Setup | string> {
       return { install: (io, c) => (io.use(handWritten(HS_SECRET)), countConnections(io, c)) };
     case 'jwt-key':
     case 'jwt-key-twin':
-      return { install: (io, c) => (io.use(handWritten(createSecretKey(Buffer.from(HS_SECRET)), ['HS256'])), countConnections(io, c)) };
+      return { install: (io, c) => (io.use(handWritten(hsKey(), ['HS256'])), countConnections(io, c)) };
     case 'jwt-key-life': {
-      const life = handWrittenLife(createSecretKey(Buffer.from(HS_SECRET)), ['HS256']);
+      const life = handWrittenLife(hsKey(), ['HS256']);
       return {
         install: (io, c) => {
-          io.use(life.middleware);
+          life.install(io, () => c.handshakes++);
           revokeUser = async (user) => life.revoke(io, user);
-          io.on('connection', (socket) => {
-            life.connection(socket);
-            c.handshakes++;
-          });
         },
       };
     }
