@@ -27,6 +27,11 @@ export function issuedAtMs(source: IssuedAtSource): number | undefined {
     return Number.isNaN(ms) ? undefined : ms;
   }
   const iat = source.claims?.iat;
-  // Seconds a Date can hold (±8.64e12): beyond, the time is meaningless, so the age is unknown.
-  return typeof iat === 'number' && Number.isFinite(iat) && Math.abs(iat) <= 8.64e12 ? iat * 1000 : undefined;
+  // Beyond what a Date can hold the time is meaningless, so the age is unknown.
+  return isNumericDate(iat) ? iat * 1000 : undefined;
+}
+
+/** A JWT NumericDate a Date can hold: finite seconds since the epoch within ±8.64e12 (±8.64e15 ms). */
+export function isNumericDate(value: unknown): value is number {
+  return typeof value === 'number' && Number.isFinite(value) && Math.abs(value) <= 8.64e12;
 }

@@ -14,6 +14,7 @@ import createDebug from 'debug';
 import jwt from 'jsonwebtoken';
 import { AuthError, isAuthError } from '../src/errors.js';
 import { settleNow, type MaybePromise } from '../src/immediate.js';
+import { isNumericDate } from '../src/issued-at.js';
 import { TIMED_OUT, withTimeout } from '../src/timeout.js';
 import type { AuthResult, AuthSuccess, Claims } from '../src/types.js';
 
@@ -281,11 +282,6 @@ export function createJwtVerifier<U = Claims>(options: JwtVerifyOptions<U>, stra
       return verifyNow(token);
     },
   };
-}
-
-/** Seconds since the epoch that a Date can hold (±8.64e15 ms). */
-function isNumericDate(value: unknown): value is number {
-  return typeof value === 'number' && Number.isFinite(value) && Math.abs(value) <= 8.64e12;
 }
 
 function mapJwtError<U>(
