@@ -14,9 +14,9 @@
 import { metrics } from '@opentelemetry/api';
 import { MeterProvider } from '@opentelemetry/sdk-metrics';
 import { PrometheusExporter } from '@opentelemetry/exporter-prometheus';
-import { handshakeLimits } from '../src/rate-limit.js';
+import { handshakeLimits } from '../src/handshake/rate-limit.js';
 import { handshakeStarted, recordHandshake, socketAuthenticated } from '../src/metrics.js';
-import type { Decision } from '../src/pipeline.js';
+import type { Decision } from '../src/handshake/pipeline.js';
 import type { HandshakeContext } from '../src/types.js';
 
 const N = 50_000;

@@ -8,10 +8,10 @@ export { SockPass, defaultUserId } from './registry.js';
 export type { SockPassOptions, MiddlewareOptions, SockPassMiddleware, AuthenticatedSocket, AttachTarget } from './registry.js';
 export type { ConnectionTarget } from './registry.js';
 export { AuthError, isAuthError, AUTH_ERROR_CODES } from './errors.js';
-export { handshakeLimits } from './rate-limit.js';
-export type { HandshakeLimits, HandshakeLimitsOptions, LimitRule } from './rate-limit.js';
+export { handshakeLimits } from './handshake/rate-limit.js';
+export type { HandshakeLimits, HandshakeLimitsOptions, LimitRule } from './handshake/rate-limit.js';
 export type { AuthErrorCode, AuthErrorData, AuthErrorOptions } from './errors.js';
-export type { Mode } from './pipeline.js';
+export type { Mode } from './handshake/pipeline.js';
 export type {
   Strategy,
   AuthResult,
@@ -25,8 +25,8 @@ export type {
   InBandOptions,
 } from './types.js';
 export type { LifecycleOptions } from './registry-context.js';
-export type { Guard, GuardPolicy, GuardRule, GuardPredicate, PacketMiddleware } from './guard.js';
-export type { RevokeTarget, RevokeOptions } from './revoke.js';
+export type { Guard, GuardPolicy, GuardRule, GuardPredicate, PacketMiddleware } from './life/guard.js';
+export type { RevokeTarget, RevokeOptions } from './revocation/revoke.js';
 export {
   EXPIRED_EVENT,
   REFRESH_EVENT,
@@ -56,10 +56,10 @@ export type {
   JwtKey,
   JwtKeyResolver,
   JwtHeader,
-} from '../strategies/jwt-verifier.js';
-export { memoryLedger } from './ledger.js';
-export type { RevocationLedger, Revocation, RevocationKind, CredentialFacts, MemoryLedgerOptions } from './ledger.js';
-export { redisLedger } from './redis-ledger.js';
-export type { RedisLedgerOptions, LedgerRedisClient, LedgerRedisSubscriber } from './redis-ledger.js';
-export { jwks } from '../strategies/jwks.js';
-export type { JwksOptions, JwksKeySource } from '../strategies/jwks.js';
+} from '../strategies/jwt/verifier.js';
+export { memoryLedger } from './revocation/ledger.js';
+export type { RevocationLedger, Revocation, RevocationKind, CredentialFacts, MemoryLedgerOptions } from './revocation/ledger.js';
+export { redisLedger } from './revocation/redis-ledger.js';
+export type { RedisLedgerOptions, LedgerRedisClient, LedgerRedisSubscriber } from './revocation/redis-ledger.js';
+export { jwks } from '../strategies/jwt/jwks.js';
+export type { JwksOptions, JwksKeySource } from '../strategies/jwt/jwks.js';

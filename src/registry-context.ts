@@ -6,10 +6,10 @@
  * @module
  */
 import type { AuthError } from './errors.js';
-import type { RevocationLedger } from './ledger.js';
-import type { NamespaceBook } from './namespace-book.js';
+import type { RevocationLedger } from './revocation/ledger.js';
+import type { NamespaceBook } from './life/namespace-book.js';
 import type { SocketLike } from './socket-like.js';
-import type { SocketState } from './socket-state.js';
+import type { SocketState } from './life/socket-state.js';
 import type { AuthSuccess, Strategy } from './types.js';
 
 /**
@@ -70,7 +70,7 @@ export interface RegistryContext<U> {
    * Namespaces where a socket of this registry authenticated (for revocation
    * on every node). Never one only an unauthenticated handshake reached:
    * attackers could grow it, and `revoke()` would re-create cleaned-up
-   * dynamic namespaces from it (test/regression/revoke-creates-no-namespace.test.ts).
+   * dynamic namespaces from it (test/revocation/revoke-creates-no-namespace.test.ts).
    */
   readonly namespaces: NamespaceBook;
   /** The strategy registered under `name` (an anonymous socket upgrades with it; a recovered socket refreshes with it). */

@@ -11,25 +11,25 @@
  */
 import { EventEmitter } from 'node:events';
 import createDebug from 'debug';
-import { createHandshakeContext } from './context.js';
+import { createHandshakeContext } from './handshake/context.js';
 import { AuthError, toAuthError } from './errors.js';
-import { enterLife, resumeRecovered, revocationOf } from './lifecycle.js';
+import { enterLife, resumeRecovered, revocationOf } from './life/lifecycle.js';
 import { isThenable } from './immediate.js';
-import { memoryLedger, type RevocationLedger } from './ledger.js';
-import { NamespaceBook } from './namespace-book.js';
-import { decide, type Decision, type Mode, type NamedStrategy } from './pipeline.js';
-import type { HandshakeLimits } from './rate-limit.js';
-import { startQuarantine } from './quarantine.js';
-import { guardRecovery, type RestoringAdapter } from './recovery.js';
-import { listenForRefresh } from './refresh.js';
+import { memoryLedger, type RevocationLedger } from './revocation/ledger.js';
+import { NamespaceBook } from './life/namespace-book.js';
+import { decide, type Decision, type Mode, type NamedStrategy } from './handshake/pipeline.js';
+import type { HandshakeLimits } from './handshake/rate-limit.js';
+import { startQuarantine } from './life/quarantine.js';
+import { guardRecovery, type RestoringAdapter } from './life/recovery.js';
+import { listenForRefresh } from './life/refresh.js';
 import type { LifecycleOptions, RegistryContext } from './registry-context.js';
-import { startRevalidation } from './revalidate.js';
-import { createGuard, type Guard, type GuardPolicy } from './guard.js';
+import { startRevalidation } from './life/revalidate.js';
+import { createGuard, type Guard, type GuardPolicy } from './life/guard.js';
 import { handshakeStarted, recordHandshake } from './metrics.js';
-import { revokeSockets, type RevokeOptions, type RevokeTarget } from './revoke.js';
+import { revokeSockets, type RevokeOptions, type RevokeTarget } from './revocation/revoke.js';
 import type { Namespace, Server, Socket } from 'socket.io';
 import type { NamespaceLike, ServerLike, SocketLike } from './socket-like.js';
-import { addWaiter, cleanUpOnDisconnect, createState, deciderFor, getState, setState, takeWaiters, toSocketAuth, type SocketState } from './socket-state.js';
+import { addWaiter, cleanUpOnDisconnect, createState, deciderFor, getState, setState, takeWaiters, toSocketAuth, type SocketState } from './life/socket-state.js';
 import type { AuthSuccess, FailureEvent, SocketAuth, Strategy } from './types.js';
 
 

@@ -6,7 +6,7 @@
  * @module
  */
 import type { EventEmitter } from 'node:events';
-import type { HandshakeSource } from './context.js';
+import type { HandshakeSource } from './handshake/context.js';
 
 export interface SocketLike extends HandshakeSource {
   id: string;

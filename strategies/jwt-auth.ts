@@ -8,8 +8,8 @@
  */
 import { withFastPath } from '../src/immediate.js';
 import type { AuthPass, Claims, Strategy } from '../src/types.js';
-import { stripBearer } from './bearer.js';
-import { createJwtVerifier, type JwtVerifyOptions } from './jwt-verifier.js';
+import { stripBearer } from './jwt/bearer.js';
+import { createJwtVerifier, type JwtVerifyOptions } from './jwt/verifier.js';
 
 const PASS: AuthPass = Object.freeze({ kind: 'pass' });
 

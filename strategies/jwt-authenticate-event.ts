@@ -4,15 +4,15 @@
  * token never appears in a URL or a header, at the price of a second round
  * trip and of a window in which the socket is connected but not yet
  * authenticated: the pipeline quarantines it for that window (see
- * `src/quarantine.ts`). The strategy itself only reads the event's payload
+ * `src/life/quarantine.ts`). The strategy itself only reads the event's payload
  * and calls the shared verifier; it knows nothing of Socket.IO.
  *
  * @module
  */
 import { AuthError } from '../src/errors.js';
 import type { AuthResult, Claims, Strategy } from '../src/types.js';
-import { stripBearer } from './bearer.js';
-import { createJwtVerifier, type JwtVerifyOptions } from './jwt-verifier.js';
+import { stripBearer } from './jwt/bearer.js';
+import { createJwtVerifier, type JwtVerifyOptions } from './jwt/verifier.js';
 
 /** Options of {@link jwtAuthenticateEvent}: the shared JWT options, the event name and the time allowed. */
 export interface JwtAuthenticateEventOptions<U = Claims> extends JwtVerifyOptions<U> {

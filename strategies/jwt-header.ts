@@ -10,8 +10,8 @@
 import { ExtractJwt, type JwtFromRequestFunction } from 'passport-jwt';
 import { AuthError } from '../src/errors.js';
 import type { Claims, Strategy } from '../src/types.js';
-import { stripBearer } from './bearer.js';
-import { createJwtVerifier, type JwtVerifyOptions } from './jwt-verifier.js';
+import { stripBearer } from './jwt/bearer.js';
+import { createJwtVerifier, type JwtVerifyOptions } from './jwt/verifier.js';
 
 /** Options of {@link jwtHeader}: the shared JWT options, and how to extract the token from the request. */
 export interface JwtHeaderOptions<U = Claims> extends JwtVerifyOptions<U> {

@@ -13,7 +13,7 @@
 import createDebug from 'debug';
 import { AuthError } from '../src/errors.js';
 import type { Claims, Strategy } from '../src/types.js';
-import { createJwtVerifier, type JwtVerifyOptions } from './jwt-verifier.js';
+import { createJwtVerifier, type JwtVerifyOptions } from './jwt/verifier.js';
 
 const debug = createDebug('sockpass:jwt-query');
 

@@ -20,7 +20,7 @@
  */
 import type { IncomingMessage } from 'node:http';
 import createDebug from 'debug';
-import { createHandshakeContext, type HandshakeSource } from '../context.js';
+import { createHandshakeContext, type HandshakeSource } from '../handshake/context.js';
 import { AuthError, type AuthErrorCode } from '../errors.js';
 import type { AuthResult, Strategy } from '../types.js';
 import {

@@ -115,7 +115,7 @@ describe('session cookie on MemoryStore', () => {
 
   it('an expired session: MemoryStore deletes it when read, so the handshake sees session_not_found', async () => {
     // MemoryStore prunes expired sessions in get(), so nothing is left to tell "expired" from "unknown";
-    // session_expired needs a store that still returns the record (see test/redis/session-redis.test.ts).
+    // session_expired needs a store that still returns the record (see test/strategies/session-redis.test.ts).
     const web = await serve({ cookie: { maxAge: 800 } });
     const { cookie } = await web.login();
     await sleep(1000);

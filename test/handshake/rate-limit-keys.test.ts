@@ -6,7 +6,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { HandshakeContext } from 'sockpass';
-import { clientAddress, unverifiedSubject } from '../../src/rate-limit.js';
+import { clientAddress, unverifiedSubject } from '../../src/handshake/rate-limit.js';
 import { hs256 } from '../helpers/tokens.js';
 
 function context(parts: { auth?: Record<string, unknown>; headers?: Record<string, string | string[]>; query?: Record<string, string | string[]> }): HandshakeContext {

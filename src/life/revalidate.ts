@@ -16,13 +16,13 @@
  * @module
  */
 import createDebug from 'debug';
-import { AuthError, toAuthError } from './errors.js';
+import { AuthError, toAuthError } from '../errors.js';
 import { cutSocket, moveExpiry } from './lifecycle.js';
-import type { RegistryContext } from './registry-context.js';
-import type { SocketLike } from './socket-like.js';
+import type { RegistryContext } from '../registry-context.js';
+import type { SocketLike } from '../socket-like.js';
 import { onCleanup, type SocketState } from './socket-state.js';
-import type { AuthResult } from './types.js';
-import { EXPIRED_EVENT, REVOKED_EVENT } from './wire.js';
+import type { AuthResult } from '../types.js';
+import { EXPIRED_EVENT, REVOKED_EVENT } from '../wire.js';
 
 const debug = createDebug('sockpass:revalidate');
 

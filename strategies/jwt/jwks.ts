@@ -21,10 +21,10 @@
 import { createPublicKey, type KeyObject } from 'node:crypto';
 import createDebug from 'debug';
 import { JwksClient } from 'jwks-rsa';
-import { AuthError } from '../src/errors.js';
-import { recordJwksFetch } from '../src/metrics.js';
-import { TIMED_OUT, withTimeout } from '../src/timeout.js';
-import { algorithmsOfKey, type JwtAlgorithm, type JwtHeader, type JwtKeyResolver } from './jwt-verifier.js';
+import { AuthError } from '../../src/errors.js';
+import { recordJwksFetch } from '../../src/metrics.js';
+import { TIMED_OUT, withTimeout } from '../../src/timeout.js';
+import { algorithmsOfKey, type JwtAlgorithm, type JwtHeader, type JwtKeyResolver } from './verifier.js';
 
 const debug = createDebug('sockpass:jwks');
 

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { DeadlineQueue, type Deadlined } from '../../src/deadline-queue.js';
+import { DeadlineQueue, type Deadlined } from '../../src/life/deadline-queue.js';
 
 interface Item extends Deadlined {
   id: number;

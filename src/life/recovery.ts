@@ -28,7 +28,7 @@
  */
 import createDebug from 'debug';
 import { recoveryRefusal } from './lifecycle.js';
-import type { RegistryContext } from './registry-context.js';
+import type { RegistryContext } from '../registry-context.js';
 
 const debug = createDebug('sockpass:recovery');
 

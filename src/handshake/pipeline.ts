@@ -12,10 +12,10 @@
  * @module
  */
 import createDebug from 'debug';
-import { AuthError, toAuthError } from './errors.js';
-import { fastPathOf, isThenable, type MaybePromise } from './immediate.js';
-import { issuedAtMs } from './issued-at.js';
-import type { AuthResult, AuthSuccess, Claims, HandshakeContext, Strategy } from './types.js';
+import { AuthError, toAuthError } from '../errors.js';
+import { fastPathOf, isThenable, type MaybePromise } from '../immediate.js';
+import { issuedAtMs } from '../issued-at.js';
+import type { AuthResult, AuthSuccess, Claims, HandshakeContext, Strategy } from '../types.js';
 
 const debug = createDebug('sockpass:pipeline');
 

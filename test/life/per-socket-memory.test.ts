@@ -3,8 +3,8 @@ import { SockPass, jwtAuth } from 'sockpass';
 import type { Socket } from 'socket.io';
 import { outcome, sleep, startServer, type TestServer } from '../helpers/server.js';
 import { hs256, SECRET } from '../helpers/tokens.js';
-import { queuedDeadlines } from '../../src/lifecycle.js';
-import { getState } from '../../src/socket-state.js';
+import { queuedDeadlines } from '../../src/life/lifecycle.js';
+import { getState } from '../../src/life/socket-state.js';
 
 let server: TestServer | undefined;
 afterEach(async () => {

@@ -12,11 +12,11 @@
 import { createPublicKey, createSecretKey, type KeyObject } from 'node:crypto';
 import createDebug from 'debug';
 import jwt from 'jsonwebtoken';
-import { AuthError, isAuthError } from '../src/errors.js';
-import { settleNow, type MaybePromise } from '../src/immediate.js';
-import { isNumericDate } from '../src/issued-at.js';
-import { TIMED_OUT, withTimeout } from '../src/timeout.js';
-import type { AuthResult, AuthSuccess, Claims } from '../src/types.js';
+import { AuthError, isAuthError } from '../../src/errors.js';
+import { settleNow, type MaybePromise } from '../../src/immediate.js';
+import { isNumericDate } from '../../src/issued-at.js';
+import { TIMED_OUT, withTimeout } from '../../src/timeout.js';
+import type { AuthResult, AuthSuccess, Claims } from '../../src/types.js';
 
 const debug = createDebug('sockpass:jwt');
 

@@ -7,7 +7,7 @@
  */
 import { parse as parseCookieHeader } from 'cookie';
 import type { IncomingMessage } from 'node:http';
-import type { HandshakeContext } from './types.js';
+import type { HandshakeContext } from '../types.js';
 
 /** The part of a Socket.IO server socket the context reads: public API only. */
 export interface HandshakeSource {

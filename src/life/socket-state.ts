@@ -7,8 +7,8 @@
  * @module
  */
 import type { Deadlined } from './deadline-queue.js';
-import type { SocketLike } from './socket-like.js';
-import type { AuthSuccess, SocketAuth, Strategy } from './types.js';
+import type { SocketLike } from '../socket-like.js';
+import type { AuthSuccess, SocketAuth, Strategy } from '../types.js';
 
 /** A cleanup step; it gets the state, so one shared function can serve every socket. */
 export type CleanupStep = (state: SocketState<any>) => void;

@@ -25,11 +25,11 @@
  */
 import createDebug from 'debug';
 import { RateLimiterMemory, RateLimiterRedis, type RateLimiterAbstract, type RateLimiterRes } from 'rate-limiter-flexible';
-import { AuthError, type AuthErrorCode } from './errors.js';
-import { recordRateLimited } from './metrics.js';
+import { AuthError, type AuthErrorCode } from '../errors.js';
+import { recordRateLimited } from '../metrics.js';
 import type { Decision } from './pipeline.js';
-import { TIMED_OUT, withTimeout } from './timeout.js';
-import type { HandshakeContext } from './types.js';
+import { TIMED_OUT, withTimeout } from '../timeout.js';
+import type { HandshakeContext } from '../types.js';
 
 const debug = createDebug('sockpass:rate-limit');
 

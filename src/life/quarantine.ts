@@ -19,18 +19,18 @@
  * armed here is undone on disconnect through the socket's cleanup list.
  *
  * `nsp.sockets` is documented but its role in delivery is not a contract:
- * test/integration/quarantine.test.ts fails if a Socket.IO or adapter upgrade
+ * test/life/quarantine.test.ts fails if a Socket.IO or adapter upgrade
  * starts delivering to sockets outside it.
  *
  * @module
  */
 import createDebug from 'debug';
-import { AuthError, toAuthError, type AuthErrorData } from './errors.js';
+import { AuthError, toAuthError, type AuthErrorData } from '../errors.js';
 import { renewCredential, revocationOf } from './lifecycle.js';
-import type { RegistryContext } from './registry-context.js';
-import type { NamespaceLike, SocketLike } from './socket-like.js';
+import type { RegistryContext } from '../registry-context.js';
+import type { NamespaceLike, SocketLike } from '../socket-like.js';
 import { onCleanup, type SocketState } from './socket-state.js';
-import type { AuthResult, AuthSuccess, Strategy } from './types.js';
+import type { AuthResult, AuthSuccess, Strategy } from '../types.js';
 
 const debug = createDebug('sockpass:quarantine');
 

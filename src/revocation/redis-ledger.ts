@@ -22,9 +22,9 @@
  * @module
  */
 import createDebug from 'debug';
-import { AuthError } from './errors.js';
+import { AuthError } from '../errors.js';
 import { MemoryLedger, assertRevocation, sizeIsExact, type CredentialFacts, type MemoryLedgerOptions, type Revocation, type RevocationKind, type RevocationLedger } from './ledger.js';
-import { TIMED_OUT, withTimeout } from './timeout.js';
+import { TIMED_OUT, withTimeout } from '../timeout.js';
 
 const debug = createDebug('sockpass:redis-ledger');
 

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { afterEach, describe, expect, it } from 'vitest';
 import { memoryLedger, type CredentialFacts, type Revocation, type RevocationKind, type RevocationLedger } from 'sockpass';
-import { MemoryLedger } from '../../src/ledger.js';
+import { MemoryLedger } from '../../src/revocation/ledger.js';
 
 const HOUR = 3_600_000;
 const open: RevocationLedger[] = [];

@@ -22,12 +22,12 @@
  * @module
  */
 import createDebug from 'debug';
-import { AuthError, type AuthErrorCode } from './errors.js';
+import { AuthError, type AuthErrorCode } from '../errors.js';
 import type { Revocation } from './ledger.js';
-import { recordRevocation } from './metrics.js';
-import type { RegistryContext } from './registry-context.js';
-import type { FetchedSocket, NamespaceLike, ServerLike } from './socket-like.js';
-import { REVOKED_EVENT, type AuthNotice } from './wire.js';
+import { recordRevocation } from '../metrics.js';
+import type { RegistryContext } from '../registry-context.js';
+import type { FetchedSocket, NamespaceLike, ServerLike } from '../socket-like.js';
+import { REVOKED_EVENT, type AuthNotice } from '../wire.js';
 
 const debug = createDebug('sockpass:revoke');
 

@@ -20,16 +20,16 @@
  * @module
  */
 import createDebug from 'debug';
-import { AuthError } from './errors.js';
-import { issuedAtMs } from './issued-at.js';
-import { holdsNothing, type CredentialFacts } from './ledger.js';
-import { metricsOn, recordExpiry, socketAuthenticated } from './metrics.js';
-import type { RegistryContext } from './registry-context.js';
-import type { SocketLike } from './socket-like.js';
+import { AuthError } from '../errors.js';
+import { issuedAtMs } from '../issued-at.js';
+import { holdsNothing, type CredentialFacts } from '../revocation/ledger.js';
+import { metricsOn, recordExpiry, socketAuthenticated } from '../metrics.js';
+import type { RegistryContext } from '../registry-context.js';
+import type { SocketLike } from '../socket-like.js';
 import { DeadlineQueue } from './deadline-queue.js';
 import { addCleanup, cleanUpEverySocketWith, cleanUpOnDisconnect, createState, deciderFor, getState, setState, toSocketAuth, type SocketState } from './socket-state.js';
-import type { AuthSuccess, Claims, SocketAuth, Strategy } from './types.js';
-import { EXPIRED_EVENT, REFRESH_EVENT, REVOKED_EVENT, type AuthNotice, type RefreshNotice } from './wire.js';
+import type { AuthSuccess, Claims, SocketAuth, Strategy } from '../types.js';
+import { EXPIRED_EVENT, REFRESH_EVENT, REVOKED_EVENT, type AuthNotice, type RefreshNotice } from '../wire.js';
 
 const debug = createDebug('sockpass:lifecycle');
 

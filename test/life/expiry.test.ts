@@ -3,7 +3,7 @@ import { AuthError, SockPass, jwtAuth, type AuthSuccess, type SockPassOptions, t
 import type { Socket as ClientSocket } from 'socket.io-client';
 import { once, outcome, sleep, startServer, type TestServer } from '../helpers/server.js';
 import { hs256, SECRET } from '../helpers/tokens.js';
-import { queuedDeadlines } from '../../src/lifecycle.js';
+import { queuedDeadlines } from '../../src/life/lifecycle.js';
 
 let server: TestServer | undefined;
 afterEach(async () => {

@@ -2,7 +2,7 @@ import { generateKeyPairSync } from 'node:crypto';
 import fc from 'fast-check';
 import jwt from 'jsonwebtoken';
 import { describe, expect, it } from 'vitest';
-import { createJwtVerifier } from '../../strategies/jwt-verifier.js';
+import { createJwtVerifier } from '../../strategies/jwt/verifier.js';
 import { SECRET, forgeHs256, hs256, rs256, rsa, unsigned } from '../helpers/tokens.js';
 
 const codeOf = async (p: Promise<{ kind: string; error?: { code: string } }>) => {

@@ -17,16 +17,16 @@
  * @module
  */
 import createDebug from 'debug';
-import { AuthError, toAuthError } from './errors.js';
-import { TIMED_OUT, withTimeout } from './timeout.js';
+import { AuthError, toAuthError } from '../errors.js';
+import { TIMED_OUT, withTimeout } from '../timeout.js';
 import { cutSocket, renewCredential, upgradeAnonymous } from './lifecycle.js';
-import { recordRefresh } from './metrics.js';
-import type { RegistryContext } from './registry-context.js';
-import type { SocketLike } from './socket-like.js';
+import { recordRefresh } from '../metrics.js';
+import type { RegistryContext } from '../registry-context.js';
+import type { SocketLike } from '../socket-like.js';
 import { getState, type SocketState } from './socket-state.js';
-import type { Strategy } from './types.js';
-import { REFRESH_EVENT, REFUSED_EVENT, type RefreshReply } from './wire.js';
-import { upgradeTarget } from '../strategies/anonymous.js';
+import type { Strategy } from '../types.js';
+import { REFRESH_EVENT, REFUSED_EVENT, type RefreshReply } from '../wire.js';
+import { upgradeTarget } from '../../strategies/anonymous.js';
 
 const debug = createDebug('sockpass:refresh');
 

@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { Socket } from 'socket.io';
 import { AuthError, SockPass, jwtAuth, type Strategy } from '../../src/index.js';
 import { isThenable } from '../../src/immediate.js';
-import { createJwtVerifier } from '../../strategies/jwt-verifier.js';
+import { createJwtVerifier } from '../../strategies/jwt/verifier.js';
 import { codeOf, startServer, type TestServer } from '../helpers/server.js';
 import { SECRET, hs256 } from '../helpers/tokens.js';
 
