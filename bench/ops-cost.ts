@@ -15,7 +15,10 @@ import { metrics } from '@opentelemetry/api';
 import { MeterProvider } from '@opentelemetry/sdk-metrics';
 import { PrometheusExporter } from '@opentelemetry/exporter-prometheus';
 import { handshakeLimits } from '../src/handshake/rate-limit.js';
-import { handshakeStarted, recordHandshake, socketAuthenticated } from '../src/metrics.js';
+import { Metrics } from '../src/metrics.js';
+
+/** A registry's instruments, as `new SockPass({ metrics: true })` makes them. */
+const instruments = Metrics.from(true)!;
 import type { Decision } from '../src/handshake/pipeline.js';
 import type { HandshakeContext } from '../src/types.js';
 
@@ -43,10 +46,10 @@ async function limiterRound(): Promise<{ limited: number; plain: number }> {
 function metricsRound(): number {
   const t = process.cpuUsage();
   for (let i = 0; i < N; i++) {
-    const started = handshakeStarted();
-    recordHandshake('jwt-auth', 'success', started);
-    socketAuthenticated('jwt-auth', '/', 1);
-    socketAuthenticated('jwt-auth', '/', -1);
+    const started = instruments.handshakeStarted();
+    instruments.handshake('jwt-auth', 'success', started);
+    instruments.socketAuthenticated('jwt-auth', '/', 1);
+    instruments.socketAuthenticated('jwt-auth', '/', -1);
   }
   return cpuMicros(t) / N;
 }

@@ -74,7 +74,7 @@ export interface ServerStats {
   /** Engine.IO connections. */
   engineClients: number;
   counters: Counters;
-  /** Names in the registry's revocation list (`auth.context.namespaces`). */
+  /** Names in the registry's revocation list (`auth.lifecycle.namespaces`). */
   registryNamespaces: number;
   /** Namespaces the Socket.IO server holds (its private `_nsps`; read for the soak's figures only). */
   serverNamespaces: number;

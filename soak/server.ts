@@ -363,7 +363,7 @@ async function main(): Promise<void> {
       engineClients: io.engine.clientsCount,
       counters: structuredClone(counters),
       prototypeKeys: Object.getOwnPropertyNames(Object.prototype).length,
-      registryNamespaces: auth.context.namespaces.size,
+      registryNamespaces: auth.lifecycle.namespaces.size,
       serverNamespaces: (io as unknown as { _nsps: Map<string, unknown> })._nsps.size,
     };
   };

@@ -24,7 +24,8 @@ export type {
   FailureEvent,
   InBandOptions,
 } from './types.js';
-export type { LifecycleOptions } from './registry-context.js';
+export type { LifecycleOptions } from './life/lifecycle.js';
+export type { MetricsOption, MeterLike, CounterLike, HistogramLike, MetricAttributes } from './metrics.js';
 export type { Guard, GuardPolicy, GuardRule, GuardPredicate, PacketMiddleware } from './life/guard.js';
 export type { RevokeTarget, RevokeOptions } from './revocation/revoke.js';
 export {
@@ -33,8 +34,8 @@ export {
   REVOKED_EVENT,
   REFUSED_EVENT,
   FORBIDDEN_EVENT,
-} from './wire.js';
-export type { AuthNotice, RefreshNotice, RefreshRequest, RefreshReply, ForbiddenNotice } from './wire.js';
+} from './protocol.js';
+export type { AuthNotice, RefreshNotice, RefreshRequest, RefreshReply, ForbiddenNotice } from './protocol.js';
 export { anonymous } from '../strategies/anonymous.js';
 export type { AnonymousOptions } from '../strategies/anonymous.js';
 

@@ -7,6 +7,7 @@
  *
  * @module
  */
+import { isNumericDate } from './time.js';
 import type { Claims } from './types.js';
 
 /** The parts of an `AuthSuccess` or a `socket.data.auth` that tell the issue time. */
@@ -29,9 +30,4 @@ export function issuedAtMs(source: IssuedAtSource): number | undefined {
   const iat = source.claims?.iat;
   // Beyond what a Date can hold the time is meaningless, so the age is unknown.
   return isNumericDate(iat) ? iat * 1000 : undefined;
-}
-
-/** A JWT NumericDate a Date can hold: finite seconds since the epoch within ±8.64e12 (±8.64e15 ms). */
-export function isNumericDate(value: unknown): value is number {
-  return typeof value === 'number' && Number.isFinite(value) && Math.abs(value) <= 8.64e12;
 }

@@ -9,31 +9,19 @@
  *
  * @module
  */
-import { EventEmitter } from 'node:events';
-import createDebug from 'debug';
+import { toAuthError } from './errors.js';
 import { createHandshakeContext } from './handshake/context.js';
-import { AuthError, toAuthError } from './errors.js';
-import { enterLife, resumeRecovered, revocationOf } from './life/lifecycle.js';
-import { isThenable } from './immediate.js';
-import { memoryLedger, type RevocationLedger } from './revocation/ledger.js';
-import { NamespaceBook } from './life/namespace-book.js';
-import { decide, type Decision, type Mode, type NamedStrategy } from './handshake/pipeline.js';
+import { decide, type Mode, type NamedStrategy } from './handshake/pipeline.js';
 import type { HandshakeLimits } from './handshake/rate-limit.js';
-import { startQuarantine } from './life/quarantine.js';
-import { guardRecovery, type RestoringAdapter } from './life/recovery.js';
-import { listenForRefresh } from './life/refresh.js';
-import type { LifecycleOptions, RegistryContext } from './registry-context.js';
-import { startRevalidation } from './life/revalidate.js';
 import { createGuard, type Guard, type GuardPolicy } from './life/guard.js';
-import { handshakeStarted, recordHandshake } from './metrics.js';
-import { revokeSockets, type RevokeOptions, type RevokeTarget } from './revocation/revoke.js';
+import { Lifecycle, type LifecycleOptions } from './life/lifecycle.js';
+import { getState } from './life/socket-state.js';
+import { Metrics, type MetricsOption } from './metrics.js';
+import { memoryLedger, type RevocationLedger } from './revocation/ledger.js';
+import type { RevokeOptions, RevokeTarget } from './revocation/revoke.js';
+import { childrenOf, isServer, type NamespaceLike, type ServerLike, type SocketLike } from './socketio.js';
 import type { Namespace, Server, Socket } from 'socket.io';
-import type { NamespaceLike, ServerLike, SocketLike } from './socket-like.js';
-import { addWaiter, cleanUpOnDisconnect, createState, deciderFor, getState, setState, takeWaiters, toSocketAuth, type SocketState } from './life/socket-state.js';
-import type { AuthSuccess, FailureEvent, SocketAuth, Strategy } from './types.js';
-
-
-const debug = createDebug('sockpass:registry');
+import type { FailureEvent, SocketAuth, Strategy } from './types.js';
 
 /** Options of `new SockPass()`: every lifecycle option (each with a default), the revocation ledger and the handshake limits. */
 export interface SockPassOptions<U> extends Partial<LifecycleOptions<U>> {
@@ -50,6 +38,12 @@ export interface SockPassOptions<U> extends Partial<LifecycleOptions<U>> {
    * registry admitted, at least one hour, at most 30 days.
    */
   revocationTtl?: number;
+  /**
+   * Metrics through `@opentelemetry/api` (an optional peer dependency, loaded
+   * only when this is set): `true` for the API's global meter provider, or
+   * `{ meter }`. Default: none.
+   */
+  metrics?: MetricsOption;
 }
 
 /** Options of {@link SockPass.middleware}. */
@@ -76,20 +70,6 @@ export type SockPassMiddleware = <S extends object>(socket: S, next: (err?: Erro
 /** What `attach()` takes: a Server, a Namespace, or a dynamic parent namespace (`io.of(/regex/)`). */
 export type AttachTarget = Server | Namespace | ConnectionTarget;
 
-/** The structural view of an attach target sockpass uses (public Socket.IO API only). */
-interface Attachable {
-  name?: string;
-  adapter?: RestoringAdapter;
-  /** A Server: its main namespace (a Namespace's `sockets` is its Map of sockets). */
-  sockets?: unknown;
-  /** Only a Server has `of`. */
-  of?: unknown;
-  /** A parent namespace: its child namespaces. */
-  children?: { has(nsp: unknown): boolean };
-  prependListener?: NamespaceLike['prependListener'];
-  on(event: string, listener: (...args: any[]) => void): unknown;
-}
-
 const NAME = /^[A-Za-z0-9][A-Za-z0-9._:-]*$/;
 
 /**
@@ -104,10 +84,8 @@ const NAME = /^[A-Za-z0-9][A-Za-z0-9._:-]*$/;
  */
 export class SockPass<U = unknown> {
   readonly #strategies = new Map<string, Strategy<U>>();
-  readonly #events = new EventEmitter();
-  readonly #watched = new WeakSet<object>();
   readonly #attached = new WeakSet<object>();
-  readonly #context: RegistryContext<U>;
+  readonly #lifecycle: Lifecycle<U>;
   readonly #limits: HandshakeLimits | undefined;
 
   constructor(options: SockPassOptions<U> = {}) {
@@ -127,17 +105,13 @@ export class SockPass<U = unknown> {
     if (typeof ledger?.isRevoked !== 'function' || typeof ledger.record !== 'function') {
       throw new TypeError('sockpass: ledger must be a RevocationLedger (memoryLedger(), or a Redis ledger)');
     }
-    this.#context = {
+    this.#lifecycle = new Lifecycle<U>({
       options: lifecycle,
       ledger,
       revocationTtl: ttl,
-      admitted: { latestExpiry: Number.NEGATIVE_INFINITY },
-      authenticated: (socket, state, result) => this.#authenticated(socket, state, result),
-      reportFailure: (socket, error) => this.#reportFailure(socket, error),
-      namespaces: new NamespaceBook(),
-      strategy: (name) => this.#strategies.get(name),
-    };
-    this.#events.setMaxListeners(0);
+      metrics: Metrics.from(options.metrics),
+      strategies: this.#strategies,
+    });
   }
 
   /**
@@ -184,53 +158,18 @@ export class SockPass<U = unknown> {
     if (mode === 'all' && chain.some((n) => n.strategy.inBand !== undefined)) {
       throw new TypeError('sockpass: an in-band strategy (authenticate event) cannot take part in mode "all"');
     }
-    const { userId } = this.#context.options;
-    const registry = this;
-    // Mode `first` decides by one strategy; `all` by none alone (no in-band refresh for the socket).
-    // One Decider per strategy of the chain, made now: a handshake then looks one up instead of making one.
-    const deciders = new Map(chain.map((n) => [n.name, deciderFor(this.#context, n.name, n.strategy)]));
-    const settle = (socket: SocketLike, next: (err?: Error) => void, decision: Decision<U>, startedAt: number) => {
-      if (decision.kind === 'fail') {
-        recordHandshake(decision.error.strategy, decision.error.code, startedAt);
-        const reported = registry.#reportFailure(socket, decision.error);
-        return next(reported ? decision.error : new AuthError('server_error', 'authentication failed', { strategy: decision.error.strategy }));
-      }
-      // The ledger, between the strategy's success and any room: a revoke during the verification wins.
-      const revoked = decision.kind === 'success' ? revocationOf(registry.#context, decision.result) : undefined;
-      if (revoked !== undefined) {
-        recordHandshake(decision.strategy, revoked.code, startedAt);
-        registry.#reportFailure(socket, revoked);
-        return next(revoked);
-      }
-      // A deferred decision names its chain strategy; only mode `all` ('a+b') decides by none alone.
-      const decider = deciders.get(decision.strategy) ?? deciderFor(registry.#context, decision.strategy, undefined);
-      const success = decision.kind === 'success' ? decision.result : undefined;
-      const auth = success === undefined ? undefined : toSocketAuth(decision.strategy, success);
-      const state = createState(socket, decider, auth, success?.revalidate);
-      setState(socket, state);
-      recordHandshake(decision.strategy, decision.kind, startedAt);
-      next();
-    };
-    const refuse = (socket: SocketLike, next: (err?: Error) => void, err: unknown, startedAt: number) => {
-      const error = toAuthError(err);
-      recordHandshake(error.strategy, error.code, startedAt);
-      registry.#reportFailure(socket, error);
-      next(error);
-    };
-
+    const life = this.#lifecycle;
+    const limits = this.#limits;
+    const userId = (user: U) => life.userIdOf(user);
     return function sockpassMiddleware(s, next) {
       const socket = s as unknown as SocketLike;
-      registry.#watch(socket.nsp);
+      life.watch(socket.nsp);
       const ctx = createHandshakeContext(socket);
-      const limits = registry.#limits;
-      const startedAt = handshakeStarted();
-      const decision =
-        limits === undefined ? decide(chain, ctx, mode, userId) : limits.decideWithin(ctx, async () => decide(chain, ctx, mode, userId));
-      // A decision that needed no I/O is applied now, without a promise: next() runs in this call, as in a hand-written middleware.
-      if (!isThenable(decision)) return settle(socket, next, decision, startedAt);
+      const startedAt = life.metrics?.handshakeStarted() ?? -1;
+      const decision = limits === undefined ? decide(chain, ctx, mode, userId) : limits.decideWithin(ctx, () => decide(chain, ctx, mode, userId), life.metrics);
       decision.then(
-        (settled) => settle(socket, next, settled, startedAt),
-        (err: unknown) => refuse(socket, next, err, startedAt),
+        (decided) => next(life.admitHandshake(socket, decided, startedAt)),
+        (err: unknown) => next(life.admitHandshake(socket, { kind: 'fail', error: toAuthError(err) }, startedAt)),
       );
     };
   }
@@ -247,9 +186,8 @@ export class SockPass<U = unknown> {
     (target as { on(event: 'connection', listener: (socket: SocketLike) => void): unknown }).on('connection', (socket: SocketLike) => {
       const state = getState<U>(socket);
       if (state === undefined || !socket.connected) return;
-      // A closure only for a socket that has to wait for its credential.
       if (state.status === 'authenticated') handler(socket as unknown as AuthenticatedSocket<U, S>);
-      else addWaiter(state, () => handler(socket as unknown as AuthenticatedSocket<U, S>));
+      else state.waiters.push(() => handler(socket as unknown as AuthenticatedSocket<U, S>));
     });
     return this;
   }
@@ -274,35 +212,34 @@ export class SockPass<U = unknown> {
    * ```
    */
   attach(target: AttachTarget): this {
-    const t = target as unknown as Attachable;
-    if (this.#attached.has(t)) return this;
-    this.#attached.add(t);
-    if (typeof t.of === 'function') {
-      const main = t.sockets as Attachable;
+    if (this.#attached.has(target)) return this;
+    this.#attached.add(target);
+    const life = this.#lifecycle;
+    const children = childrenOf(target);
+    if (isServer(target)) {
       // A Server: its main namespace now, every other namespace as Socket.IO creates it.
-      this.#watch(main as unknown as NamespaceLike);
-      main.on('new_namespace', (nsp: NamespaceLike) => this.#watch(nsp));
-    } else if (t.children !== undefined && typeof t.children.has === 'function') {
-      const children = t.children;
-      const server = (t as unknown as NamespaceLike).server as unknown as Attachable;
-      (server.sockets as Attachable).on('new_namespace', (nsp: NamespaceLike) => {
-        if (children.has(nsp)) this.#watch(nsp);
+      life.watch(target.sockets);
+      target.sockets.on('new_namespace', (nsp: NamespaceLike) => life.watch(nsp));
+    } else if (children !== undefined) {
+      const server = (target as unknown as NamespaceLike).server;
+      server.sockets.on('new_namespace', (nsp: NamespaceLike) => {
+        if (children.has(nsp)) life.watch(nsp);
       });
-    } else if (typeof t.prependListener === 'function') {
-      this.#watch(t as unknown as NamespaceLike);
+    } else if (typeof (target as Partial<NamespaceLike>).prependListener === 'function') {
+      life.watch(target as unknown as NamespaceLike);
     }
     return this;
   }
 
   /** Listens for refusals: `{ code, strategy, namespace, address }`, never the credential. */
   on(event: 'failure', listener: (failure: FailureEvent) => void): this {
-    this.#events.on(event, listener);
+    if (event === 'failure') this.#lifecycle.onFailure(listener);
     return this;
   }
 
   /** Removes a `failure` listener added with {@link SockPass.on}. */
   off(event: 'failure', listener: (failure: FailureEvent) => void): this {
-    this.#events.off(event, listener);
+    if (event === 'failure') this.#lifecycle.offFailure(listener);
     return this;
   }
 
@@ -321,7 +258,7 @@ export class SockPass<U = unknown> {
    * ```
    */
   revoke(io: Server | Namespace, target: RevokeTarget, options?: string | RevokeOptions): Promise<void> {
-    return revokeSockets(io as unknown as ServerLike | NamespaceLike, target, this.#context, typeof options === 'string' ? { reason: options } : options);
+    return this.#lifecycle.revoke(io as unknown as ServerLike | NamespaceLike, target, typeof options === 'string' ? { reason: options } : options);
   }
 
   /**
@@ -341,91 +278,13 @@ export class SockPass<U = unknown> {
     return createGuard(policy, inBandEvents);
   }
 
-  /** @internal Hooks for the lifecycle and compat modules; not part of the public API. */
-  get context(): RegistryContext<U> {
-    return this.#context;
-  }
-
   /**
-   * Hooks a namespace once: its recoveries are judged, and our listener runs
-   * on `connect`, which Socket.IO emits just before its alias `connection`,
-   * so it runs before the app's under either name (an `onAny` added in
-   * `io.on('connect')` must already be deferred).
+   * @internal The registry's Lifecycle: the one seam `sockpass/compat/*` and
+   * the tests use (its namespace book, its deadline queue); not part of the public API.
    */
-  #watch(nsp: NamespaceLike): void {
-    if (this.#watched.has(nsp)) return;
-    this.#watched.add(nsp);
-    guardRecovery(nsp as unknown as { name: string; adapter: RestoringAdapter }, this.#context);
-    nsp.prependListener('connect', (socket: SocketLike) => this.#connected(socket));
+  get lifecycle(): Lifecycle<U> {
+    return this.#lifecycle;
   }
-
-  #connected(socket: SocketLike): void {
-    let state = getState<U>(socket);
-    if (state === undefined) {
-      if (!socket.recovered) return;
-      state = resumeRecovered(socket, this.#context);
-      if (state !== undefined) this.#started(socket, state);
-      return;
-    }
-    // Another registry's socket (this one is attached to the whole Server): not ours to start.
-    if (state.owner !== this.#context) return;
-    socket.on('disconnect', cleanUpOnDisconnect);
-    if (state.status === 'pending') startQuarantine(socket, state, this.#context);
-    else this.#started(socket, state);
-  }
-
-  /** A socket that authenticated in-band (quarantine): its `data.auth` is new. */
-  #authenticated(socket: SocketLike, state: SocketState<U>, result: AuthSuccess<U>): void {
-    state.status = 'authenticated';
-    const auth = toSocketAuth(state.strategyName, result);
-    state.keep(auth, result.revalidate);
-    this.#started(socket, state);
-  }
-
-  /** Starts the lifecycle of an authenticated socket whose `data.auth` is set, and runs the handlers that waited. */
-  #started(socket: SocketLike, state: SocketState<U>): void {
-    if (!enterLife(socket, state, this.#context)) return;
-    listenForRefresh(socket, state, this.#context);
-    startRevalidation(socket, state, this.#context);
-    if (state.waiters.length > 0) for (const run of takeWaiters(state as SocketState<unknown>)) run();
-  }
-
-  /**
-   * Tells `failure` listeners; false when one threw. A listener is app code
-   * (the documented place for a rate limiter): its throw is reported and
-   * contained here, since it would otherwise escape from a promise callback
-   * or a timer and take the process down.
-   */
-  #reportFailure(socket: SocketLike, error: AuthError): boolean {
-    debug('refused %s on %s: %s (%s)', socket.handshake.address, socket.nsp.name, error.code, error.strategy ?? '-');
-    if (this.#events.listenerCount('failure') === 0) return true;
-    const failure: FailureEvent = {
-      code: error.code,
-      strategy: error.strategy,
-      namespace: socket.nsp.name,
-      address: socket.handshake.address,
-    };
-    try {
-      this.#events.emit('failure', failure);
-      return true;
-    } catch (err) {
-      debug('a failure listener threw: %s', (err as Error)?.message);
-      reportListenerError(err);
-      return false;
-    }
-  }
-}
-
-
-let warnedListener = false;
-
-/** A throwing `failure` listener is a bug in the app: say so once, visibly, without crashing. */
-function reportListenerError(err: unknown): void {
-  if (warnedListener) return;
-  warnedListener = true;
-  process.emitWarning(`sockpass: a 'failure' listener threw (${(err as Error)?.message ?? String(err)}); refusals it saw became server_error`, {
-    code: 'SOCKPASS_FAILURE_LISTENER_THREW',
-  });
 }
 
 /** `user.id`, else `user.sub`, else `user._id`, as a string. */

@@ -133,6 +133,12 @@ export interface Strategy<U = unknown> {
   authenticateCredential?(credential: unknown): Promise<AuthResult<U>>;
   /** Present on strategies whose credential arrives after connect. */
   readonly inBand?: InBandOptions;
+  /**
+   * For a strategy that admits sockets anonymously (`anonymous()`): the name
+   * of the registered strategy whose `authenticateCredential` verifies the
+   * token such a socket upgrades with (`auth:refresh`).
+   */
+  readonly upgradeWith?: string | undefined;
 }
 
 /** `socket.data.auth` once a socket is authenticated. */

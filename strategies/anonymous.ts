@@ -23,8 +23,6 @@ export interface AnonymousOptions {
   upgrade?: string;
 }
 
-const UPGRADE = Symbol('sockpass.anonymous.upgrade');
-
 /**
  * @example
  * ```ts
@@ -38,17 +36,11 @@ export function anonymous<U = unknown>(options: AnonymousOptions = {}): Strategy
   if (options.upgrade !== undefined && (typeof options.upgrade !== 'string' || options.upgrade.length === 0)) {
     throw new TypeError('sockpass: anonymous({ upgrade }) takes the name of a registered strategy');
   }
-  const strategy: Strategy<U> & { [UPGRADE]?: string } = {
+  return {
     authenticate: async function anonymousStrategy() {
       // `user: null` is the documented shape of an anonymous socket, whatever U is.
       return { kind: 'success', user: null as U, anonymous: true, expiresAt: null, claims: {} };
     },
+    upgradeWith: options.upgrade,
   };
-  if (options.upgrade !== undefined) strategy[UPGRADE] = options.upgrade;
-  return strategy;
-}
-
-/** The strategy name an anonymous strategy upgrades with, if it is one and has one. */
-export function upgradeTarget(strategy: Strategy<any> | undefined): string | undefined {
-  return (strategy as { [UPGRADE]?: string } | undefined)?.[UPGRADE];
 }

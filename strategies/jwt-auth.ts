@@ -6,12 +6,9 @@
  *
  * @module
  */
-import { withFastPath } from '../src/immediate.js';
-import type { AuthPass, Claims, Strategy } from '../src/types.js';
+import type { Claims, Strategy } from '../src/types.js';
 import { stripBearer } from './jwt/bearer.js';
 import { createJwtVerifier, type JwtVerifyOptions } from './jwt/verifier.js';
-
-const PASS: AuthPass = Object.freeze({ kind: 'pass' });
 
 /** Options of {@link jwtAuth}: the shared JWT options, and where in `handshake.auth` the token is. */
 export interface JwtAuthOptions<U = Claims> extends JwtVerifyOptions<U> {
@@ -29,14 +26,13 @@ export interface JwtAuthOptions<U = Claims> extends JwtVerifyOptions<U> {
 export function jwtAuth<U = Claims>(options: JwtAuthOptions<U>): Strategy<U> {
   const verifier = createJwtVerifier(options);
   const field = options.field ?? 'token';
-  // Synchronous when the key is static and the hooks are (src/immediate.ts): no promise on the handshake.
   return {
-    authenticate: withFastPath(function jwtAuthStrategy(ctx) {
-      if (!Object.prototype.hasOwnProperty.call(ctx.auth, field)) return PASS;
+    authenticate: async function jwtAuthStrategy(ctx) {
+      if (!Object.prototype.hasOwnProperty.call(ctx.auth, field)) return { kind: 'pass' };
       const raw = ctx.auth[field];
-      if (raw === undefined || raw === null) return PASS;
-      return verifier.verifyNow(stripBearer(raw));
-    }),
+      if (raw === undefined || raw === null) return { kind: 'pass' };
+      return verifier.verify(stripBearer(raw));
+    },
     authenticateCredential: (token) => verifier.verify(stripBearer(token)),
   };
 }

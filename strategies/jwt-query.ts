@@ -25,8 +25,6 @@ export interface JwtQueryOptions<U = Claims> extends JwtVerifyOptions<U> {
   warnUrlLogging?: boolean;
 }
 
-let warned = false;
-
 /**
  * @example
  * ```ts
@@ -37,18 +35,20 @@ let warned = false;
 export function jwtQuery<U = Claims>(options: JwtQueryOptions<U>): Strategy<U> {
   const verifier = createJwtVerifier(options);
   const parameter = options.parameter ?? 'token';
-  if (options.warnUrlLogging !== false && !warned) {
-    warned = true;
-    process.emitWarning(
-      'sockpass jwt-query reads the token from the URL, which proxies and access logs record; ' +
-        'prefer jwt-auth (handshake auth payload). Pass { warnUrlLogging: false } to silence this.',
-      { code: 'SOCKPASS_TOKEN_IN_URL' },
-    );
-  }
+  // Once per strategy, at the first token it reads from a URL.
+  let warn = options.warnUrlLogging !== false;
   return {
     authenticate: async function jwtQueryStrategy(ctx) {
       const raw = ctx.query[parameter];
       if (raw === undefined) return { kind: 'pass' };
+      if (warn) {
+        warn = false;
+        process.emitWarning(
+          'sockpass jwt-query reads the token from the URL, which proxies and access logs record; ' +
+            'prefer jwt-auth (handshake auth payload). Pass { warnUrlLogging: false } to silence this.',
+          { code: 'SOCKPASS_TOKEN_IN_URL' },
+        );
+      }
       // engine.io keeps only the last of repeated parameters, so repetition shows only in the raw URL.
       const repeated = Array.isArray(raw) || countQueryParameter(ctx.request.url, parameter) > 1;
       ctx.forgetQueryParameter(parameter);

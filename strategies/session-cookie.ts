@@ -21,7 +21,7 @@
 import type { IncomingMessage } from 'node:http';
 import createDebug from 'debug';
 import { AuthError, type AuthErrorCode } from '../src/errors.js';
-import { TIMED_OUT, withTimeout } from '../src/timeout.js';
+import { TIMED_OUT, withTimeout } from '../src/time.js';
 import type { AuthResult, AuthSuccess, HandshakeContext, Strategy } from '../src/types.js';
 import { prepareOrigins, type AllowedOrigins } from './origin.js';
 

@@ -75,6 +75,7 @@ export async function startNode(options: NodeOptions): Promise<ClusterNode> {
 
   const auth = new SockPass<ClusterUser>({
     revalidateInterval: 30_000,
+    metrics: true,
     // One count of refused handshakes per address for the whole cluster, in the same Redis.
     rateLimit: handshakeLimits({ redis, keyPrefix: 'cluster:limit', address: { points: 30, duration: 60 } }),
   })

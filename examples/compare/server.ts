@@ -56,7 +56,7 @@ export function createCompareServer(options: CompareOptions = {}): Promise<Examp
 
     // The web app's own login (express-session + passport); the session strategy reads the same session.
     const web = mountWebLogin(app, { ttlSeconds: options.sessionTtl ?? 1800, store: backing.store });
-    const auth = new SockPass<DemoUser>({ refreshBefore: refreshBeforeFor(tokens.ttl) });
+    const auth = new SockPass<DemoUser>({ refreshBefore: refreshBeforeFor(tokens.ttl), metrics: true });
     serveWebLogin(app, {
       loginBody: (user) => ({ ttl: tokens.ttl, ...tokens.issue(user) }),
       // Logging out of the web app cuts every socket of the user, whatever strategy admitted it.

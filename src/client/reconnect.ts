@@ -20,7 +20,7 @@
  */
 import type { Socket } from 'socket.io-client';
 import type { AuthErrorCode } from '../errors.js';
-import { EXPIRED_EVENT, REFUSED_EVENT, REVOKED_EVENT, type AuthNotice } from '../wire.js';
+import { EXPIRED_EVENT, REFUSED_EVENT, REVOKED_EVENT, type AuthNotice } from '../protocol.js';
 import { ClientAuthError, authErrorCode, type ClientAuthErrorCode, type UnauthorizedData } from './errors.js';
 import type { GetToken } from './refresh.js';
 

@@ -8,7 +8,7 @@
  * @module
  */
 import type { Socket } from 'socket.io-client';
-import { REFRESH_EVENT, type RefreshNotice, type RefreshReply } from '../wire.js';
+import { REFRESH_EVENT, type RefreshNotice, type RefreshReply } from '../protocol.js';
 import { ClientAuthError } from './errors.js';
 
 /** The app's source of tokens: its own refresh endpoint, an OAuth library, a cache. */

@@ -89,8 +89,6 @@ export interface AuthorizeSocket extends HandshakeSource {
   data?: unknown;
 }
 
-let warnedOrigins = false;
-
 /**
  * @example
  * ```ts
@@ -108,8 +106,7 @@ export function authorize(options: AuthorizeOptions): (socket: AuthorizeSocket, 
   const userProperty = options.userProperty ?? 'user';
   const success = options.success ?? defaultSuccess;
   const fail = options.fail;
-  if (options.allowedOrigins === undefined && !warnedOrigins) {
-    warnedOrigins = true;
+  if (options.allowedOrigins === undefined) {
     process.emitWarning(
       'sockpass passport.socketio authorize() accepts session cookies from any Origin, as passport.socketio did; ' +
         'pass allowedOrigins to refuse cross-site WebSocket hijacking.',

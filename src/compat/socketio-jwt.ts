@@ -18,20 +18,19 @@
  * @module
  */
 import type { KeyObject } from 'node:crypto';
-import { EventEmitter } from 'node:events';
 import createDebug from 'debug';
 import jwt from 'jsonwebtoken';
 import type { IncomingMessage } from 'node:http';
 import { createHandshakeContext } from '../handshake/context.js';
 import { AuthError, toAuthError, type AuthErrorCode } from '../errors.js';
-import { awaitInBandCredential, type UnauthorizedPayload } from '../life/quarantine.js';
+import type { UnauthorizedPayload } from '../life/quarantine.js';
+import { getState } from '../life/socket-state.js';
 import { SockPass } from '../registry.js';
-import type { SocketLike } from '../socket-like.js';
-import { addWaiter, cleanUpOnDisconnect, createState, deciderFor, getState, setState, type SocketState } from '../life/socket-state.js';
+import { emitOnNamespace, type SocketLike } from '../socketio.js';
 import type { AuthResult, Claims, HandshakeContext, SocketAuth, Strategy } from '../types.js';
 import { algorithmsOfKey, createJwtVerifier, prepareKey, type JwtAlgorithm, type JwtHeader, type JwtKey, type JwtVerifier, type JwtVerifyOptions } from '../../strategies/jwt/verifier.js';
 import { isSameOrigin, prepareOrigins, type AllowedOrigins } from '../../strategies/origin.js';
-import { TIMED_OUT, withTimeout } from '../timeout.js';
+import { TIMED_OUT, withTimeout } from '../time.js';
 import { countQueryParameter } from '../../strategies/jwt-query.js';
 
 /** socketio-jwt's `new UnauthorizedError(code, { message })`: `message`, `inner`, `data`. */
@@ -387,7 +386,8 @@ function eventFlow(options: AuthorizeOptions, settings: Settings) {
   const required = options.required !== false;
   const timeout = options.timeout ?? 5000;
   if (!Number.isInteger(timeout) || timeout <= 0) throw new TypeError('sockpass: `timeout` must be a positive whole number of milliseconds');
-  const context = new SockPass<unknown>().context;
+  // One registry for every socket of this handler: its lifecycle admits, renews and cuts them.
+  const lifecycle = new SockPass<unknown>().lifecycle;
 
   return function socketioJwtConnection(s: object) {
     const socket = s as SocketLike & Record<string, unknown>;
@@ -412,10 +412,7 @@ function eventFlow(options: AuthorizeOptions, settings: Settings) {
         return result;
       },
     };
-    const state: SocketState<unknown> = createState<unknown>(socket, deciderFor(undefined, STRATEGY, strategy));
-    setState(socket, state);
-    socket.on('disconnect', cleanUpOnDisconnect);
-    awaitInBandCredential(socket, state, context, {
+    const state = lifecycle.awaitConnected(socket, STRATEGY, strategy, {
       isolate: required,
       describe: (error) => toPayload(toUnauthorizedError(error, 'event')),
       onSuccess: (_socket, result, renewed) => {
@@ -425,17 +422,13 @@ function eventFlow(options: AuthorizeOptions, settings: Settings) {
       },
     });
     // After the first success, once socket.data.auth is set and the lifecycle started.
-    addWaiter(state, () => emitAuthenticated(socket));
+    state.waiters.push(() => emitAuthenticated(socket));
   };
 }
 
-/**
- * socketio-jwt's server-side event, `io.sockets.on('authenticated', (socket) => …)`.
- * `Namespace#emit` would broadcast to clients, so the namespace's own
- * EventEmitter is called, as Socket.IO does for `connection`.
- */
+/** socketio-jwt's server-side event, `io.sockets.on('authenticated', (socket) => …)`: on the namespace, not to its clients. */
 function emitAuthenticated(socket: SocketLike): void {
-  EventEmitter.prototype.emit.call(socket.nsp, 'authenticated', socket);
+  emitOnNamespace(socket.nsp, 'authenticated', socket);
 }
 
 function eventToken(payload: unknown): unknown {

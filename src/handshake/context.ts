@@ -40,13 +40,15 @@ const EMPTY: Readonly<Record<string, never>> = Object.freeze({});
 type Query = HandshakeContext['query'];
 
 /**
- * Query parameters a strategy took out of the URL, per Engine.IO connection
- * (keyed by its request, which every namespace multiplexed on it shares):
- * Engine.IO's parsed query is shared too, so a second namespace would no
- * longer find a token the first one forgot. Only sockpass's contexts read
+ * Where the query parameters a strategy took out of the URL are kept: on the
+ * Engine.IO connection's request, which every namespace multiplexed on it
+ * shares. Engine.IO's parsed query is shared too, so a second namespace would
+ * no longer find a token the first one forgot. Only sockpass's contexts read
  * it, and it goes with the connection.
  */
-const forgotten = new WeakMap<IncomingMessage, Record<string, string | string[]>>();
+const FORGOTTEN = Symbol('sockpass.forgottenQuery');
+
+type RequestWithForgotten = IncomingMessage & { [FORGOTTEN]?: Record<string, string | string[]> };
 
 /**
  * A class rather than an object literal: its getter and method live on the
@@ -89,7 +91,7 @@ class SocketHandshakeContext implements HandshakeContext {
   /** A null-prototype copy, made on first access (Engine.IO's own object inherits from Object.prototype). */
   get query(): Query {
     if (this.#query === undefined) {
-      const query = Object.assign(Object.create(null) as Record<string, string | string[] | undefined>, this.#source.query, forgotten.get(this.request));
+      const query = Object.assign(Object.create(null) as Record<string, string | string[] | undefined>, this.#source.query, (this.request as RequestWithForgotten)[FORGOTTEN]);
       this.#query = Object.freeze(query);
     }
     return this.#query;
@@ -100,8 +102,8 @@ class SocketHandshakeContext implements HandshakeContext {
     const inUrl = readQueryParameter(url, name);
     const value = inUrl.length > 1 ? inUrl : (this.#source.query[name] as string | undefined) ?? inUrl[0];
     if (value !== undefined) {
-      let kept = forgotten.get(this.request);
-      if (kept === undefined) forgotten.set(this.request, (kept = Object.create(null) as Record<string, string | string[]>));
+      const request = this.request as RequestWithForgotten;
+      const kept = (request[FORGOTTEN] ??= Object.create(null) as Record<string, string | string[]>);
       kept[name] = value;
     }
     delete this.#source.query[name];

@@ -13,7 +13,6 @@
  */
 import createDebug from 'debug';
 import { AuthError, toAuthError } from '../errors.js';
-import { fastPathOf, isThenable, type MaybePromise } from '../immediate.js';
 import { issuedAtMs } from '../issued-at.js';
 import type { AuthResult, AuthSuccess, Claims, HandshakeContext, Strategy } from '../types.js';
 
@@ -33,68 +32,57 @@ export type Decision<U> =
   | { kind: 'deferred'; strategy: string; pending: Strategy<U> };
 
 /**
- * Runs one strategy; a throw or a malformed result becomes a typed failure.
- * Synchronous when the strategy answers on its fast path (`immediate.ts`);
- * the promise it returns otherwise never rejects.
- *
- * `settleNow` written out: its three closures (and their shared context)
- * would be ~300 bytes allocated on every handshake (bench/handshake-cost.ts).
+ * The one reading of what a strategy returned (at the handshake, in-band,
+ * at refresh and revalidation): anything that is not an object with a known
+ * `kind` is a `server_error`; a failure's error becomes an AuthError naming
+ * the strategy.
  */
-export function runStrategy<U>(named: NamedStrategy<U>, ctx: HandshakeContext): MaybePromise<AuthResult<U>> {
-  const { strategy } = named;
-  let result: MaybePromise<AuthResult<U>>;
+export function normalizeResult<U>(result: unknown, strategy: string): AuthResult<U> {
+  if (result === null || typeof result !== 'object') return failure('server_error', 'authentication failed', strategy);
+  const r = result as AuthResult<U>;
+  if (r.kind === 'fail') return { kind: 'fail', error: toAuthError(r.error, strategy) };
+  if (r.kind === 'pass') return r;
+  if (r.kind !== 'success') return failure('server_error', 'authentication failed', strategy);
+  return r;
+}
+
+/** What a strategy that threw is taken to have said. */
+export function failureOf<U>(err: unknown, strategy: string): AuthResult<U> {
+  debug('strategy %s threw: %s', strategy, (err as Error)?.message);
+  return { kind: 'fail', error: toAuthError(err, strategy) };
+}
+
+function failure<U>(code: 'server_error', message: string, strategy: string): AuthResult<U> {
+  return { kind: 'fail', error: new AuthError(code, message, { strategy }) };
+}
+
+/** Runs one strategy on the handshake; never rejects. */
+export async function runStrategy<U>(named: NamedStrategy<U>, ctx: HandshakeContext): Promise<AuthResult<U>> {
   try {
-    const now = fastPathOf(strategy.authenticate);
-    result = now !== undefined ? now.call(strategy, ctx) : strategy.authenticate(ctx);
+    return normalizeResult(await named.strategy.authenticate(ctx), named.name);
   } catch (err) {
-    return thrown(named, err);
+    return failureOf(err, named.name);
   }
-  if (!isThenable(result)) return checked(named, result);
-  return Promise.resolve(result).then(
-    (settled) => checked(named, settled),
-    (err: unknown) => thrown(named, err),
-  );
 }
 
-function thrown<U>(named: NamedStrategy<U>, err: unknown): AuthResult<U> {
-  debug('strategy %s threw: %s', named.name, (err as Error)?.message);
-  return { kind: 'fail', error: toAuthError(err, named.name) };
-}
-
-function checked<U>(named: NamedStrategy<U>, result: AuthResult<U>): AuthResult<U> {
-  if (result === null || typeof result !== 'object') {
-    return { kind: 'fail', error: new AuthError('server_error', 'authentication failed', { strategy: named.name }) };
-  }
-  if (result.kind === 'fail') result.error = toAuthError(result.error, named.name);
-  return result;
-}
-
-/** The decision for a handshake; synchronous when every strategy it ran answered synchronously. */
+/** The decision for a handshake. */
 export function decide<U>(
   chain: readonly NamedStrategy<U>[],
   ctx: HandshakeContext,
   mode: Mode,
   userId: (user: U) => string | undefined,
-): MaybePromise<Decision<U>> {
-  return mode === 'all' ? decideAll(chain, ctx, userId) : decideFirst(chain, ctx, 0, undefined);
+): Promise<Decision<U>> {
+  return mode === 'all' ? decideAll(chain, ctx, userId) : decideFirst(chain, ctx);
 }
 
-/** `first` from chain[from] on; goes async at the first strategy that does, and only then. */
-function decideFirst<U>(
-  chain: readonly NamedStrategy<U>[],
-  ctx: HandshakeContext,
-  from: number,
-  pending: NamedStrategy<U> | undefined,
-): MaybePromise<Decision<U>> {
-  for (let i = from; i < chain.length; i++) {
-    const named = chain[i]!;
-    const result = runStrategy(named, ctx);
-    if (isThenable(result)) {
-      return result.then((settled) => decidedBy(named, settled) ?? decideFirst(chain, ctx, i + 1, pendingAfter(pending, named)));
-    }
-    const decision = decidedBy(named, result);
+/** Mode `first`: in chain order, the first strategy that finds credentials decides. */
+async function decideFirst<U>(chain: readonly NamedStrategy<U>[], ctx: HandshakeContext): Promise<Decision<U>> {
+  let pending: NamedStrategy<U> | undefined;
+  for (const named of chain) {
+    const decision = decidedBy(named, await runStrategy(named, ctx));
     if (decision !== undefined) return decision;
-    pending = pendingAfter(pending, named);
+    // The first in-band strategy that passed is the one the socket waits for.
+    if (pending === undefined && named.strategy.inBand !== undefined) pending = named;
   }
   if (pending !== undefined) return { kind: 'deferred', strategy: pending.name, pending: pending.strategy };
   return { kind: 'fail', error: new AuthError('credentials_required', 'no credentials were provided') };
@@ -105,11 +93,6 @@ function decidedBy<U>(named: NamedStrategy<U>, result: AuthResult<U>): Decision<
   if (result.kind === 'success') return { kind: 'success', strategy: named.name, result };
   if (result.kind === 'fail') return { kind: 'fail', error: result.error };
   return undefined;
-}
-
-/** The first in-band strategy that passed is the one the socket waits for. */
-function pendingAfter<U>(pending: NamedStrategy<U> | undefined, named: NamedStrategy<U>): NamedStrategy<U> | undefined {
-  return pending === undefined && named.strategy.inBand !== undefined ? named : pending;
 }
 
 async function decideAll<U>(

@@ -26,9 +26,9 @@
 import createDebug from 'debug';
 import { RateLimiterMemory, RateLimiterRedis, type RateLimiterAbstract, type RateLimiterRes } from 'rate-limiter-flexible';
 import { AuthError, type AuthErrorCode } from '../errors.js';
-import { recordRateLimited } from '../metrics.js';
+import type { Metrics } from '../metrics.js';
 import type { Decision } from './pipeline.js';
-import { TIMED_OUT, withTimeout } from '../timeout.js';
+import { TIMED_OUT, withTimeout } from '../time.js';
 import type { HandshakeContext } from '../types.js';
 
 const debug = createDebug('sockpass:rate-limit');
@@ -76,7 +76,7 @@ export interface HandshakeLimitsOptions {
 /** What `handshakeLimits()` returns; pass it as `new SockPass({ rateLimit })`. */
 export interface HandshakeLimits {
   /** @internal Runs `decide` unless a limit is reached, and spends points on its refusal or deferral. */
-  readonly decideWithin: <U>(ctx: HandshakeContext, decide: () => Promise<Decision<U>>) => Promise<Decision<U>>;
+  readonly decideWithin: <U>(ctx: HandshakeContext, decide: () => Promise<Decision<U>>, metrics?: Metrics) => Promise<Decision<U>>;
 }
 
 /** Refusals that come after the token's signature verified: only these may count against its subject. */
@@ -123,13 +123,13 @@ export function handshakeLimits(options: HandshakeLimitsOptions = {}): Handshake
   const header = options.trustedProxyHeader?.toLowerCase();
   const addressOf = (ctx: HandshakeContext) => clientAddress(ctx, header);
 
-  const decideWithin = async <U>(ctx: HandshakeContext, decide: () => Promise<Decision<U>>): Promise<Decision<U>> => {
+  const decideWithin = async <U>(ctx: HandshakeContext, decide: () => Promise<Decision<U>>, metrics?: Metrics): Promise<Decision<U>> => {
     const address = addressOf(ctx);
     const subject = bySubject === undefined ? undefined : unverifiedSubject(ctx);
     const byAddressWait = await overLimit(byAddress, address, storeTimeout);
-    if (byAddressWait !== undefined) return refuse('address', byAddressWait, 'too many refused handshakes; retry later');
+    if (byAddressWait !== undefined) return refuse(metrics, 'address', byAddressWait, 'too many refused handshakes; retry later');
     const bySubjectWait = await overLimit(bySubject, subject, storeTimeout);
-    if (bySubjectWait !== undefined) return refuse('subject', bySubjectWait, 'too many refused handshakes; retry later');
+    if (bySubjectWait !== undefined) return refuse(metrics, 'subject', bySubjectWait, 'too many refused handshakes; retry later');
 
     const decision = await decide();
     if (decision.kind === 'fail') {
@@ -138,15 +138,15 @@ export function handshakeLimits(options: HandshakeLimitsOptions = {}): Handshake
       if (VERIFIED_REFUSALS.has(code)) await spend(bySubject, subject, storeTimeout);
     } else if (decision.kind === 'deferred') {
       const over = await spend(pending, address, storeTimeout);
-      if (over !== undefined) return refuse('pending', over, 'too many sockets waiting to authenticate; retry later');
+      if (over !== undefined) return refuse(metrics, 'pending', over, 'too many sockets waiting to authenticate; retry later');
     }
     return decision;
   };
   return { decideWithin };
 }
 
-function refuse<U>(limit: 'address' | 'subject' | 'pending', retryAfter: number, message: string): Decision<U> {
-  recordRateLimited(limit);
+function refuse<U>(metrics: Metrics | undefined, limit: 'address' | 'subject' | 'pending', retryAfter: number, message: string): Decision<U> {
+  metrics?.rateLimited(limit);
   return { kind: 'fail', error: new AuthError('rate_limited', message, { retryAfter }) };
 }
 

@@ -1,14 +1,13 @@
 /**
- * One timer for every socket's deadline (refresh notice, expiry) in this
- * process: an indexed binary min-heap of items ordered by `deadline`, and a
- * single `setTimeout` armed for the earliest one.
+ * A min-heap of items ordered by a deadline (ms epoch), with exact removal:
+ * each item knows its place (`heapIndex`), so cancelling one is O(log n) and
+ * leaves nothing behind.
  *
- * A timer per socket cost ~425 bytes (the Timeout, its closures and their
- * scope) and ~7 µs at every connection; an item here costs a small-integer
- * field on an object the socket already has and 8 bytes of a shared
- * Float64Array, and O(log n) to insert or remove. Removal is
- * exact (each item knows its index), so a disconnected socket leaves nothing
- * behind in the heap.
+ * Given `onDue`, the queue keeps one timer armed for its earliest deadline
+ * and hands each item to `onDue` when its time comes: a registry's sockets
+ * (refresh notice, expiry) share one timer this way. Without `onDue` it is a
+ * plain priority queue the owner drains itself with `takeDue` (the memory
+ * ledger's expiring entries). The clock is injectable for tests.
  *
  * @module
  */
@@ -18,52 +17,60 @@ export interface Deadlined {
   heapIndex: number;
 }
 
+/** Options of a {@link DeadlineQueue}. */
+export interface DeadlineQueueOptions {
+  /** The clock. Default `Date.now`. */
+  now?: () => number;
+}
+
 /** setTimeout's delay is a 32-bit int; a later earliest deadline is reached in steps. */
 const MAX_DELAY = 2 ** 31 - 1;
 
-/** Smallest capacity of the deadline array; it doubles when full and halves when three quarters empty. */
-const MIN_CAPACITY = 64;
+interface Slot<T> {
+  item: T;
+  at: number;
+}
 
 export class DeadlineQueue<T extends Deadlined> {
-  readonly #heap: T[] = [];
-  /**
-   * `#at[i]` is the deadline (ms epoch) of `#heap[i]`. Kept here, unboxed, rather
-   * than on each item: a ms epoch in an object field is a 16-byte heap number
-   * of its own for every queued socket.
-   */
-  #at = new Float64Array(MIN_CAPACITY);
-  readonly #onDue: (item: T) => void;
+  readonly #heap: Array<Slot<T>> = [];
+  readonly #onDue: ((item: T) => void) | undefined;
+  readonly #now: () => number;
   #timer: NodeJS.Timeout | undefined;
   /** The deadline the timer is armed for, to avoid re-arming for a later item. */
   #armedFor = Number.POSITIVE_INFINITY;
 
-  constructor(onDue: (item: T) => void) {
+  constructor(onDue?: (item: T) => void, options: DeadlineQueueOptions = {}) {
     this.#onDue = onDue;
+    this.#now = options.now ?? Date.now;
   }
 
   get size(): number {
     return this.#heap.length;
   }
 
-  /** Whether the one timer is armed; false whenever the queue is empty. */
+  /** Whether the timer is armed; false whenever the queue is empty (and always without `onDue`). */
   get armed(): boolean {
     return this.#timer !== undefined;
   }
 
   /** The deadline `item` is queued at, or NaN when it is not queued. */
   deadlineOf(item: T): number {
-    return item.heapIndex === -1 ? Number.NaN : this.#at[item.heapIndex]!;
+    return item.heapIndex === -1 ? Number.NaN : this.#heap[item.heapIndex]!.at;
+  }
+
+  /** The item with the earliest deadline, without taking it out. */
+  peek(): T | undefined {
+    return this.#heap[0]?.item;
   }
 
   /** Queues `item` at `deadline` (ms epoch), or moves it there if already queued. */
   schedule(item: T, deadline: number): void {
     if (item.heapIndex !== -1) this.#removeAt(item.heapIndex);
     const index = this.#heap.length;
-    if (index === this.#at.length) this.#resize(index * 2);
-    this.#heap.push(item);
-    this.#place(index, item, deadline);
+    this.#heap.push({ item, at: deadline });
+    item.heapIndex = index;
     this.#siftUp(index);
-    if (deadline < this.#armedFor) this.#arm();
+    if (this.#onDue !== undefined && deadline < this.#armedFor) this.#arm();
   }
 
   /** Takes `item` out of the queue; a no-op when it is not queued. */
@@ -74,13 +81,28 @@ export class DeadlineQueue<T extends Deadlined> {
     if (this.#heap.length === 0) this.#disarm();
   }
 
+  /** Takes out and returns the earliest item, if any. */
+  pop(): T | undefined {
+    const head = this.#heap[0];
+    if (head === undefined) return undefined;
+    this.#removeAt(0);
+    return head.item;
+  }
+
+  /** Takes out every item whose deadline is at or before `now`, earliest first. */
+  takeDue(now: number = this.#now()): T[] {
+    const due: T[] = [];
+    while (this.#heap.length > 0 && this.#heap[0]!.at <= now) due.push(this.pop()!);
+    return due;
+  }
+
   #arm(): void {
     if (this.#heap.length === 0) return this.#disarm();
-    const earliest = this.#at[0]!;
+    const earliest = this.#heap[0]!.at;
     clearTimeout(this.#timer);
     this.#armedFor = earliest;
     // Ref'd, like Socket.IO's own ping timers: the queue is empty (and the timer gone) once its sockets are.
-    this.#timer = setTimeout(this.#fire, Math.max(0, Math.min(earliest - Date.now(), MAX_DELAY)));
+    this.#timer = setTimeout(() => this.#fire(), Math.max(0, Math.min(earliest - this.#now(), MAX_DELAY)));
   }
 
   #disarm(): void {
@@ -89,16 +111,13 @@ export class DeadlineQueue<T extends Deadlined> {
     this.#armedFor = Number.POSITIVE_INFINITY;
   }
 
-  readonly #fire = (): void => {
+  #fire(): void {
     this.#timer = undefined;
     this.#armedFor = Number.POSITIVE_INFINITY;
-    const now = Date.now();
     // Items due now are taken out before their callbacks run, so a callback may re-schedule its item.
-    while (this.#heap.length > 0 && this.#at[0]! <= now) {
-      const head = this.#heap[0]!;
-      this.#removeAt(0);
+    for (const item of this.takeDue()) {
       try {
-        this.#onDue(head);
+        this.#onDue!(item);
       } catch (err) {
         // One socket's failure must not stop the others' deadlines; surface it as an uncaught error would.
         process.nextTick(() => {
@@ -107,66 +126,50 @@ export class DeadlineQueue<T extends Deadlined> {
       }
     }
     if (this.#heap.length > 0 && this.#timer === undefined) this.#arm();
-  };
-
-  /** Puts `item` with `deadline` at `index` of both arrays. */
-  #place(index: number, item: T, deadline: number): void {
-    this.#heap[index] = item;
-    this.#at[index] = deadline;
-    item.heapIndex = index;
-  }
-
-  #resize(capacity: number): void {
-    const at = new Float64Array(capacity);
-    at.set(this.#at.subarray(0, this.#heap.length));
-    this.#at = at;
   }
 
   #removeAt(index: number): void {
     const heap = this.#heap;
     const removed = heap[index]!;
-    const lastDeadline = this.#at[heap.length - 1]!;
     const last = heap.pop()!;
-    removed.heapIndex = -1;
-    const size = heap.length;
-    if (index !== size) {
-      this.#place(index, last, lastDeadline);
-      this.#siftDown(index);
-      this.#siftUp(last.heapIndex);
-    }
-    // A spike of sockets must not keep its array once they are gone.
-    if (this.#at.length > MIN_CAPACITY && size < this.#at.length / 4) this.#resize(this.#at.length / 2);
+    removed.item.heapIndex = -1;
+    if (index === heap.length) return;
+    heap[index] = last;
+    last.item.heapIndex = index;
+    this.#siftDown(index);
+    this.#siftUp(last.item.heapIndex);
+  }
+
+  #place(index: number, slot: Slot<T>): void {
+    this.#heap[index] = slot;
+    slot.item.heapIndex = index;
   }
 
   #siftUp(index: number): void {
     const heap = this.#heap;
-    const at = this.#at;
-    const item = heap[index]!;
-    const deadline = at[index]!;
+    const slot = heap[index]!;
     while (index > 0) {
-      const parentIndex = (index - 1) >> 1;
-      if (at[parentIndex]! <= deadline) break;
-      this.#place(index, heap[parentIndex]!, at[parentIndex]!);
-      index = parentIndex;
+      const parent = (index - 1) >> 1;
+      if (heap[parent]!.at <= slot.at) break;
+      this.#place(index, heap[parent]!);
+      index = parent;
     }
-    this.#place(index, item, deadline);
+    this.#place(index, slot);
   }
 
   #siftDown(index: number): void {
     const heap = this.#heap;
-    const at = this.#at;
     const n = heap.length;
-    const item = heap[index]!;
-    const deadline = at[index]!;
+    const slot = heap[index]!;
     for (;;) {
       const left = 2 * index + 1;
       if (left >= n) break;
       const right = left + 1;
-      const child = right < n && at[right]! < at[left]! ? right : left;
-      if (at[child]! >= deadline) break;
-      this.#place(index, heap[child]!, at[child]!);
+      const child = right < n && heap[right]!.at < heap[left]!.at ? right : left;
+      if (heap[child]!.at >= slot.at) break;
+      this.#place(index, heap[child]!);
       index = child;
     }
-    this.#place(index, item, deadline);
+    this.#place(index, slot);
   }
 }

@@ -18,9 +18,9 @@
  * @module
  */
 import createDebug from 'debug';
-import type { SocketLike } from '../socket-like.js';
+import type { SocketLike } from '../socketio.js';
 import type { SocketAuth } from '../types.js';
-import { FORBIDDEN_EVENT, REFRESH_EVENT, type ForbiddenNotice } from '../wire.js';
+import { FORBIDDEN_EVENT, REFRESH_EVENT, type ForbiddenNotice } from '../protocol.js';
 
 const debug = createDebug('sockpass:guard');
 

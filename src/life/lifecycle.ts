@@ -1,54 +1,90 @@
 /**
- * The one owner of a socket's authenticated life, from admission to the cut:
+ * The Lifecycle: the one owner of the authenticated life of every socket one
+ * registry admits, from admission to the cut. Each `SockPass` makes one; it
+ * holds the registry's options, its revocation ledger, its deadline queue,
+ * the namespaces it watches and its metrics, and nothing is shared between
+ * two registries.
  *
  * - **admission**: the revocation ledger (one synchronous lookup in this
  *   node's view) and the expiry are checked at every point a credential is
  *   admitted: after a handshake strategy succeeds, at `connection` before any
  *   room is joined, at in-band authentication, refresh, anonymous upgrade and
- *   recovery (`recovery.ts` judges restored sessions with `recoveryRefusal`);
- * - **rooms**: an admitted socket joins `user:<id>` (and `session:<sid>`) so
- *   `revoke()` finds it on every node;
- * - **deadline**: one per socket, in a queue shared by all (`deadline-queue.ts`):
- *   `auth:refresh` `refreshBefore` ms ahead, the cut at expiry;
- * - **renewal**: a refresh or second `authenticate` event swaps the credential
- *   (same user; a refresh never removes an expiry the socket had);
+ *   recovery;
+ * - **start**: an admitted socket joins `user:<id>` (and `session:<sid>`) so
+ *   `revoke()` finds it on every node, gets its deadline, listens for
+ *   refreshes, and the handlers that waited for it run;
+ * - **deadline**: `auth:refresh` `refreshBefore` ms ahead, the cut at expiry;
+ * - **renewal** and **upgrade**: a refresh or second `authenticate` event
+ *   swaps the credential (same user; a refresh never removes an expiry the
+ *   socket had); an anonymous socket becomes a user's;
+ * - **quarantine release**: a socket that authenticated in-band starts;
  * - **the cut**: `auth:expired` / `auth:revoked` / `auth:refused`, then a disconnect.
  *
- * Refresh (`refresh.ts`), revalidation (`revalidate.ts`), quarantine,
- * revocation and recovery call into this module; it imports none of them.
+ * Refresh, revalidation, quarantine, recovery and revocation are the files
+ * beside this one; each is a function of the Lifecycle and calls its methods.
  *
  * @module
  */
+import { EventEmitter } from 'node:events';
 import createDebug from 'debug';
-import { AuthError } from '../errors.js';
+import { AuthError, toAuthError } from '../errors.js';
 import { issuedAtMs } from '../issued-at.js';
-import { holdsNothing, type CredentialFacts } from '../revocation/ledger.js';
-import { metricsOn, recordExpiry, socketAuthenticated } from '../metrics.js';
-import type { RegistryContext } from '../registry-context.js';
-import type { SocketLike } from '../socket-like.js';
+import type { Metrics } from '../metrics.js';
+import type { Decision } from '../handshake/pipeline.js';
+import type { CredentialFacts, RevocationLedger } from '../revocation/ledger.js';
+import { revokeSockets, type RevokeOptions, type RevokeTarget } from '../revocation/revoke.js';
+import type { AdapterLike, NamespaceLike, ServerLike, SocketLike } from '../socketio.js';
+import type { AuthSuccess, Claims, FailureEvent, SocketAuth, Strategy } from '../types.js';
+import { EXPIRED_EVENT, REFRESH_EVENT, REVOKED_EVENT, type AuthNotice, type RefreshNotice } from '../protocol.js';
 import { DeadlineQueue } from './deadline-queue.js';
-import { addCleanup, cleanUpEverySocketWith, cleanUpOnDisconnect, createState, deciderFor, getState, setState, toSocketAuth, type SocketState } from './socket-state.js';
-import type { AuthSuccess, Claims, SocketAuth, Strategy } from '../types.js';
-import { EXPIRED_EVENT, REFRESH_EVENT, REVOKED_EVENT, type AuthNotice, type RefreshNotice } from '../wire.js';
+import { NamespaceBook } from './namespace-book.js';
+import { startQuarantine, type InBandWaitOptions, type QuarantinedSocket } from './quarantine.js';
+import { guardRecovery } from './recovery.js';
+import { listenForRefresh } from './refresh.js';
+import { startRevalidation } from './revalidate.js';
+import { getState, setState, SocketState, toSocketAuth } from './socket-state.js';
 
 const debug = createDebug('sockpass:lifecycle');
 
-/** Every socket's next deadline (refresh notice or expiry), on one timer. */
-const deadlines = new DeadlineQueue<SocketState<any>>(onDeadline);
-
-/** How many sockets have a deadline queued: for tests that prove none is left behind. */
-export function queuedDeadlines(): number {
-  return deadlines.size;
+/**
+ * The options that shape an authenticated socket's life after admission: the
+ * rooms it joins, when it is asked to refresh, how long a refresh may take,
+ * how often a session is re-checked. `new SockPass()` takes each of them as
+ * optional and fills in the default given here.
+ */
+export interface LifecycleOptions<U> {
+  /**
+   * Stable id of a user, for the `user:<id>` room, the revocation ledger and
+   * comparing users. A number is used as its decimal string, everywhere.
+   */
+  userId: (user: U) => string | number | undefined;
+  /**
+   * Name of the room every socket of a user id joins; `revoke(io, { user })`
+   * disconnects that room on every node. Default `user:<id>`.
+   */
+  userRoom: (id: string) => string;
+  /**
+   * Name of the room every socket of a session id joins; `revoke(io, { session })`
+   * disconnects that room on every node. Default `session:<sid>`.
+   */
+  sessionRoom: (sid: string) => string;
+  /** Ms before expiry to send `auth:refresh` (0: never ask; clients may still refresh unasked). Default 0. */
+  refreshBefore: number;
+  /**
+   * Longest wait for the strategy to verify an in-band refresh (a JWKS key
+   * resolver or an `isRevoked` hook that hangs); past it the refresh is refused with `server_error`.
+   * In ms; default 10 000.
+   */
+  refreshTimeout: number;
+  /** Ms between re-checks of credentials that can be revalidated (sessions); 0 disables. Default 0. */
+  revalidateInterval: number;
+  /**
+   * Let an in-band refresh to a credential without expiry remove the expiry the
+   * socket had. Default false: the socket keeps its deadline, and must refresh
+   * again with an expiring credential before it.
+   */
+  allowRefreshToRemoveExpiry: boolean;
 }
-
-/** The one cleanup step for every socket's deadline; a no-op for a socket with none queued. */
-function cancelDeadline(state: SocketState<any>): void {
-  deadlines.cancel(state);
-}
-cleanUpEverySocketWith(cancelDeadline);
-
-// ---------------------------------------------------------------------------
-// Admission
 
 /** What the admission check reads: an `AuthSuccess`, or a `socket.data.auth` (dates already revived). */
 export interface Credential<U> {
@@ -62,50 +98,500 @@ export interface Credential<U> {
   expiresAt?: Date | null;
 }
 
+/** What a Lifecycle is made of: everything `new SockPass(options)` resolved. */
+export interface LifecycleParts<U> {
+  options: LifecycleOptions<U>;
+  ledger: RevocationLedger;
+  /** Ms a revocation is kept, or undefined for the default (see `revoke.ts`). */
+  revocationTtl: number | undefined;
+  metrics: Metrics | undefined;
+  /** The strategies registered so far (an anonymous socket upgrades with one; a recovered socket refreshes with one). */
+  strategies: ReadonlyMap<string, Strategy<U>>;
+}
+
 const REVOKED = 'credentials have been revoked';
 
-/**
- * `token_revoked` when the ledger holds a revocation that covers this
- * credential, else undefined. Synchronous: this node's view, never Redis.
- */
-export function revocationOf<U>(ctx: RegistryContext<U>, credential: Credential<U>): AuthError | undefined {
-  if (holdsNothing(ctx.ledger)) return undefined;
-  const facts: CredentialFacts = {};
-  if (!credential.anonymous) facts.user = ctx.options.userId(credential.user);
-  if (credential.session !== undefined) facts.session = credential.session;
-  if (credential.tokenId !== undefined) facts.tokenId = credential.tokenId;
-  const issuedAt = issuedAtMs(credential);
-  if (issuedAt !== undefined) facts.issuedAt = issuedAt;
-  return ctx.ledger.isRevoked(facts) === undefined ? undefined : new AuthError('token_revoked', REVOKED);
+export class Lifecycle<U> {
+  readonly options: LifecycleOptions<U>;
+  /** Where revocations are recorded and every admission looks them up. */
+  readonly ledger: RevocationLedger;
+  readonly revocationTtl: number | undefined;
+  readonly metrics: Metrics | undefined;
+  /** Every socket's next deadline (refresh notice or expiry), on one timer. */
+  readonly deadlines = new DeadlineQueue<SocketState<U>>((state) => this.#onDeadline(state));
+  /**
+   * Namespaces where a socket of this registry authenticated (for revocation
+   * on every node). Never one only an unauthenticated handshake reached:
+   * attackers could grow it, and `revoke()` would re-create cleaned-up
+   * dynamic namespaces from it.
+   */
+  readonly namespaces = new NamespaceBook();
+  /** Sockets in quarantine, per adapter: rooms joined meanwhile are taken back and kept for later. */
+  readonly quarantined = new WeakMap<AdapterLike, Map<string, QuarantinedSocket>>();
+  /**
+   * The strategy's re-check (sessions) of each record this lifecycle wrote:
+   * connectionStateRecovery on the in-memory adapter hands the same
+   * `data.auth` object back to the restored socket, and its revalidation
+   * must survive the recovery.
+   */
+  readonly #revalidators = new WeakMap<SocketAuth<U>, NonNullable<AuthSuccess<U>['revalidate']>>();
+  /** Adapters whose restores this lifecycle judges. */
+  readonly judgedAdapters = new WeakSet<AdapterLike>();
+  /**
+   * The latest expiry (ms epoch) of any credential this registry admitted, or
+   * Infinity once it admitted one that does not expire: the default lifetime
+   * of a revocation.
+   */
+  latestExpiry = Number.NEGATIVE_INFINITY;
+  readonly #strategies: ReadonlyMap<string, Strategy<U>>;
+  readonly #watched = new WeakSet<object>();
+  readonly #events = new EventEmitter();
+  /** A throwing `failure` listener is reported once per registry. */
+  #warnedListener = false;
+
+  constructor(parts: LifecycleParts<U>) {
+    this.options = parts.options;
+    this.ledger = parts.ledger;
+    this.revocationTtl = parts.revocationTtl;
+    this.metrics = parts.metrics;
+    this.#strategies = parts.strategies;
+    this.#events.setMaxListeners(0);
+  }
+
+  /** The strategy registered under `name`. */
+  strategy(name: string): Strategy<U> | undefined {
+    return this.#strategies.get(name);
+  }
+
+  /** The user's id as every part of sockpass compares it: a string, or undefined for none. */
+  userIdOf(user: U): string | undefined {
+    const id = this.options.userId(user);
+    return id === undefined || id === null || id === '' ? undefined : String(id);
+  }
+
+  // -------------------------------------------------------------------------
+  // Failure listeners
+
+  onFailure(listener: (failure: FailureEvent) => void): void {
+    this.#events.on('failure', listener);
+  }
+
+  offFailure(listener: (failure: FailureEvent) => void): void {
+    this.#events.off('failure', listener);
+  }
+
+  /**
+   * Tells `failure` listeners; false when one threw. A listener is app code
+   * (the documented place for a rate limiter): its throw is reported and
+   * contained here, since it would otherwise escape from a promise callback
+   * or a timer and take the process down.
+   */
+  report(socket: SocketLike, error: AuthError): boolean {
+    debug('refused %s on %s: %s (%s)', socket.handshake.address, socket.nsp.name, error.code, error.strategy ?? '-');
+    if (this.#events.listenerCount('failure') === 0) return true;
+    const failure: FailureEvent = { code: error.code, strategy: error.strategy, namespace: socket.nsp.name, address: socket.handshake.address };
+    try {
+      this.#events.emit('failure', failure);
+      return true;
+    } catch (err) {
+      debug('a failure listener threw: %s', (err as Error)?.message);
+      if (!this.#warnedListener) {
+        this.#warnedListener = true;
+        process.emitWarning(`sockpass: a 'failure' listener threw (${(err as Error)?.message ?? String(err)}); refusals it saw became server_error`, {
+          code: 'SOCKPASS_FAILURE_LISTENER_THREW',
+        });
+      }
+      return false;
+    }
+  }
+
+  // -------------------------------------------------------------------------
+  // Watching namespaces
+
+  /**
+   * Hooks a namespace once: its recoveries are judged, and our listener runs
+   * on `connect`, which Socket.IO emits just before its alias `connection`,
+   * so it runs before the app's under either name (an `onAny` added in
+   * `io.on('connect')` must already be deferred).
+   */
+  watch(nsp: NamespaceLike): void {
+    if (this.#watched.has(nsp)) return;
+    this.#watched.add(nsp);
+    guardRecovery(this, nsp);
+    nsp.prependListener('connect', (socket: SocketLike) => this.#connected(socket));
+  }
+
+  // -------------------------------------------------------------------------
+  // Admission
+
+  /**
+   * `token_revoked` when the ledger holds a revocation that covers this
+   * credential, else undefined. Synchronous: this node's view, never Redis.
+   */
+  revocationOf(credential: Credential<U>): AuthError | undefined {
+    const facts: CredentialFacts = {};
+    if (!credential.anonymous) facts.user = this.userIdOf(credential.user);
+    if (credential.session !== undefined) facts.session = credential.session;
+    if (credential.tokenId !== undefined) facts.tokenId = credential.tokenId;
+    const issuedAt = issuedAtMs(credential);
+    if (issuedAt !== undefined) facts.issuedAt = issuedAt;
+    return this.ledger.isRevoked(facts) === undefined ? undefined : new AuthError('token_revoked', REVOKED);
+  }
+
+  /**
+   * Applies a handshake's decision to its socket: a refusal is reported and
+   * returned; a success is checked against the ledger (a revoke during the
+   * verification wins) and recorded on the socket; a deferral leaves the
+   * socket pending for its in-band credential. Returns the error for `next`.
+   */
+  admitHandshake(socket: SocketLike, decision: Decision<U>, startedAt: number): AuthError | undefined {
+    if (decision.kind === 'fail') {
+      this.metrics?.handshake(decision.error.strategy, decision.error.code, startedAt);
+      const reported = this.report(socket, decision.error);
+      return reported ? decision.error : new AuthError('server_error', 'authentication failed', { strategy: decision.error.strategy });
+    }
+    if (decision.kind === 'success') {
+      const revoked = this.revocationOf(decision.result);
+      if (revoked !== undefined) {
+        this.metrics?.handshake(decision.strategy, revoked.code, startedAt);
+        this.report(socket, revoked);
+        return revoked;
+      }
+    }
+    // Mode `all` ('a+b') decides by no strategy alone: no in-band refresh for the socket.
+    const strategy = decision.kind === 'deferred' ? decision.pending : this.strategy(decision.strategy);
+    const state = new SocketState<U>(socket, this, decision.strategy, strategy);
+    if (decision.kind === 'success') {
+      state.status = 'authenticated';
+      this.#record(state, toSocketAuth(decision.strategy, decision.result), decision.result.revalidate);
+    }
+    setState(socket, state);
+    this.metrics?.handshake(decision.strategy, decision.kind, startedAt);
+    return undefined;
+  }
+
+  /**
+   * Whether a session Socket.IO is about to restore may be: its `data.auth`
+   * exists (a quarantined socket has none), has not expired and is not revoked.
+   * Dates a serializing adapter turned into strings or numbers are revived.
+   */
+  recoveryRefusal(data: unknown): AuthError | undefined {
+    const auth = (data as { auth?: unknown } | null | undefined)?.auth;
+    if (typeof auth !== 'object' || auth === null) return new AuthError('credentials_required', 'the session never authenticated');
+    const a = auth as SocketAuth<U>;
+    const expiresAt = reviveDate(a.expiresAt);
+    if (expiresAt === undefined || isExpired(expiresAt, Date.now())) return new AuthError('token_expired', 'credential has expired');
+    return this.revocationOf({
+      user: a.user,
+      anonymous: a.anonymous === true,
+      session: typeof a.session === 'string' ? a.session : undefined,
+      tokenId: typeof a.tokenId === 'string' ? a.tokenId : undefined,
+      // Absent: the claims' iat tells; anything that is not a date is unknown age.
+      issuedAt: a.issuedAt === undefined ? undefined : (reviveDate(a.issuedAt) ?? null),
+      claims: typeof a.claims === 'object' && a.claims !== null ? a.claims : undefined,
+    });
+  }
+
+  // -------------------------------------------------------------------------
+  // Start
+
+  /** A socket reached `connect` on a watched namespace. */
+  #connected(socket: SocketLike): void {
+    let state = getState<U>(socket);
+    if (state === undefined) {
+      if (!socket.recovered) return;
+      state = this.#resumeRecovered(socket);
+      if (state !== undefined) this.start(socket, state);
+      return;
+    }
+    // Another registry's socket (this one is attached to the whole Server): not ours to start.
+    if (state.owner !== this) return;
+    this.#cleanUpOnDisconnect(socket, state);
+    if (state.status === 'pending') startQuarantine(this, socket, state, { isolate: true });
+    else this.start(socket, state);
+  }
+
+  #cleanUpOnDisconnect(socket: SocketLike, state: SocketState<U>): void {
+    socket.on('disconnect', () => state.runCleanup());
+    state.cleanup.push(() => this.deadlines.cancel(state));
+  }
+
+  /**
+   * Starts the authenticated life of a socket whose `data.auth` is set:
+   * re-checks the ledger (a revoke may have landed between the middleware's
+   * check and now), joins its revocation rooms, arms its deadline, listens
+   * for refreshes and revalidates, then runs the handlers that waited.
+   */
+  start(socket: SocketLike, state: SocketState<U>): void {
+    // The record sockpass wrote, not whatever a later middleware left in socket.data.
+    const auth = state.auth;
+    if (auth === undefined) return;
+    const revoked = this.revocationOf(auth);
+    if (revoked !== undefined) {
+      this.report(socket, revoked);
+      this.cut(socket, REVOKED_EVENT, revoked);
+      return;
+    }
+    this.namespaces.add(socket.nsp);
+    this.#noteLifetime(auth);
+    this.#joinRooms(socket, auth);
+    this.#scheduleExpiry(socket, state, auth.expiresAt);
+    if (!socket.connected) return;
+    this.#count(state);
+    listenForRefresh(this, socket, state);
+    startRevalidation(this, socket, state);
+    for (const run of state.takeWaiters()) run();
+  }
+
+  /** Quarantine release: a socket that authenticated in-band gets its `data.auth` and starts. */
+  release(socket: SocketLike, state: SocketState<U>, result: AuthSuccess<U>): void {
+    state.status = 'authenticated';
+    this.#record(state, toSocketAuth(state.strategyName, result), result.revalidate);
+    this.start(socket, state);
+  }
+
+  /**
+   * The compat seam (`sockpass/compat/socketio-jwt`'s event flow): a socket
+   * already connected, with no sockpass state, waits for its credential in
+   * `strategy`'s in-band event as a deferred handshake would.
+   */
+  awaitConnected(socket: SocketLike, strategyName: string, strategy: Strategy<U>, options: InBandWaitOptions<U>): SocketState<U> {
+    const state = new SocketState<U>(socket, this, strategyName, strategy);
+    setState(socket, state);
+    this.#cleanUpOnDisconnect(socket, state);
+    startQuarantine(this, socket, state, options);
+    return state;
+  }
+
+  #record(state: SocketState<U>, auth: SocketAuth<U>, revalidate: AuthSuccess<U>['revalidate']): void {
+    state.record(auth, revalidate);
+    if (revalidate !== undefined) this.#revalidators.set(auth, revalidate);
+  }
+
+  /** The authenticated-sockets gauge: +1 here, -1 on disconnect. */
+  #count(state: SocketState<U>): void {
+    if (this.metrics === undefined || state.counted) return;
+    state.counted = true;
+    const { socket } = state;
+    this.metrics.socketAuthenticated(state.strategyName, socket.nsp.name, 1);
+    state.cleanup.push(() => this.metrics!.socketAuthenticated(state.strategyName, socket.nsp.name, -1));
+  }
+
+  /**
+   * A socket restored by connectionStateRecovery: its session was judged
+   * before Socket.IO built it (`recovery.ts`), so it gets its state back from
+   * `socket.data.auth` and starts as any other. Undefined when it was cut: no
+   * `data.auth` (restored on a namespace sockpass did not judge), or expired meanwhile.
+   */
+  #resumeRecovered(socket: SocketLike): SocketState<U> | undefined {
+    const auth = socket.data.auth as SocketAuth<U> | undefined;
+    if (auth === undefined || auth === null || typeof auth !== 'object') {
+      debug('socket %s: recovered without authentication, disconnecting', socket.id);
+      const error = new AuthError('credentials_required', 'authentication did not complete before the connection dropped');
+      this.report(socket, error);
+      this.tellAndDisconnect(socket, 'unauthorized', { message: error.message, data: error.data });
+      return undefined;
+    }
+    // A serializing adapter may hand back strings; ours keeps the Dates.
+    auth.expiresAt = reviveDate(auth.expiresAt) ?? null;
+    if (auth.issuedAt !== undefined) auth.issuedAt = reviveDate(auth.issuedAt) ?? null;
+    // The record names the strategy it was registered under.
+    const state = new SocketState<U>(socket, this, auth.strategy, this.strategy(auth.strategy));
+    state.record(auth, this.#revalidators.get(auth));
+    setState(socket, state);
+    this.#cleanUpOnDisconnect(socket, state);
+    debug('socket %s: recovered, credential expires %s', socket.id, auth.expiresAt?.toISOString() ?? 'never');
+    if (isExpired(auth.expiresAt, Date.now())) {
+      this.expire(socket, state);
+      return undefined;
+    }
+    // Authenticated only now, so onAuthenticated handlers never see a socket being cut.
+    state.status = 'authenticated';
+    return state;
+  }
+
+  #joinRooms(socket: SocketLike, auth: SocketAuth<U>): void {
+    const rooms: string[] = [];
+    const id = auth.anonymous ? undefined : this.userIdOf(auth.user);
+    if (id !== undefined) rooms.push(this.options.userRoom(id));
+    if (auth.session !== undefined) rooms.push(this.options.sessionRoom(auth.session));
+    if (rooms.length > 0) void socket.join(rooms);
+  }
+
+  /** Keeps the latest expiry this registry admitted: the default lifetime of a revocation. */
+  #noteLifetime(auth: SocketAuth<U>): void {
+    if (auth.anonymous) return;
+    const expires = auth.expiresAt === null ? Number.POSITIVE_INFINITY : auth.expiresAt.getTime();
+    if (expires > this.latestExpiry) this.latestExpiry = expires;
+  }
+
+  // -------------------------------------------------------------------------
+  // Deadline
+
+  /**
+   * Sets the socket's deadline: `refreshBefore` ms ahead of `expiresAt` (but
+   * not before half the remaining life) it is asked for a refresh
+   * (`auth:refresh`) when its strategy can take one, and at `expiresAt` it is
+   * told `auth:expired` and disconnected. Re-arming replaces the previous deadline.
+   */
+  #scheduleExpiry(socket: SocketLike, state: SocketState<U>, expiresAt: Date | null): void {
+    this.deadlines.cancel(state);
+    state.noticeDue = false;
+    if (expiresAt === null) return;
+    const exp = expiresAt.getTime();
+    const now = Date.now();
+    // An Invalid Date must not leave a socket without a deadline: fail closed.
+    if (isExpired(expiresAt, now)) return this.expire(socket, state);
+    const refreshBefore = state.strategy?.authenticateCredential === undefined ? 0 : this.options.refreshBefore;
+    if (refreshBefore > 0) {
+      state.noticeDue = true;
+      // Never before half the remaining life: a refreshBefore longer than the tokens' life
+      // would otherwise ask again the moment each refresh lands, in a loop.
+      this.deadlines.schedule(state, Math.max(exp - refreshBefore, now + (exp - now) / 2));
+    } else {
+      this.deadlines.schedule(state, exp);
+    }
+  }
+
+  /** The queued deadline came: the refresh notice while `noticeDue`, else the expiry itself. */
+  #onDeadline(state: SocketState<U>): void {
+    const { socket } = state;
+    if (!socket.connected) return;
+    if (!state.noticeDue) return this.expire(socket, state);
+    state.noticeDue = false;
+    const expiresAt: Date | null | undefined = state.auth?.expiresAt;
+    // The expiry the notice was armed for; a record without a valid one fails closed.
+    if (!(expiresAt instanceof Date) || isExpired(expiresAt, Date.now())) return this.expire(socket, state);
+    debug('socket %s: asking for a refresh before %s', socket.id, expiresAt.toISOString());
+    const notice: RefreshNotice = { expiresAt: expiresAt.toISOString() };
+    socket.emit(REFRESH_EVENT, notice);
+    this.deadlines.schedule(state, expiresAt.getTime());
+  }
+
+  /**
+   * A revalidation moved the credential's expiry (a rolling session): re-arm
+   * the deadline. A revalidation never removes an expiry (null keeps the old one).
+   */
+  moveExpiry(socket: SocketLike, state: SocketState<U>, expiresAt: Date | null | undefined): void {
+    const auth = state.auth;
+    if (expiresAt === undefined || expiresAt === null || auth === undefined) return;
+    if (auth.expiresAt?.getTime() === expiresAt.getTime()) return;
+    auth.expiresAt = expiresAt;
+    this.#noteLifetime(auth);
+    this.#scheduleExpiry(socket, state, expiresAt);
+  }
+
+  // -------------------------------------------------------------------------
+  // Renewal and upgrade
+
+  /**
+   * A fresh credential for an authenticated socket (in-band refresh, a second
+   * `authenticate` event): it must name the same user and not be revoked;
+   * claims and expiry move, the socket stays. Throws the AuthError to report.
+   * A credential without expiry keeps the socket's deadline unless
+   * `allowRefreshToRemoveExpiry`.
+   */
+  renew(socket: SocketLike, state: SocketState<U>, result: AuthSuccess<U>): void {
+    const current = state.auth;
+    const before = current === undefined || current.anonymous ? undefined : this.userIdOf(current.user);
+    if (before === undefined || this.userIdOf(result.user) !== before) {
+      throw new AuthError('user_mismatch', 'the new credential names another user', { strategy: state.strategyName });
+    }
+    const had = current?.expiresAt ?? null;
+    if ((result.expiresAt ?? null) === null && had !== null && !this.options.allowRefreshToRemoveExpiry) {
+      debug('socket %s: the new credential does not expire; keeping the deadline it had', socket.id);
+      result = { ...result, expiresAt: had };
+    }
+    this.#swapCredential(socket, state, state.strategyName, state.strategy, result);
+  }
+
+  /**
+   * An anonymous socket proved who it is (see `anonymous({ upgrade })`): it
+   * becomes an ordinary authenticated socket of `strategyName`, joins its user
+   * room, and gets the new credential's expiry.
+   */
+  upgrade(socket: SocketLike, state: SocketState<U>, strategyName: string, strategy: Strategy<U>, result: AuthSuccess<U>): void {
+    if (result.anonymous || this.userIdOf(result.user) === undefined) {
+      throw new AuthError('credentials_required', 'the upgrade credential names no user', { strategy: strategyName });
+    }
+    const auth = this.#swapCredential(socket, state, strategyName, strategy, result);
+    this.#joinRooms(socket, auth);
+    debug('socket %s: anonymous socket upgraded by %s', socket.id, strategyName);
+  }
+
+  /** Applies a verified credential; the ledger check and the change are one synchronous step, so a revoke cannot slip between. */
+  #swapCredential(
+    socket: SocketLike,
+    state: SocketState<U>,
+    strategyName: string,
+    strategy: Strategy<U> | undefined,
+    result: AuthSuccess<U>,
+  ): SocketAuth<U> {
+    const revoked = this.revocationOf(result);
+    if (revoked !== undefined) {
+      revoked.strategy = strategyName;
+      throw revoked;
+    }
+    if (strategyName !== state.strategyName && state.counted) {
+      // An anonymous socket upgraded: it moves between the gauge's strategy labels.
+      this.metrics?.socketAuthenticated(state.strategyName, socket.nsp.name, -1);
+      this.metrics?.socketAuthenticated(strategyName, socket.nsp.name, 1);
+    }
+    state.strategyName = strategyName;
+    state.strategy = strategy;
+    const auth = toSocketAuth(strategyName, result);
+    // A refreshed token does not carry the session's revalidation: the socket keeps the one it had.
+    this.#record(state, auth, result.revalidate ?? state.revalidate);
+    this.#noteLifetime(auth);
+    this.#scheduleExpiry(socket, state, auth.expiresAt);
+    return auth;
+  }
+
+  // -------------------------------------------------------------------------
+  // The cut
+
+  /** Tells the client why (`event` with its arguments), then disconnects this namespace's socket. */
+  tellAndDisconnect(socket: SocketLike, event: string, ...args: unknown[]): void {
+    if (!socket.connected) return;
+    socket.emit(event, ...args);
+    socket.disconnect();
+  }
+
+  /** The cut: `event` with `{ code, message }`, then the disconnect. */
+  cut(socket: SocketLike, event: string, error: AuthError): void {
+    if (!socket.connected) return;
+    debug('socket %s: %s (%s)', socket.id, event, error.code);
+    const notice: AuthNotice = { code: error.code, message: error.message };
+    this.tellAndDisconnect(socket, event, notice);
+  }
+
+  /** The credential expired: `auth:expired`, then the disconnect. */
+  expire(socket: SocketLike, state: SocketState<U>): void {
+    if (socket.connected) this.metrics?.expiry(state.strategyName);
+    this.cut(socket, EXPIRED_EVENT, new AuthError('token_expired', 'credential has expired'));
+  }
+
+  /** A refusal of an in-band credential: reported, then the cut. */
+  refuse(socket: SocketLike, event: string, err: unknown, strategy: string): AuthError {
+    const error = toAuthError(err, strategy);
+    this.report(socket, error);
+    this.cut(socket, event, error);
+    return error;
+  }
+
+  // -------------------------------------------------------------------------
+  // Revocation
+
+  /** `auth.revoke()`: records in the ledger, then cuts the matching sockets on every node. */
+  revoke(io: ServerLike | NamespaceLike, target: RevokeTarget, options?: RevokeOptions): Promise<void> {
+    return revokeSockets(this, io, target, options);
+  }
 }
 
 /** True when `expiresAt` has passed, or is an Invalid Date (fail closed). */
 function isExpired(expiresAt: Date | null | undefined, now: number): boolean {
   if (expiresAt === null || expiresAt === undefined) return false;
-  const t = expiresAt.getTime();
-  return !(t > now);
-}
-
-/**
- * Whether a session Socket.IO is about to restore may be: its `data.auth`
- * exists (a quarantined socket has none), has not expired and is not revoked.
- * Dates a serializing adapter turned into strings or numbers are revived.
- */
-export function recoveryRefusal<U>(ctx: RegistryContext<U>, data: unknown): AuthError | undefined {
-  const auth = (data as { auth?: unknown } | null | undefined)?.auth;
-  if (typeof auth !== 'object' || auth === null) return new AuthError('credentials_required', 'the session never authenticated');
-  const a = auth as SocketAuth<U>;
-  const expiresAt = reviveDate(a.expiresAt);
-  if (expiresAt === undefined || isExpired(expiresAt, Date.now())) return new AuthError('token_expired', 'credential has expired');
-  return revocationOf(ctx, {
-    user: a.user,
-    anonymous: a.anonymous === true,
-    session: typeof a.session === 'string' ? a.session : undefined,
-    tokenId: typeof a.tokenId === 'string' ? a.tokenId : undefined,
-    // Absent: the claims' iat tells; anything that is not a date is unknown age.
-    issuedAt: a.issuedAt === undefined ? undefined : (reviveDate(a.issuedAt) ?? null),
-    claims: typeof a.claims === 'object' && a.claims !== null ? a.claims : undefined,
-  });
+  return !(expiresAt.getTime() > now);
 }
 
 /** A Date, or null for none; undefined for something that is not a date (a tampered or mangled session). */
@@ -113,259 +599,4 @@ function reviveDate(value: unknown): Date | null | undefined {
   if (value === null || value === undefined) return null;
   const date = value instanceof Date ? value : typeof value === 'string' || typeof value === 'number' ? new Date(value) : undefined;
   return date === undefined || Number.isNaN(date.getTime()) ? undefined : date;
-}
-
-/** Keeps the latest expiry this registry admitted: the default lifetime of a revocation. */
-function noteLifetime<U>(ctx: RegistryContext<U>, auth: SocketAuth<U>): void {
-  if (auth.anonymous) return;
-  const expires = auth.expiresAt === null ? Number.POSITIVE_INFINITY : auth.expiresAt.getTime();
-  if (expires > ctx.admitted.latestExpiry) ctx.admitted.latestExpiry = expires;
-}
-
-// ---------------------------------------------------------------------------
-// Start: a socket whose `data.auth` is set enters its authenticated life
-
-/**
- * Admits an authenticated socket at `connection` (or after in-band success or
- * recovery): re-checks the ledger, since a revoke may have landed between the
- * middleware's check and now, then joins its revocation rooms and arms its
- * deadline. Returns false when the socket was cut.
- */
-export function enterLife<U>(socket: SocketLike, state: SocketState<U>, ctx: RegistryContext<U>): boolean {
-  // The record sockpass wrote, not whatever a later middleware left in socket.data.
-  const auth = state.auth;
-  if (auth === undefined) return false;
-  const revoked = revocationOf(ctx, auth);
-  if (revoked !== undefined) {
-    ctx.reportFailure(socket, revoked);
-    cutSocket(socket, REVOKED_EVENT, revoked);
-    return false;
-  }
-  ctx.namespaces.add(socket.nsp);
-  noteLifetime(ctx, auth);
-  joinRooms(socket, auth, ctx);
-  scheduleExpiry(socket, state, auth.expiresAt, refreshNoticeAhead(state, ctx));
-  if (!socket.connected) return false;
-  countSocket(state);
-  return true;
-}
-
-/**
- * The authenticated-sockets gauge: +1 here, -1 by a shared cleanup step on
- * disconnect. Only while an SDK listens, so a socket pays nothing otherwise.
- */
-function countSocket<U>(state: SocketState<U>): void {
-  if (!metricsOn() || state.cleanup.includes(uncountSocket)) return;
-  socketAuthenticated(state.strategyName, state.socket.nsp.name, 1);
-  addCleanup(state as SocketState<unknown>, uncountSocket);
-}
-
-function uncountSocket(state: SocketState<any>): void {
-  socketAuthenticated(state.strategyName, state.socket.nsp.name, -1);
-}
-
-/**
- * A socket restored by connectionStateRecovery: `recovery.ts` already judged
- * its session before Socket.IO built it, so it gets its state back from
- * `socket.data.auth` (strategy, revalidation) and the registry starts it as
- * any other. Returns undefined when it was cut: no `data.auth` (restored on a
- * namespace sockpass did not judge), or expired meanwhile.
- */
-export function resumeRecovered<U>(socket: SocketLike, ctx: RegistryContext<U>): SocketState<U> | undefined {
-  const auth = socket.data.auth as SocketAuth<U> | undefined;
-  if (auth === undefined || auth === null || typeof auth !== 'object') {
-    debug('socket %s: recovered without authentication, disconnecting', socket.id);
-    const error = new AuthError('credentials_required', 'authentication did not complete before the connection dropped');
-    ctx.reportFailure(socket, error);
-    socket.emit('unauthorized', { message: error.message, data: error.data });
-    socket.disconnect();
-    return undefined;
-  }
-  // A serializing adapter may hand back strings; ours keeps the Dates.
-  auth.expiresAt = reviveDate(auth.expiresAt) ?? null;
-  if (auth.issuedAt !== undefined) auth.issuedAt = reviveDate(auth.issuedAt) ?? null;
-  // The record names the strategy it was registered under; a session's revalidate() is found by the record itself.
-  const state = createState<U>(socket, deciderFor(ctx, auth.strategy, ctx.strategy(auth.strategy) as Strategy<U> | undefined));
-  // Kept after creation: the socket counts as authenticated only once the expiry check below passed.
-  state.keep(auth, undefined);
-  setState(socket, state);
-  socket.on('disconnect', cleanUpOnDisconnect);
-  debug('socket %s: recovered, credential expires %s', socket.id, auth.expiresAt?.toISOString() ?? 'never');
-  if (isExpired(auth.expiresAt, Date.now())) {
-    expire(socket);
-    return undefined;
-  }
-  // Authenticated only now, so onAuthenticated handlers never see a socket being cut.
-  state.status = 'authenticated';
-  return state;
-}
-
-function joinRooms<U>(socket: SocketLike, auth: SocketAuth<U>, ctx: RegistryContext<U>): void {
-  const rooms = roomsOf(auth, ctx);
-  if (rooms.length > 0) void socket.join(rooms);
-}
-
-/** The revocation rooms of a socket: `user:<id>` unless anonymous, and `session:<sid>` for a session. */
-function roomsOf<U>(auth: SocketAuth<U>, ctx: RegistryContext<U>): string[] {
-  const rooms: string[] = [];
-  const id = auth.anonymous ? undefined : ctx.options.userId(auth.user);
-  if (id !== undefined) rooms.push(ctx.options.userRoom(id));
-  if (auth.session !== undefined) rooms.push(ctx.options.sessionRoom(auth.session));
-  return rooms;
-}
-
-// ---------------------------------------------------------------------------
-// Deadline
-
-/** Ms ahead of expiry to ask for a refresh, or 0 when this socket's strategy cannot take one. */
-function refreshNoticeAhead<U>(state: SocketState<U>, ctx: RegistryContext<U>): number {
-  return state.strategy?.authenticateCredential === undefined ? 0 : ctx.options.refreshBefore;
-}
-
-/**
- * Sets the socket's deadline: `refreshBefore` ms ahead of `expiresAt` (but
- * not before half the remaining life) it is asked for a refresh
- * (`auth:refresh`), and at `expiresAt` it is told `auth:expired` and
- * disconnected. Re-arming replaces the previous deadline.
- */
-function scheduleExpiry<U>(socket: SocketLike, state: SocketState<U>, expiresAt: Date | null, refreshBefore = 0): void {
-  deadlines.cancel(state);
-  state.noticeDue = false;
-  if (expiresAt === null) return;
-  const exp = expiresAt.getTime();
-  const now = Date.now();
-  // An Invalid Date must not leave a socket without a deadline: fail closed.
-  if (isExpired(expiresAt, now)) return expire(socket);
-  if (refreshBefore > 0) {
-    state.noticeDue = true;
-    // Never before half the remaining life: a refreshBefore longer than the tokens' life
-    // would otherwise ask again the moment each refresh lands, in a loop.
-    deadlines.schedule(state, Math.max(exp - refreshBefore, now + (exp - now) / 2));
-  } else {
-    deadlines.schedule(state, exp);
-  }
-}
-
-/** The queued deadline came: the refresh notice while `noticeDue`, else the expiry itself. */
-function onDeadline(state: SocketState<any>): void {
-  const { socket } = state;
-  if (!socket.connected) return;
-  if (!state.noticeDue) return expire(socket);
-  state.noticeDue = false;
-  const expiresAt: Date | null | undefined = state.auth?.expiresAt;
-  // The expiry the notice was armed for; a record without a valid one fails closed.
-  if (!(expiresAt instanceof Date) || isExpired(expiresAt, Date.now())) return expire(socket);
-  askForRefresh(socket, expiresAt);
-  deadlines.schedule(state, expiresAt.getTime());
-}
-
-/** Server → client: "refresh before `expiresAt`" (the answer is handled in `refresh.ts`). */
-function askForRefresh(socket: SocketLike, expiresAt: Date): void {
-  debug('socket %s: asking for a refresh before %s', socket.id, expiresAt.toISOString());
-  const notice: RefreshNotice = { expiresAt: expiresAt.toISOString() };
-  socket.emit(REFRESH_EVENT, notice);
-}
-
-/**
- * A revalidation moved the credential's expiry (a rolling session): re-arm
- * the deadline. A revalidation never removes an expiry (null keeps the old one).
- */
-export function moveExpiry<U>(socket: SocketLike, state: SocketState<U>, expiresAt: Date | null | undefined, ctx: RegistryContext<U>): void {
-  const auth = state.auth;
-  if (expiresAt === undefined || expiresAt === null || auth === undefined) return;
-  if (auth.expiresAt?.getTime() === expiresAt.getTime()) return;
-  auth.expiresAt = expiresAt;
-  noteLifetime(ctx, auth);
-  scheduleExpiry(socket, state, expiresAt, refreshNoticeAhead(state, ctx));
-}
-
-// ---------------------------------------------------------------------------
-// Renewal
-
-/**
- * A fresh credential for an authenticated socket (in-band refresh, a second
- * `authenticate` event): it must name the same user and not be revoked;
- * claims and expiry move, the socket stays. Throws the AuthError to report.
- * A credential without expiry keeps the socket's deadline unless
- * `allowRefreshToRemoveExpiry`.
- */
-export function renewCredential<U>(socket: SocketLike, state: SocketState<U>, result: AuthSuccess<U>, ctx: RegistryContext<U>): void {
-  const current = state.auth;
-  const before = current === undefined || current.anonymous ? undefined : ctx.options.userId(current.user);
-  if (before === undefined || ctx.options.userId(result.user) !== before) {
-    throw new AuthError('user_mismatch', 'the new credential names another user', { strategy: state.strategyName });
-  }
-  const had = current?.expiresAt ?? null;
-  if ((result.expiresAt ?? null) === null && had !== null && !ctx.options.allowRefreshToRemoveExpiry) {
-    debug('socket %s: the new credential does not expire; keeping the deadline it had', socket.id);
-    result = { ...result, expiresAt: had };
-  }
-  // A refreshed token does not carry the session's revalidation; keep it.
-  if (result.revalidate === undefined && state.revalidate !== undefined) result = { ...result, revalidate: state.revalidate };
-  adopt(socket, state, state.strategyName, state.strategy, result, ctx);
-}
-
-/**
- * An anonymous socket proved who it is (see `anonymous({ upgrade })`): it
- * becomes an ordinary authenticated socket of `strategyName`, joins its user
- * room, and gets the new credential's expiry.
- */
-export function upgradeAnonymous<U>(
-  socket: SocketLike,
-  state: SocketState<U>,
-  strategyName: string,
-  strategy: Strategy<U>,
-  result: AuthSuccess<U>,
-  ctx: RegistryContext<U>,
-): void {
-  if (result.anonymous || ctx.options.userId(result.user) === undefined) {
-    throw new AuthError('credentials_required', 'the upgrade credential names no user', { strategy: strategyName });
-  }
-  const auth = adopt(socket, state, strategyName, strategy, result, ctx);
-  joinRooms(socket, auth, ctx);
-  debug('socket %s: anonymous socket upgraded by %s', socket.id, strategyName);
-}
-
-/** Applies a verified credential; the ledger check and the change are one synchronous step, so a revoke cannot slip between. */
-function adopt<U>(
-  socket: SocketLike,
-  state: SocketState<U>,
-  strategyName: string,
-  strategy: Strategy<U> | undefined,
-  result: AuthSuccess<U>,
-  ctx: RegistryContext<U>,
-): SocketAuth<U> {
-  const revoked = revocationOf(ctx, result);
-  if (revoked !== undefined) {
-    revoked.strategy = strategyName;
-    throw revoked;
-  }
-  if (strategyName !== state.strategyName && state.cleanup.includes(uncountSocket)) {
-    // An anonymous socket upgraded: it moves between the gauge's strategy labels.
-    uncountSocket(state);
-    socketAuthenticated(strategyName, socket.nsp.name, 1);
-  }
-  if (strategyName !== state.strategyName || strategy !== state.strategy) state.decider = deciderFor(state.owner, strategyName, strategy);
-  const auth = toSocketAuth(strategyName, result);
-  state.keep(auth, result.revalidate);
-  noteLifetime(ctx, auth);
-  scheduleExpiry(socket, state, auth.expiresAt, refreshNoticeAhead(state, ctx));
-  return auth;
-}
-
-// ---------------------------------------------------------------------------
-// The cut
-
-/** Tells the client why (`event` with `{ code, message }`), then disconnects this namespace's socket. */
-export function cutSocket(socket: SocketLike, event: string, error: AuthError): void {
-  if (!socket.connected) return;
-  debug('socket %s: %s (%s)', socket.id, event, error.code);
-  const notice: AuthNotice = { code: error.code, message: error.message };
-  socket.emit(event, notice);
-  socket.disconnect();
-}
-
-export function expire(socket: SocketLike): void {
-  if (socket.connected) recordExpiry(getState(socket)?.strategyName ?? 'none');
-  cutSocket(socket, EXPIRED_EVENT, new AuthError('token_expired', 'credential has expired'));
 }

@@ -12,7 +12,7 @@
  *
  * @module
  */
-import type { NamespaceLike } from '../socket-like.js';
+import type { NamespaceLike } from '../socketio.js';
 
 /** Below this many entries the book is never swept. */
 const FLOOR = 64;

@@ -25,11 +25,12 @@
  * @module
  */
 import createDebug from 'debug';
-import { AuthError, toAuthError, type AuthErrorData } from '../errors.js';
-import { renewCredential, revocationOf } from './lifecycle.js';
-import type { RegistryContext } from '../registry-context.js';
-import type { NamespaceLike, SocketLike } from '../socket-like.js';
-import { onCleanup, type SocketState } from './socket-state.js';
+import { AuthError, type AuthErrorData } from '../errors.js';
+import { failureOf, normalizeResult } from '../handshake/pipeline.js';
+import { deferCatchAll, hideFromBroadcasts, settleRoomChange, showToBroadcasts, type SocketLike } from '../socketio.js';
+import type { Metrics } from '../metrics.js';
+import type { AdapterLike } from '../socketio.js';
+import type { SocketState } from './socket-state.js';
 import type { AuthResult, AuthSuccess, Strategy } from '../types.js';
 
 const debug = createDebug('sockpass:quarantine');
@@ -49,37 +50,44 @@ export interface InBandWaitOptions<U> {
   onSuccess?: (socket: SocketLike, result: AuthSuccess<U>, renewed: boolean) => void;
 }
 
-/** Called by the registry at `connection` for a socket whose strategy waits for an in-band credential. */
-export function startQuarantine<U>(socket: SocketLike, state: SocketState<U>, ctx: RegistryContext<U>): void {
-  awaitInBandCredential(socket, state, ctx, { isolate: true });
+/** A socket in quarantine, as its adapter's `join-room` listener finds it. */
+export interface QuarantinedSocket {
+  socket: SocketLike;
+  /** Rooms the app joined it to meanwhile: taken back at once, joined after success. */
+  rooms: Set<string>;
+}
+
+/** What quarantine needs of the Lifecycle (declared here, so this file does not import it). */
+export interface QuarantineOwner<U> {
+  readonly metrics: Metrics | undefined;
+  readonly quarantined: WeakMap<AdapterLike, Map<string, QuarantinedSocket>>;
+  report(socket: SocketLike, error: AuthError): boolean;
+  tellAndDisconnect(socket: SocketLike, event: string, ...args: unknown[]): void;
+  revocationOf(credential: AuthSuccess<U>): AuthError | undefined;
+  release(socket: SocketLike, state: SocketState<U>, result: AuthSuccess<U>): void;
+  renew(socket: SocketLike, state: SocketState<U>, result: AuthSuccess<U>): void;
 }
 
 /**
  * Listens for the credential event of `state.strategy` (`inBand.eventName`),
- * verifies each one with `authenticateCredential`, and moves the socket to
- * authenticated, renews its credential, or refuses it.
+ * verifies each one with `authenticateCredential`, and releases the socket
+ * into its authenticated life, renews its credential, or refuses it.
  */
-export function awaitInBandCredential<U>(
-  socket: SocketLike,
-  state: SocketState<U>,
-  ctx: RegistryContext<U>,
-  options: InBandWaitOptions<U> = {},
-): void {
+export function startQuarantine<U>(life: QuarantineOwner<U>, socket: SocketLike, state: SocketState<U>, options: InBandWaitOptions<U> = {}): void {
   const strategy = state.strategy;
   const describe = options.describe ?? describeError;
   const refuse = (error: AuthError) => {
     if (error.strategy === undefined) error.strategy = state.strategyName;
-    ctx.reportFailure(socket, error);
-    if (!socket.connected) return;
+    life.metrics?.handshake(state.strategyName, error.code, -1);
+    life.report(socket, error);
     // socketio-jwt clients answer with `callback()`: give them a function, but never wait for it.
-    socket.emit('unauthorized', describe(error), function ignoredAck() {});
-    socket.disconnect();
+    if (socket.connected) life.tellAndDisconnect(socket, 'unauthorized', describe(error), function ignoredAck() {});
   };
   if (strategy?.inBand === undefined || typeof strategy.authenticateCredential !== 'function') {
     return refuse(new AuthError('server_error', 'authentication failed'));
   }
   const { eventName, timeout } = strategy.inBand;
-  const reveal = options.isolate === false ? () => {} : isolate(socket, state, eventName);
+  const reveal = options.isolate === false ? () => {} : isolate(life, socket, state, eventName);
 
   let cancelTimeout = () => {};
   if (timeout > 0) {
@@ -87,7 +95,7 @@ export function awaitInBandCredential<U>(
       debug('socket %s: no credential within %d ms', socket.id, timeout);
       refuse(new AuthError('authentication_timeout', 'no valid credential was sent in time'));
     }, timeout);
-    cancelTimeout = onCleanup(state as SocketState<unknown>, () => clearTimeout(timer));
+    cancelTimeout = state.onCleanup(() => clearTimeout(timer));
   }
 
   let busy = false;
@@ -95,11 +103,11 @@ export function awaitInBandCredential<U>(
     // One verification at a time: a client flooding the event cannot queue work.
     if (busy) return debug('socket %s: credential dropped, one is being verified', socket.id);
     busy = true;
-    verify(strategy, payload).then((result) => {
+    verify(strategy, state.strategyName, payload).then((result) => {
       busy = false;
       if (!socket.connected) return;
       try {
-        settle(result);
+        decide(result);
       } catch (err) {
         // An app handler threw: surface it as a throwing event listener would, not as a lost rejection.
         process.nextTick(() => {
@@ -108,42 +116,41 @@ export function awaitInBandCredential<U>(
       }
     });
   };
-  const settle = (result: AuthResult<U>) => {
+  const decide = (result: AuthResult<U>) => {
     if (result.kind !== 'success') {
-      const error = result.kind === 'fail' ? result.error : new AuthError('credentials_required', 'no token was sent');
-      return refuse(error);
+      return refuse(result.kind === 'fail' ? result.error : new AuthError('credentials_required', 'no token was sent'));
     }
     if (state.status === 'pending') {
       // Checked in the step that admits: a revoke that landed during the verification wins.
-      const revoked = revocationOf(ctx, result);
+      const revoked = life.revocationOf(result);
       if (revoked !== undefined) return refuse(revoked);
       cancelTimeout();
       reveal();
+      life.metrics?.handshake(state.strategyName, 'success', -1);
       socket.emit('authenticated');
       options.onSuccess?.(socket, result, false);
       // Sets socket.data.auth, starts the lifecycle, runs the onAuthenticated handlers that waited.
-      ctx.authenticated(socket, state, result);
+      life.release(socket, state, result);
       return;
     }
     try {
-      renewCredential(socket, state, result, ctx);
+      life.renew(socket, state, result);
     } catch (err) {
-      return refuse(toAuthError(err, state.strategyName));
+      return refuse(err instanceof AuthError ? err : new AuthError('server_error', 'authentication failed', { cause: err }));
     }
     socket.emit('authenticated');
     options.onSuccess?.(socket, result, true);
   };
   socket.on(eventName, onCredential);
-  onCleanup(state as SocketState<unknown>, () => socket.off(eventName, onCredential));
+  state.cleanup.push(() => socket.off(eventName, onCredential));
 }
 
-async function verify<U>(strategy: Strategy<U>, payload: unknown): Promise<AuthResult<U>> {
+/** Runs the strategy's in-band check; a throw or a malformed result becomes a typed failure. */
+async function verify<U>(strategy: Strategy<U>, name: string, payload: unknown): Promise<AuthResult<U>> {
   try {
-    const result = await strategy.authenticateCredential!(payload);
-    if (result === null || typeof result !== 'object') return { kind: 'fail', error: new AuthError('server_error', 'authentication failed') };
-    return result.kind === 'fail' ? { kind: 'fail', error: toAuthError(result.error) } : result;
+    return normalizeResult(await strategy.authenticateCredential!(payload), name);
   } catch (err) {
-    return { kind: 'fail', error: toAuthError(err) };
+    return failureOf(err, name);
   }
 }
 
@@ -154,45 +161,30 @@ function describeError(error: AuthError): UnauthorizedPayload {
 // ---------------------------------------------------------------------------
 // Isolation
 
-interface AdapterLike {
-  on(event: 'join-room', listener: (room: string, id: string) => void): unknown;
-}
-
-type IsolatedSocket = SocketLike & {
-  nsp: NamespaceLike & { adapter: AdapterLike };
-  onAny?: (listener: (...args: any[]) => void) => unknown;
-  prependAny?: (listener: (...args: any[]) => void) => unknown;
-  offAny?: (listener?: (...args: any[]) => void) => unknown;
-};
-
-/** Sockets of each adapter that wait in quarantine: rooms joined meanwhile are taken back and kept for later. */
-const pendingByAdapter = new WeakMap<AdapterLike, Map<string, { socket: SocketLike; rooms: Set<string> }>>();
-
-function pendingOf(adapter: AdapterLike): Map<string, { socket: SocketLike; rooms: Set<string> }> {
-  let pending = pendingByAdapter.get(adapter);
-  if (pending !== undefined) return pending;
-  const created = new Map<string, { socket: SocketLike; rooms: Set<string> }>();
-  pendingByAdapter.set(adapter, created);
-  // One listener per adapter, not per socket. `join-room` is a documented adapter event.
+/** This lifecycle's quarantined sockets of one adapter, with one `join-room` listener per adapter (a documented adapter event). */
+function quarantinedOn<U>(life: QuarantineOwner<U>, socket: SocketLike): Map<string, QuarantinedSocket> {
+  const adapter = socket.nsp.adapter;
+  let waiting = life.quarantined.get(adapter);
+  if (waiting !== undefined) return waiting;
+  const created = new Map<string, QuarantinedSocket>();
+  life.quarantined.set(adapter, created);
   adapter.on('join-room', (room, id) => {
     const entry = created.get(id);
     if (entry === undefined) return;
     entry.rooms.add(room);
-    settleJoin(entry.socket.leave(room));
+    settleRoomChange(entry.socket.leave(room), roomChangeFailed);
   });
   return created;
 }
 
 /** Hides the socket; returns the function that shows it again after success. */
-function isolate<U>(s: SocketLike, state: SocketState<U>, eventName: string): () => void {
-  const socket = s as IsolatedSocket;
-  const { nsp } = socket;
-  const pending = pendingOf(nsp.adapter);
+function isolate<U>(life: QuarantineOwner<U>, socket: SocketLike, state: SocketState<U>, eventName: string): () => void {
+  const waiting = quarantinedOn(life, socket);
   const rooms = new Set<string>();
-  pending.set(socket.id, { socket, rooms });
-  if (nsp.sockets.get(socket.id) === socket) nsp.sockets.delete(socket.id);
-  settleJoin(socket.leave(socket.id));
-  const restoreCatchAll = deferCatchAll(socket);
+  waiting.set(socket.id, { socket, rooms });
+  hideFromBroadcasts(socket);
+  settleRoomChange(socket.leave(socket.id), roomChangeFailed);
+  const releaseCatchAll = deferCatchAll(socket);
 
   socket.use(function quarantineGate(packet, next) {
     if (state.status === 'authenticated' || packet[0] === eventName) return next();
@@ -204,54 +196,17 @@ function isolate<U>(s: SocketLike, state: SocketState<U>, eventName: string): ()
   const release = (show: boolean) => {
     if (done) return;
     done = true;
-    pending.delete(socket.id);
+    waiting.delete(socket.id);
     if (show && socket.connected) {
-      nsp.sockets.set(socket.id, socket);
-      settleJoin(socket.join([socket.id, ...rooms]));
+      showToBroadcasts(socket);
+      settleRoomChange(socket.join([socket.id, ...rooms]), roomChangeFailed);
     }
-    restoreCatchAll(show);
+    releaseCatchAll(show);
   };
-  onCleanup(state as SocketState<unknown>, () => release(false));
+  state.cleanup.push(() => release(false));
   return () => release(true);
 }
 
-/**
- * Socket.IO calls catch-all listeners before packet middlewares, so the gate
- * cannot stop them: while pending, `onAny`/`prependAny` on this socket queue
- * the listener instead; after success they are attached in order.
- */
-function deferCatchAll(socket: IsolatedSocket): (show: boolean) => void {
-  const { onAny, prependAny, offAny } = socket;
-  if (typeof onAny !== 'function' || typeof prependAny !== 'function' || typeof offAny !== 'function') return () => {};
-  const queued: Array<{ prepend: boolean; listener: (...args: any[]) => void }> = [];
-  socket.onAny = (listener) => {
-    queued.push({ prepend: false, listener });
-    return socket;
-  };
-  socket.prependAny = (listener) => {
-    queued.push({ prepend: true, listener });
-    return socket;
-  };
-  socket.offAny = (listener) => {
-    if (listener === undefined) queued.length = 0;
-    else for (let i = queued.length - 1; i >= 0; i--) if (queued[i]!.listener === listener) queued.splice(i, 1);
-    return offAny.call(socket, listener);
-  };
-  return (show) => {
-    delete socket.onAny;
-    delete socket.prependAny;
-    delete socket.offAny;
-    if (!show) return;
-    for (const { prepend, listener } of queued.splice(0)) {
-      if (prepend) socket.prependAny!(listener);
-      else socket.onAny!(listener);
-    }
-  };
-}
-
-/** Adapters may answer join/leave with a promise (the sharded Redis adapter does); never leave one unhandled. */
-function settleJoin(result: Promise<void> | void): void {
-  if (result !== undefined && typeof (result as Promise<void>).then === 'function') {
-    (result as Promise<void>).catch((err: unknown) => debug('room change failed: %s', (err as Error)?.message));
-  }
+function roomChangeFailed(err: unknown): void {
+  debug('room change failed: %s', (err as Error)?.message);
 }

@@ -27,62 +27,33 @@
  * @module
  */
 import createDebug from 'debug';
-import { recoveryRefusal } from './lifecycle.js';
-import type { RegistryContext } from '../registry-context.js';
+import { onEveryAdapter, type AdapterLike, type NamespaceLike } from '../socketio.js';
+import type { AuthError } from '../errors.js';
 
 const debug = createDebug('sockpass:recovery');
 
-type Restore = (pid: string, offset: string) => Promise<unknown> | unknown;
-
-export interface RestoringAdapter {
-  restoreSession?: Restore;
+/** What recovery needs of the Lifecycle (declared here, so this file does not import it). */
+export interface RecoveryJudge {
+  readonly judgedAdapters: WeakSet<AdapterLike>;
+  recoveryRefusal(data: unknown): AuthError | undefined;
 }
-
-export interface GuardedNamespace {
-  name: string;
-  adapter: RestoringAdapter;
-}
-
-/** The registries that judge each namespace's restores (several registries may share one). */
-const judgesOf = new WeakMap<object, Array<RegistryContext<any>>>();
-const wrapped = new WeakSet<RestoringAdapter>();
 
 /** Judges every session this namespace's adapter restores, now and after the adapter is replaced. */
-export function guardRecovery<U>(nsp: GuardedNamespace, ctx: RegistryContext<U>): void {
-  let judges = judgesOf.get(nsp);
-  if (judges !== undefined) {
-    if (!judges.includes(ctx)) judges.push(ctx);
-    return;
-  }
-  const list: Array<RegistryContext<any>> = [ctx];
-  judgesOf.set(nsp, list);
-  let current = nsp.adapter;
-  wrapAdapter(current, nsp.name, list);
-  // `io.adapter(...)` after this point assigns a new `nsp.adapter`: wrap that one too.
-  Object.defineProperty(nsp, 'adapter', {
-    configurable: true,
-    enumerable: true,
-    get: () => current,
-    set: (adapter: RestoringAdapter) => {
-      current = adapter;
-      wrapAdapter(adapter, nsp.name, list);
-    },
-  });
+export function guardRecovery(life: RecoveryJudge, nsp: NamespaceLike): void {
+  onEveryAdapter(nsp, (adapter) => judgeRestores(life, adapter, nsp.name));
 }
 
-function wrapAdapter(adapter: RestoringAdapter | undefined, name: string, judges: ReadonlyArray<RegistryContext<any>>): void {
-  if (adapter === undefined || typeof adapter.restoreSession !== 'function' || wrapped.has(adapter)) return;
-  wrapped.add(adapter);
+function judgeRestores(life: RecoveryJudge, adapter: AdapterLike | undefined, name: string): void {
+  if (adapter === undefined || typeof adapter.restoreSession !== 'function' || life.judgedAdapters.has(adapter)) return;
+  life.judgedAdapters.add(adapter);
   const restore = adapter.restoreSession;
-  adapter.restoreSession = async function restoreJudged(this: RestoringAdapter, pid: string, offset: string): Promise<unknown> {
+  adapter.restoreSession = async function restoreJudged(this: AdapterLike, pid: string, offset: string): Promise<unknown> {
     const session = await restore.call(this, pid, offset);
     if (session === null || session === undefined) return session;
-    for (const judge of judges) {
-      const refusal = recoveryRefusal(judge, (session as { data?: unknown }).data);
-      if (refusal !== undefined) {
-        debug('not restoring a session on %s: %s', name, refusal.code);
-        return null;
-      }
+    const refusal = life.recoveryRefusal((session as { data?: unknown }).data);
+    if (refusal !== undefined) {
+      debug('not restoring a session on %s: %s', name, refusal.code);
+      return null;
     }
     return session;
   };

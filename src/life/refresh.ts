@@ -18,79 +18,67 @@
  */
 import createDebug from 'debug';
 import { AuthError, toAuthError } from '../errors.js';
-import { TIMED_OUT, withTimeout } from '../timeout.js';
-import { cutSocket, renewCredential, upgradeAnonymous } from './lifecycle.js';
-import { recordRefresh } from '../metrics.js';
-import type { RegistryContext } from '../registry-context.js';
-import type { SocketLike } from '../socket-like.js';
-import { getState, type SocketState } from './socket-state.js';
-import type { Strategy } from '../types.js';
-import { REFRESH_EVENT, REFUSED_EVENT, type RefreshReply } from '../wire.js';
-import { upgradeTarget } from '../../strategies/anonymous.js';
+import { failureOf, normalizeResult } from '../handshake/pipeline.js';
+import { TIMED_OUT, withTimeout } from '../time.js';
+import type { SocketLike } from '../socketio.js';
+import type { Metrics } from '../metrics.js';
+import type { SocketState } from './socket-state.js';
+import type { AuthResult, AuthSuccess, Strategy } from '../types.js';
+import { REFRESH_EVENT, REFUSED_EVENT, type RefreshReply } from '../protocol.js';
 
 const debug = createDebug('sockpass:refresh');
 
 type Ack = (reply: RefreshReply) => void;
 
-/**
- * The `auth:refresh` listener of each registry: one function for all its
- * sockets (Socket.IO calls it with the socket as `this`), not a closure per
- * socket, which cost ~200 bytes of every idle socket's heap.
- */
-const listeners = new WeakMap<object, (this: SocketLike, payload: unknown, maybeAck?: unknown) => void>();
+/** What refresh needs of the Lifecycle (declared here, so this file does not import it). */
+export interface RefreshOwner<U> {
+  readonly metrics: Metrics | undefined;
+  readonly options: { readonly refreshTimeout: number };
+  strategy(name: string): Strategy<U> | undefined;
+  renew(socket: SocketLike, state: SocketState<U>, result: AuthSuccess<U>): void;
+  upgrade(socket: SocketLike, state: SocketState<U>, strategyName: string, strategy: Strategy<U>, result: AuthSuccess<U>): void;
+  refuse(socket: SocketLike, event: string, err: unknown, strategy: string): AuthError;
+}
 
-function refreshListener<U>(ctx: RegistryContext<U>): (this: SocketLike, payload: unknown, maybeAck?: unknown) => void {
-  let listener = listeners.get(ctx);
-  if (listener !== undefined) return listener;
-  listener = function onRefresh(this: SocketLike, payload: unknown, maybeAck?: unknown): void {
-    const socket = this;
-    const state = getState<U>(socket);
+/** Takes `auth:refresh` answers (and unasked refreshes) from the client for as long as the socket lives. */
+export function listenForRefresh<U>(life: RefreshOwner<U>, socket: SocketLike, state: SocketState<U>): void {
+  // A recovered or upgraded socket must not get two listeners; the listener dies with the socket.
+  if (state.listeningForRefresh) return;
+  state.listeningForRefresh = true;
+  socket.on(REFRESH_EVENT, (payload: unknown, maybeAck?: unknown) => {
     const ack = (typeof maybeAck === 'function' ? maybeAck : typeof payload === 'function' ? payload : undefined) as Ack | undefined;
-    if (state === undefined) return;
     // One refresh at a time: a client flooding tokens costs one verification, not one per packet.
     if (state.refreshing) {
       ack?.({ error: { code: 'credentials_bad_format', message: 'a refresh is already in progress' } });
       return;
     }
     state.refreshing = true;
-    refresh(socket, state, ctx, payload).then(
+    refresh(life, socket, state, payload).then(
       (expiresAt) => {
         state.refreshing = false;
-        recordRefresh(state.strategyName, 'success');
+        life.metrics?.refresh(state.strategyName, 'success');
         ack?.({ expiresAt: expiresAt === null ? null : expiresAt.toISOString() });
       },
       (err: unknown) => {
         state.refreshing = false;
         const error = toAuthError(err, state.strategyName);
-        recordRefresh(state.strategyName, error.code);
+        life.metrics?.refresh(state.strategyName, error.code);
         if (!socket.connected) return;
-        ctx.reportFailure(socket, error);
         ack?.({ error: { code: error.code, message: error.message } });
-        cutSocket(socket, REFUSED_EVENT, error);
+        life.refuse(socket, REFUSED_EVENT, error, state.strategyName);
       },
     );
-  };
-  listeners.set(ctx, listener);
-  return listener;
-}
-
-/** Takes `auth:refresh` answers (and unasked refreshes) from the client for as long as the socket lives. */
-export function listenForRefresh<U>(socket: SocketLike, state: SocketState<U>, ctx: RegistryContext<U>): void {
-  // A recovered or upgraded socket must not get two listeners; the listener dies with the socket.
-  if (state.listening) return;
-  state.listening = true;
-  socket.on(REFRESH_EVENT, refreshListener(ctx));
+  });
 }
 
 /** Verifies one refresh and applies it; resolves to the new expiry, rejects with the AuthError to report. */
-async function refresh<U>(socket: SocketLike, state: SocketState<U>, ctx: RegistryContext<U>, payload: unknown): Promise<Date | null> {
-  const token = readToken(payload);
+async function refresh<U>(life: RefreshOwner<U>, socket: SocketLike, state: SocketState<U>, payload: unknown): Promise<Date | null> {
   const upgrading = state.auth?.anonymous === true;
   let name = state.strategyName;
   let strategy: Strategy<U> | undefined = state.strategy;
   if (upgrading) {
-    name = upgradeTarget(state.strategy) ?? '';
-    strategy = ctx.strategy(name);
+    name = state.strategy?.upgradeWith ?? '';
+    strategy = life.strategy(name);
     if (name === '' || strategy === undefined) {
       throw new AuthError('credentials_bad_format', 'this anonymous socket cannot upgrade in-band');
     }
@@ -98,27 +86,29 @@ async function refresh<U>(socket: SocketLike, state: SocketState<U>, ctx: Regist
   if (strategy?.authenticateCredential === undefined) {
     throw new AuthError('credentials_bad_format', 'this socket\'s credential cannot be refreshed in-band', { strategy: name });
   }
-  const verifying = strategy.authenticateCredential(token);
-  const result = ctx.options.refreshTimeout > 0 ? await withTimeout(verifying, ctx.options.refreshTimeout) : await verifying;
+  if (typeof payload !== 'string' && (typeof payload !== 'object' || payload === null || !Object.prototype.hasOwnProperty.call(payload, 'token'))) {
+    throw new AuthError('credentials_bad_format', 'a refresh carries { token }');
+  }
+  const token = typeof payload === 'string' ? payload : (payload as { token: unknown }).token;
+  let result: AuthResult<U> | typeof TIMED_OUT;
+  try {
+    const verifying = strategy.authenticateCredential(token);
+    const timeout = life.options.refreshTimeout;
+    result = timeout > 0 ? await withTimeout(verifying, timeout) : await verifying;
+  } catch (err) {
+    result = failureOf(err, name);
+  }
   if (result === TIMED_OUT) throw new AuthError('server_error', 'the refresh took too long to verify', { strategy: name });
   if (!socket.connected) throw new AuthError('token_expired', 'the socket closed during the refresh');
-  if (result === null || typeof result !== 'object') throw new AuthError('server_error', 'refresh failed', { strategy: name });
-  if (result.kind === 'fail') throw toAuthError(result.error, name);
+  result = normalizeResult<U>(result, name);
+  if (result.kind === 'fail') throw result.error;
   if (result.kind === 'pass') throw new AuthError('credentials_required', 'no token in the refresh', { strategy: name });
   if (result.expiresAt instanceof Date && Number.isNaN(result.expiresAt.getTime())) {
     throw new AuthError('server_error', 'the strategy gave an invalid expiry', { strategy: name });
   }
   // The ledger is checked in the same synchronous step that applies the credential: a revoke during the verification wins.
-  if (upgrading) upgradeAnonymous(socket, state, name, strategy, result, ctx);
-  else renewCredential(socket, state, result, ctx);
+  if (upgrading) life.upgrade(socket, state, name, strategy, result);
+  else life.renew(socket, state, result);
   debug('socket %s: credential refreshed by %s', socket.id, name);
   return state.auth?.expiresAt ?? null;
-}
-
-function readToken(payload: unknown): unknown {
-  if (typeof payload === 'string') return payload;
-  if (typeof payload !== 'object' || payload === null || !Object.prototype.hasOwnProperty.call(payload, 'token')) {
-    throw new AuthError('credentials_bad_format', 'a refresh carries { token }');
-  }
-  return (payload as { token: unknown }).token;
 }

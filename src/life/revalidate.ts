@@ -16,22 +16,26 @@
  * @module
  */
 import createDebug from 'debug';
-import { AuthError, toAuthError } from '../errors.js';
-import { cutSocket, moveExpiry } from './lifecycle.js';
-import type { RegistryContext } from '../registry-context.js';
-import type { SocketLike } from '../socket-like.js';
-import { onCleanup, type SocketState } from './socket-state.js';
+import { AuthError } from '../errors.js';
+import { failureOf, normalizeResult } from '../handshake/pipeline.js';
+import type { SocketLike } from '../socketio.js';
+import type { SocketState } from './socket-state.js';
 import type { AuthResult } from '../types.js';
-import { EXPIRED_EVENT, REVOKED_EVENT } from '../wire.js';
+import { EXPIRED_EVENT, REVOKED_EVENT } from '../protocol.js';
 
 const debug = createDebug('sockpass:revalidate');
 
-const running = new WeakSet<object>();
+/** What revalidation needs of the Lifecycle (declared here, so this file does not import it). */
+export interface RevalidationOwner<U> {
+  readonly options: { readonly revalidateInterval: number };
+  moveExpiry(socket: SocketLike, state: SocketState<U>, expiresAt: Date | null | undefined): void;
+  refuse(socket: SocketLike, event: string, err: unknown, strategy: string): AuthError;
+}
 
-export function startRevalidation<U>(socket: SocketLike, state: SocketState<U>, ctx: RegistryContext<U>): void {
-  const interval = ctx.options.revalidateInterval;
-  if (!(interval > 0) || state.revalidate === undefined || running.has(state)) return;
-  running.add(state);
+export function startRevalidation<U>(life: RevalidationOwner<U>, socket: SocketLike, state: SocketState<U>): void {
+  const interval = life.options.revalidateInterval;
+  if (!(interval > 0) || state.revalidate === undefined || state.revalidating) return;
+  state.revalidating = true;
   let timer: NodeJS.Timeout | undefined;
   let stopped = false;
 
@@ -41,38 +45,35 @@ export function startRevalidation<U>(socket: SocketLike, state: SocketState<U>, 
     if (revalidate === undefined) return stop();
     let result: AuthResult<U>;
     try {
-      result = await revalidate();
+      result = normalizeResult(await revalidate(), state.strategyName);
     } catch (err) {
-      result = { kind: 'fail', error: toAuthError(err, state.strategyName) };
+      result = failureOf(err, state.strategyName);
     }
     if (stopped || !socket.connected) return;
-    if (result !== null && typeof result === 'object' && result.kind === 'success') {
-      moveExpiry(socket, state, result.expiresAt, ctx);
+    if (result.kind === 'success') {
+      life.moveExpiry(socket, state, result.expiresAt);
       timer = setTimeout(run, interval);
       return;
     }
     const error =
-      result?.kind === 'fail'
-        ? toAuthError(result.error, state.strategyName)
-        : new AuthError('credentials_required', 'the credential no longer holds a login', { strategy: state.strategyName });
+      result.kind === 'fail' ? result.error : new AuthError('credentials_required', 'the credential no longer holds a login', { strategy: state.strategyName });
     if (error.code === 'store_unavailable') {
       debug('socket %s: store unavailable at revalidation, checking again next interval', socket.id);
       timer = setTimeout(run, interval);
       return;
     }
     debug('socket %s: revalidation failed (%s)', socket.id, error.code);
-    ctx.reportFailure(socket, error);
-    cutSocket(socket, error.code === 'token_expired' || error.code === 'session_expired' ? EXPIRED_EVENT : REVOKED_EVENT, error);
+    life.refuse(socket, error.code === 'token_expired' || error.code === 'session_expired' ? EXPIRED_EVENT : REVOKED_EVENT, error, state.strategyName);
   };
   const run = (): void => void check();
   const stop = (): void => {
     stopped = true;
     clearTimeout(timer);
-    running.delete(state);
+    state.revalidating = false;
   };
 
   // The first check lands somewhere in the first interval, so sockets that
   // connected together (a deploy, a reconnect storm) do not read the store together.
   timer = setTimeout(run, Math.max(1, Math.round(interval * (0.5 + Math.random() / 2))));
-  onCleanup(state as SocketState<unknown>, stop);
+  state.cleanup.push(stop);
 }

@@ -10,6 +10,7 @@
  * @module
  */
 import createDebug from 'debug';
+import { DeadlineQueue, type Deadlined } from '../life/deadline-queue.js';
 
 const debug = createDebug('sockpass:ledger');
 
@@ -87,23 +88,6 @@ export interface MemoryLedgerOptions {
 
 const KINDS: readonly RevocationKind[] = ['user', 'session', 'token'];
 
-/**
- * The ledgers of this package, whose `size` is exact: an empty one revokes
- * nothing, so the admission check can skip building the credential's facts.
- * A custom ledger is always asked.
- */
-const EXACT_SIZE = new WeakSet<RevocationLedger>();
-
-/** Marks a ledger of this package (`size` exact and cheap). */
-export function sizeIsExact(ledger: RevocationLedger): void {
-  EXACT_SIZE.add(ledger);
-}
-
-/** True when `ledger` is known to hold no revocation at all (the common case: nothing ever revoked). */
-export function holdsNothing(ledger: RevocationLedger): boolean {
-  return EXACT_SIZE.has(ledger) && ledger.size === 0;
-}
-
 /** Throws a TypeError for a revocation no store should hold (a programming error in the caller). */
 export function assertRevocation(revocation: Revocation): void {
   const { kind, id, at, until } = revocation ?? ({} as Revocation);
@@ -113,38 +97,21 @@ export function assertRevocation(revocation: Revocation): void {
   if (until < at) throw new TypeError('revocation until must not be before at');
 }
 
+/** One live entry, queued by its `until` in the ledger's deadline queue. */
+interface Entry extends Revocation, Deadlined {}
+
 /**
- * The in-memory store. Each entry lives in a numbered slot of parallel arrays
- * (its id in a plain array, kind / `at` / `until` in typed arrays), found
- * through one Map per kind (id → slot): O(1) lookups with no key building on
- * the hot path, and one heap object per entry (its id string) instead of four
- * (an object, two boxed doubles, the string). The mirror of a Redis ledger is
- * live heap that every major GC marks during handshakes, so this matters:
- * with 100,000 entries a full GC took ~25 ms longer with an object per entry,
- * and ~0.5 ms longer this way (8 MB of heap instead of 23 MB).
- *
- * A min-heap of (slot, `until` when pushed), also in typed arrays, finds what
- * to prune or evict in O(log n). A merge that moves `until` pushes the slot
- * again; a heap record whose slot was freed or moved on is skipped when
- * popped (one that matches a reused slot's `until` names an entry just as due,
- * so acting on it is still right), and the heap is rebuilt when such records
- * outnumber live entries.
+ * The in-memory store: one Map per kind (id → entry), and the entries in a
+ * deadline queue ordered by `until`, so pruning and eviction find the entry
+ * that expires soonest in O(log n).
  */
 export class MemoryLedger implements RevocationLedger {
-  readonly #slotOf: Record<RevocationKind, Map<string, number>> = {
+  readonly #byKind: Record<RevocationKind, Map<string, Entry>> = {
     user: new Map(),
     session: new Map(),
     token: new Map(),
   };
-  #id: Array<string | undefined> = [];
-  #kind = new Uint8Array(16);
-  #at = new Float64Array(16);
-  #until = new Float64Array(16);
-  readonly #free: number[] = [];
-  #heapSlot = new Int32Array(16);
-  #heapUntil = new Float64Array(16);
-  #heapSize = 0;
-  #count = 0;
+  readonly #expiring: DeadlineQueue<Entry>;
   readonly #maxEntries: number;
   readonly #now: () => number;
   #timer: NodeJS.Timeout | undefined;
@@ -155,16 +122,15 @@ export class MemoryLedger implements RevocationLedger {
     if (!(pruneInterval > 0)) throw new TypeError('pruneInterval must be a positive number of ms');
     this.#maxEntries = maxEntries;
     this.#now = now;
+    this.#expiring = new DeadlineQueue<Entry>(undefined, { now });
     // Unref'd: the sweep must never keep a process alive; writes and lookups prune too.
     this.#timer = setInterval(() => this.prune(), pruneInterval);
     this.#timer.unref();
-    sizeIsExact(this);
   }
 
   get size(): number {
-    // Nothing to sweep in an empty heap: the admission check reads this twice per handshake.
-    if (this.#heapSize > 0) this.prune();
-    return this.#count;
+    this.prune();
+    return this.#expiring.size;
   }
 
   get trusted(): boolean {
@@ -190,44 +156,33 @@ export class MemoryLedger implements RevocationLedger {
     const now = this.#now();
     this.prune(now);
     if (revocation.until <= now) return;
-    const map = this.#slotOf[revocation.kind];
+    const map = this.#byKind[revocation.kind];
     const held = map.get(revocation.id);
     if (held !== undefined) {
       // Merge: the latest `at` revokes the most, the latest `until` keeps it longest.
-      if (revocation.at > this.#at[held]!) this.#at[held] = revocation.at;
-      if (revocation.until > this.#until[held]!) {
-        this.#until[held] = revocation.until;
-        this.#push(held);
+      held.at = Math.max(held.at, revocation.at);
+      if (revocation.until > held.until) {
+        held.until = revocation.until;
+        this.#expiring.schedule(held, held.until);
       }
       return;
     }
-    if (this.#count >= this.#maxEntries) this.#evictSoonest();
-    const slot = this.#allocate();
-    this.#id[slot] = revocation.id;
-    this.#kind[slot] = KINDS.indexOf(revocation.kind);
-    this.#at[slot] = revocation.at;
-    this.#until[slot] = revocation.until;
-    map.set(revocation.id, slot);
-    this.#count++;
-    this.#push(slot);
+    if (this.#expiring.size >= this.#maxEntries) this.#evictSoonest();
+    const entry: Entry = { kind: revocation.kind, id: revocation.id, at: revocation.at, until: revocation.until, heapIndex: -1 };
+    map.set(entry.id, entry);
+    this.#expiring.schedule(entry, entry.until);
   }
 
   isRevoked(credential: CredentialFacts): Revocation | undefined {
-    const now = this.#now();
+    this.prune();
     const { tokenId, session, user, issuedAt } = credential;
-    if (tokenId !== undefined) {
-      const slot = this.#live(this.#slotOf.token, tokenId, now);
-      if (slot !== undefined) return this.#entry(slot);
-    }
-    if (session !== undefined) {
-      const slot = this.#live(this.#slotOf.session, session, now);
-      if (slot !== undefined) return this.#entry(slot);
-    }
-    if (user !== undefined) {
-      const slot = this.#live(this.#slotOf.user, user, now);
-      // Unknown age: the credential may predate the revocation, so it is refused.
-      if (slot !== undefined && (issuedAt === undefined || !(issuedAt > this.#at[slot]!))) return this.#entry(slot);
-    }
+    const token = tokenId === undefined ? undefined : this.#byKind.token.get(tokenId);
+    if (token !== undefined) return copy(token);
+    const sess = session === undefined ? undefined : this.#byKind.session.get(session);
+    if (sess !== undefined) return copy(sess);
+    const entry = user === undefined ? undefined : this.#byKind.user.get(user);
+    // Unknown age: the credential may predate the revocation, so it is refused.
+    if (entry !== undefined && (issuedAt === undefined || !(issuedAt > entry.at))) return copy(entry);
     return undefined;
   }
 
@@ -244,128 +199,24 @@ export class MemoryLedger implements RevocationLedger {
   /** Every live entry (a snapshot), for tests and diagnostics. */
   entries(): Revocation[] {
     this.prune();
-    return KINDS.flatMap((kind) => [...this.#slotOf[kind].values()].map((slot) => this.#entry(slot)));
+    return KINDS.flatMap((kind) => [...this.#byKind[kind].values()].map(copy));
   }
 
   /** Drops every expired entry: O(k log n) for k expired. */
   prune(now: number = this.#now()): void {
-    while (this.#heapSize > 0 && this.#heapUntil[0]! <= now) {
-      const slot = this.#popSlot();
-      // A freed slot, or one merged to a later `until`, is left alone.
-      if (this.#id[slot] !== undefined && this.#until[slot]! <= now) this.#forget(slot);
-    }
-  }
-
-  #entry(slot: number): Revocation {
-    return { kind: KINDS[this.#kind[slot]!]!, id: this.#id[slot]!, at: this.#at[slot]!, until: this.#until[slot]! };
-  }
-
-  #live(map: Map<string, number>, id: string, now: number): number | undefined {
-    const slot = map.get(id);
-    if (slot === undefined) return undefined;
-    if (this.#until[slot]! > now) return slot;
-    // Expired but not yet swept: forget it now; its heap record is skipped when popped.
-    this.#forget(slot);
-    return undefined;
-  }
-
-  #forget(slot: number): void {
-    this.#slotOf[KINDS[this.#kind[slot]!]!].delete(this.#id[slot]!);
-    this.#id[slot] = undefined;
-    this.#free.push(slot);
-    this.#count--;
-  }
-
-  #allocate(): number {
-    const reused = this.#free.pop();
-    if (reused !== undefined) return reused;
-    const slot = this.#id.length;
-    this.#id.push(undefined);
-    if (slot >= this.#at.length) {
-      this.#kind = grown(this.#kind);
-      this.#at = grown(this.#at);
-      this.#until = grown(this.#until);
-    }
-    return slot;
+    for (const entry of this.#expiring.takeDue(now)) this.#byKind[entry.kind].delete(entry.id);
   }
 
   #evictSoonest(): void {
-    while (this.#heapSize > 0) {
-      const until = this.#heapUntil[0]!;
-      const slot = this.#popSlot();
-      if (this.#id[slot] !== undefined && this.#until[slot] === until) {
-        debug('ledger full (%d entries): dropped the %s entry that expires soonest', this.#maxEntries, KINDS[this.#kind[slot]!]);
-        this.#forget(slot);
-        return;
-      }
-    }
-  }
-
-  #push(slot: number): void {
-    if (this.#heapSize > 2 * this.#count + 64) this.#rebuild();
-    if (this.#heapSize >= this.#heapSlot.length) {
-      this.#heapSlot = grown(this.#heapSlot);
-      this.#heapUntil = grown(this.#heapUntil);
-    }
-    const slots = this.#heapSlot;
-    const untils = this.#heapUntil;
-    const until = this.#until[slot]!;
-    let i = this.#heapSize++;
-    while (i > 0) {
-      const parent = (i - 1) >> 1;
-      if (untils[parent]! <= until) break;
-      slots[i] = slots[parent]!;
-      untils[i] = untils[parent]!;
-      i = parent;
-    }
-    slots[i] = slot;
-    untils[i] = until;
-  }
-
-  /** Takes the heap's top record out and returns its slot. */
-  #popSlot(): number {
-    const slots = this.#heapSlot;
-    const untils = this.#heapUntil;
-    const top = slots[0]!;
-    const n = --this.#heapSize;
-    if (n > 0) {
-      const lastSlot = slots[n]!;
-      const lastUntil = untils[n]!;
-      let i = 0;
-      for (;;) {
-        const left = 2 * i + 1;
-        if (left >= n) break;
-        const right = left + 1;
-        const child = right < n && untils[right]! < untils[left]! ? right : left;
-        if (untils[child]! >= lastUntil) break;
-        slots[i] = slots[child]!;
-        untils[i] = untils[child]!;
-        i = child;
-      }
-      slots[i] = lastSlot;
-      untils[i] = lastUntil;
-    }
-    return top;
-  }
-
-  /** One record per live entry, sorted by `until` (a sorted array is a valid min-heap). */
-  #rebuild(): void {
-    const live: number[] = [];
-    for (const kind of KINDS) for (const slot of this.#slotOf[kind].values()) live.push(slot);
-    live.sort((a, b) => this.#until[a]! - this.#until[b]!);
-    for (let i = 0; i < live.length; i++) {
-      this.#heapSlot[i] = live[i]!;
-      this.#heapUntil[i] = this.#until[live[i]!]!;
-    }
-    this.#heapSize = live.length;
+    const entry = this.#expiring.pop();
+    if (entry === undefined) return;
+    debug('ledger full (%d entries): dropped the %s entry that expires soonest', this.#maxEntries, entry.kind);
+    this.#byKind[entry.kind].delete(entry.id);
   }
 }
 
-/** A typed array twice as long, with the same contents. */
-function grown<T extends Uint8Array | Int32Array | Float64Array>(array: T): T {
-  const bigger = new (array.constructor as new (length: number) => T)(array.length * 2);
-  bigger.set(array);
-  return bigger;
+function copy(entry: Entry): Revocation {
+  return { kind: entry.kind, id: entry.id, at: entry.at, until: entry.until };
 }
 
 /**

@@ -23,8 +23,8 @@
  */
 import createDebug from 'debug';
 import { AuthError } from '../errors.js';
-import { MemoryLedger, assertRevocation, sizeIsExact, type CredentialFacts, type MemoryLedgerOptions, type Revocation, type RevocationKind, type RevocationLedger } from './ledger.js';
-import { TIMED_OUT, withTimeout } from '../timeout.js';
+import { MemoryLedger, assertRevocation, type CredentialFacts, type MemoryLedgerOptions, type Revocation, type RevocationKind, type RevocationLedger } from './ledger.js';
+import { TIMED_OUT, withTimeout } from '../time.js';
 
 const debug = createDebug('sockpass:redis-ledger');
 
@@ -185,7 +185,6 @@ class RedisLedger implements RevocationLedger {
     this.#timeout = timeout;
     this.#loadBatch = Math.floor(loadBatch);
     this.#onError = onError ?? ((err) => debug('redis ledger error: %s', (err as Error)?.message ?? err));
-    sizeIsExact(this);
     void this.#start();
   }
 

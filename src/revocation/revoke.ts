@@ -24,10 +24,11 @@
 import createDebug from 'debug';
 import { AuthError, type AuthErrorCode } from '../errors.js';
 import type { Revocation } from './ledger.js';
-import { recordRevocation } from '../metrics.js';
-import type { RegistryContext } from '../registry-context.js';
-import type { FetchedSocket, NamespaceLike, ServerLike } from '../socket-like.js';
-import { REVOKED_EVENT, type AuthNotice } from '../wire.js';
+import type { NamespaceBook } from '../life/namespace-book.js';
+import type { Metrics } from '../metrics.js';
+import type { RevocationLedger } from './ledger.js';
+import { isServer, type FetchedSocket, type NamespaceLike, type ServerLike } from '../socketio.js';
+import { REVOKED_EVENT, type AuthNotice } from '../protocol.js';
 
 const debug = createDebug('sockpass:revoke');
 
@@ -65,22 +66,32 @@ export const MIN_REVOCATION_TTL = 60 * 60_000;
 /** The longest a revocation is kept by default, and how long a credential without expiry is deemed to live. */
 export const MAX_REVOCATION_TTL = 30 * 24 * 60 * 60_000;
 
-export async function revokeSockets<U>(
+/** What revocation needs of the Lifecycle (declared here, so this file does not import it). */
+export interface RevocationOwner {
+  readonly metrics: Metrics | undefined;
+  readonly ledger: RevocationLedger;
+  readonly namespaces: NamespaceBook;
+  readonly options: { userRoom(id: string): string; sessionRoom(sid: string): string };
+  readonly revocationTtl: number | undefined;
+  readonly latestExpiry: number;
+}
+
+export async function revokeSockets(
+  life: RevocationOwner,
   io: ServerLike | NamespaceLike,
   target: RevokeTarget,
-  ctx: RegistryContext<U>,
   options: RevokeOptions = {},
 ): Promise<void> {
   const at = Date.now();
-  const revocation = toRevocation(target, at, revocationUntil(ctx, at));
+  const revocation = toRevocation(target, at, revocationUntil(life, at));
   const reason = options.reason;
   if (reason !== undefined && typeof reason !== 'string') throw new TypeError('sockpass: revoke reason must be a string');
-  const server: ServerLike = typeof (io as ServerLike).of === 'function' ? (io as ServerLike) : (io as NamespaceLike).server;
+  const server: ServerLike = isServer(io) ? io : io.server;
 
-  recordRevocation(revocation.kind);
+  life.metrics?.revocation(revocation.kind);
   let unrecorded: unknown;
   try {
-    await ctx.ledger.record(revocation);
+    await life.ledger.record(revocation);
   } catch (err) {
     unrecorded = err;
     debug('could not record the revocation of a %s: %s', revocation.kind, (err as Error)?.message);
@@ -88,13 +99,13 @@ export async function revokeSockets<U>(
 
   const notice: AuthNotice = { code: options.code ?? 'token_revoked', message: reason ?? 'credentials have been revoked' };
   const targets = new Map<string, NamespaceLike>();
-  for (const nsp of ctx.namespaces.values()) targets.set(nsp.name, nsp);
+  for (const nsp of life.namespaces.values()) targets.set(nsp.name, nsp);
   // `/` always exists; named namespaces are the app's word that they exist (on some node).
   for (const name of ['/', ...(options.namespaces ?? [])]) if (!targets.has(name)) targets.set(name, server.of(name));
   debug('revoking a %s on %d namespace(s)', revocation.kind, targets.size);
   if (revocation.kind === 'token') await cutToken(targets.values(), revocation.id, notice);
   else {
-    const room = revocation.kind === 'user' ? ctx.options.userRoom(revocation.id) : ctx.options.sessionRoom(revocation.id);
+    const room = revocation.kind === 'user' ? life.options.userRoom(revocation.id) : life.options.sessionRoom(revocation.id);
     for (const nsp of targets.values()) {
       // This node's sockets first, at once: a cluster adapter awaits its publish
       // before it disconnects even the local sockets, and with Redis down that
@@ -133,9 +144,9 @@ function cutMatching(sockets: readonly FetchedSocket[], tokenId: string, notice:
   }
 }
 
-function revocationUntil<U>(ctx: RegistryContext<U>, at: number): number {
-  if (ctx.revocationTtl !== undefined) return at + ctx.revocationTtl;
-  const remaining = ctx.admitted.latestExpiry - at;
+function revocationUntil(life: RevocationOwner, at: number): number {
+  if (life.revocationTtl !== undefined) return at + life.revocationTtl;
+  const remaining = life.latestExpiry - at;
   return at + Math.min(MAX_REVOCATION_TTL, Math.max(MIN_REVOCATION_TTL, remaining));
 }
 

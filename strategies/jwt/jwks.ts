@@ -22,8 +22,8 @@ import { createPublicKey, type KeyObject } from 'node:crypto';
 import createDebug from 'debug';
 import { JwksClient } from 'jwks-rsa';
 import { AuthError } from '../../src/errors.js';
-import { recordJwksFetch } from '../../src/metrics.js';
-import { TIMED_OUT, withTimeout } from '../../src/timeout.js';
+import { Metrics, type MetricsOption } from '../../src/metrics.js';
+import { TIMED_OUT, withTimeout } from '../../src/time.js';
 import { algorithmsOfKey, type JwtAlgorithm, type JwtHeader, type JwtKeyResolver } from './verifier.js';
 
 const debug = createDebug('sockpass:jwks');
@@ -39,6 +39,8 @@ export interface JwksOptions {
   issuer?: string;
   /** Shortest time between two fetches caused by unknown `kid`s, in ms. Default 30 000. */
   cooldown?: number;
+  /** Count fetches in `sockpass.jwks.fetches` (as `new SockPass({ metrics })`): `true` or `{ meter }`. Default: none. */
+  metrics?: MetricsOption;
   /** Age after which the key set is fetched again in the background, in ms. Default 600 000 (10 min). */
   maxAge?: number;
   /** Longest wait for one fetch (discovery or key set), body included, in ms. Default 3000. */
@@ -76,6 +78,7 @@ export function jwks(options: JwksOptions): JwksKeySource {
     if (url !== undefined && !/^https?:\/\//.test(url)) throw new TypeError('sockpass: jwks() needs an http(s) URL');
   }
   const cooldown = positive(options.cooldown, 30_000, 'cooldown');
+  const metrics = Metrics.from(options.metrics);
   const maxAge = positive(options.maxAge, 600_000, 'maxAge');
   const timeout = positive(options.timeout, 3000, 'timeout');
   const headers = { accept: 'application/json', ...options.requestHeaders };
@@ -122,11 +125,11 @@ export function jwks(options: JwksOptions): JwksKeySource {
         keys = next;
         loadedAt = Date.now();
         lastFetchFailed = false;
-        recordJwksFetch('success');
+        metrics?.jwksFetch('success');
         debug('key set loaded: %d keys', next.size);
       } catch (err) {
         lastFetchFailed = true;
-        recordJwksFetch('failure');
+        metrics?.jwksFetch('failure');
         debug('key set fetch failed: %s', (err as Error)?.message);
       } finally {
         inFlight = undefined;

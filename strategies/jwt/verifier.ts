@@ -13,9 +13,7 @@ import { createPublicKey, createSecretKey, type KeyObject } from 'node:crypto';
 import createDebug from 'debug';
 import jwt from 'jsonwebtoken';
 import { AuthError, isAuthError } from '../../src/errors.js';
-import { settleNow, type MaybePromise } from '../../src/immediate.js';
-import { isNumericDate } from '../../src/issued-at.js';
-import { TIMED_OUT, withTimeout } from '../../src/timeout.js';
+import { isNumericDate, TIMED_OUT, withTimeout } from '../../src/time.js';
 import type { AuthResult, AuthSuccess, Claims } from '../../src/types.js';
 
 const debug = createDebug('sockpass:jwt');
@@ -77,11 +75,8 @@ export interface JwtVerifier<U> {
   verify(token: unknown): Promise<AuthResult<U>>;
 }
 
-/** What `createJwtVerifier` returns: `verify`, and its synchronous fast path. */
-export interface PreparedJwtVerifier<U> extends JwtVerifier<U> {
-  /** The same as `verify`, with the result itself when nothing had to be waited for (never throws; a promise never rejects). */
-  verifyNow(token: unknown): MaybePromise<AuthResult<U>>;
-}
+/** What `createJwtVerifier` returns. */
+export type PreparedJwtVerifier<U> = JwtVerifier<U>;
 
 const SYMMETRIC = /^HS/;
 const DEFAULT_MAX_TOKEN_BYTES = 8192;
@@ -216,12 +211,8 @@ export function createJwtVerifier<U = Claims>(options: JwtVerifyOptions<U>, stra
     }
   }
 
-  /**
-   * The check itself, synchronous until something has to be waited for (a key
-   * resolver, an async `isRevoked` or `user`): a static key and sync hooks give
-   * the result with no promise at all (see src/immediate.ts).
-   */
-  function verifyNow(token: unknown): MaybePromise<AuthResult<U>> {
+  /** The check itself: size, key, signature and claims, then the app's hooks. */
+  async function verify(token: unknown): Promise<AuthResult<U>> {
     if (typeof token !== 'string') return fail('credentials_bad_format', 'token must be a string');
     // Checked on the string length first: a multi-megabyte string is refused before Buffer.byteLength walks it,
     // and one short enough that even 3 UTF-8 bytes per UTF-16 unit fit is not walked at all (every real token).
@@ -229,11 +220,11 @@ export function createJwtVerifier<U = Claims>(options: JwtVerifyOptions<U>, stra
       return fail('token_too_large', `token is longer than ${maxTokenBytes} bytes`);
     }
     if (token.length === 0) return fail('credentials_required', 'token is empty');
-    if (staticKey !== undefined) return checkSigned(token, staticKey);
-    return keyFor(token).then((key) => ('kind' in key ? key : checkSigned(token, key)));
+    const key = await keyFor(token);
+    return 'kind' in key ? key : checkSigned(token, key);
   }
 
-  function checkSigned(token: string, key: KeyObject): MaybePromise<AuthResult<U>> {
+  async function checkSigned(token: string, key: KeyObject): Promise<AuthResult<U>> {
     let claims: Claims;
     try {
       const payload = jwt.verify(token, key, verifyOptions);
@@ -247,41 +238,36 @@ export function createJwtVerifier<U = Claims>(options: JwtVerifyOptions<U>, stra
       return mapJwtError(err, fail);
     }
 
-    if (isRevoked === undefined) return admit(claims);
-    return settleNow(
-      () => isRevoked(claims),
-      (revoked) => (revoked ? fail('token_revoked', 'token has been revoked') : admit(claims)),
-      (cause) => fail('server_error', 'could not check whether the token is revoked', cause),
-    );
+    if (isRevoked !== undefined) {
+      try {
+        if (await isRevoked(claims)) return fail('token_revoked', 'token has been revoked');
+      } catch (cause) {
+        return fail('server_error', 'could not check whether the token is revoked', cause);
+      }
+    }
+    return admit(claims);
   }
 
-  function admit(claims: Claims): MaybePromise<AuthResult<U>> {
+  async function admit(claims: Claims): Promise<AuthResult<U>> {
     const exp = claims.exp;
     // A token admitted within clockTolerance past exp lives as long as it was admitted for, not an instant.
     const expiresAt = typeof exp === 'number' ? new Date((exp + clockTolerance) * 1000) : null;
     // For the revocation ledger: `revoke({ token })` finds the token by jti; `revoke({ user })` judges
     // by iat, which the lifecycle reads from the claims (no issuedAt Date per socket).
     const tokenId = typeof claims.jti === 'string' && claims.jti !== '' ? claims.jti : undefined;
-    // The user is the claims unless a `user` hook maps them: no closure per token then.
-    if (toUser === undefined) return success(claims as U, claims, expiresAt, tokenId);
-    return settleNow(
-      () => toUser(claims),
-      (user) => success(user, claims, expiresAt, tokenId),
-      (cause) => fail('server_error', 'could not load the user for this token', cause),
-    );
+    let user: U;
+    try {
+      // The user is the claims unless a `user` hook maps them.
+      user = toUser === undefined ? (claims as U) : await toUser(claims);
+    } catch (cause) {
+      return fail('server_error', 'could not load the user for this token', cause);
+    }
+    const result: AuthResult<U> = { kind: 'success', user, claims, expiresAt };
+    if (tokenId !== undefined) result.tokenId = tokenId;
+    return result;
   }
 
-  function success(user: U, claims: Claims, expiresAt: Date | null, tokenId: string | undefined): AuthResult<U> {
-    // Whole in one literal either way (a field added later costs the result a separate property store).
-    return tokenId !== undefined ? { kind: 'success', user, claims, expiresAt, tokenId } : { kind: 'success', user, claims, expiresAt };
-  }
-
-  return {
-    verifyNow,
-    async verify(token: unknown): Promise<AuthResult<U>> {
-      return verifyNow(token);
-    },
-  };
+  return { verify };
 }
 
 function mapJwtError<U>(

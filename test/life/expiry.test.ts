@@ -3,7 +3,6 @@ import { AuthError, SockPass, jwtAuth, type AuthSuccess, type SockPassOptions, t
 import type { Socket as ClientSocket } from 'socket.io-client';
 import { once, outcome, sleep, startServer, type TestServer } from '../helpers/server.js';
 import { hs256, SECRET } from '../helpers/tokens.js';
-import { queuedDeadlines } from '../../src/life/lifecycle.js';
 
 let server: TestServer | undefined;
 afterEach(async () => {
@@ -73,7 +72,8 @@ describe('expiry', () => {
   });
 
   it('leaves no timer behind for 1,000 sockets with expiry, whether the client leaves or the server cuts them', async () => {
-    await serveJwt({ refreshBefore: 500 });
+    const auth = await serveJwt({ refreshBefore: 500 });
+    const queuedDeadlines = () => auth.lifecycle.deadlines.size;
     const baseline = countTimeouts();
     const n = 1000;
     const long = hs256({ sub: 'alice' }, { expiresIn: 60 });

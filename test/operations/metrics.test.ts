@@ -47,7 +47,7 @@ async function value(name: string, attributes: Record<string, string>): Promise<
 
 describe('metrics', () => {
   it('counts handshakes by strategy and outcome, and times them', async () => {
-    const auth = new SockPass()
+    const auth = new SockPass({ metrics: true })
       .use('jwt-auth', jwtAuth({ secret: SECRET, algorithms: ['HS256'] }))
       .use('event', jwtAuthenticateEvent({ secret: SECRET, algorithms: ['HS256'] }));
     server = await startServer((io) => io.use(auth.middleware(['jwt-auth', 'event'])));
@@ -65,7 +65,7 @@ describe('metrics', () => {
   });
 
   it('counts rate-limited refusals by limit', async () => {
-    const auth = new SockPass({ rateLimit: handshakeLimits({ address: { points: 1, duration: 60 } }) }).use(
+    const auth = new SockPass({ metrics: true, rateLimit: handshakeLimits({ address: { points: 1, duration: 60 } }) }).use(
       'jwt-auth',
       jwtAuth({ secret: SECRET, algorithms: ['HS256'] }),
     );
@@ -79,7 +79,7 @@ describe('metrics', () => {
   it('counts JWKS fetches by outcome', async () => {
     const a = signingKey('a');
     idp = await startJwksServer([a]);
-    const auth = new SockPass().use('jwt-auth', jwtAuth({ secret: jwks({ uri: idp.jwksUri, cooldown: 0 }), algorithms: ['RS256'] }));
+    const auth = new SockPass({ metrics: true }).use('jwt-auth', jwtAuth({ secret: jwks({ uri: idp.jwksUri, cooldown: 0, metrics: true }), algorithms: ['RS256'] }));
     server = await startServer((io) => io.use(auth.middleware('jwt-auth')));
     expect(await codeOf(server.client('/', { auth: { token: signWith(a) } }))).toBe('connected');
     await idp.setMode('down');
@@ -89,7 +89,7 @@ describe('metrics', () => {
   });
 
   it('follows authenticated sockets, refreshes, expiries and revocations through the lifecycle', async () => {
-    const auth = new SockPass().use('jwt-auth', jwtAuth({ secret: SECRET, algorithms: ['HS256'] }));
+    const auth = new SockPass({ metrics: true }).use('jwt-auth', jwtAuth({ secret: SECRET, algorithms: ['HS256'] }));
     server = await startServer((io) => io.use(auth.middleware('jwt-auth')));
     const sockets = { strategy: 'jwt-auth', namespace: '/' };
     const alice = server.client('/', { auth: { token: hs256({ sub: 'alice' }) } });
@@ -116,7 +116,7 @@ describe('metrics', () => {
   });
 
   it('records nothing, and costs nothing, once the SDK is gone; picks up a provider installed later', async () => {
-    const auth = new SockPass().use('jwt-auth', jwtAuth({ secret: SECRET, algorithms: ['HS256'] }));
+    const auth = new SockPass({ metrics: true }).use('jwt-auth', jwtAuth({ secret: SECRET, algorithms: ['HS256'] }));
     server = await startServer((io) => io.use(auth.middleware('jwt-auth')));
     metrics.disable();
     expect(await codeOf(server.client('/', { auth: { token: hs256() } }))).toBe('connected');

@@ -1,7 +1,8 @@
 /**
- * No import cycles in src/, runtime or type-only: the lifecycle modules call
- * into lifecycle.ts and read the registry through registry-context.ts, never
- * the other way round. dpdm reads every public entry point.
+ * No import cycles in src/, runtime or type-only: lifecycle.ts calls the
+ * modules beside it (refresh, revalidation, quarantine, recovery, revoke),
+ * and each of them declares what it needs of the Lifecycle instead of
+ * importing it. dpdm reads every public entry point.
  */
 import { describe, expect, it } from 'vitest';
 import { parseDependencyTree, parseCircular } from 'dpdm';

@@ -32,7 +32,7 @@ describe('the namespace book under short-lived dynamic namespaces', () => {
     }
     await new Promise((r) => setTimeout(r, 100));
     // The bound: 64, or twice the most namespaces that held sockets at once (100 here), never the 2,000 seen.
-    expect(auth.context.namespaces.size).toBeLessThanOrEqual(200);
+    expect(auth.lifecycle.namespaces.size).toBeLessThanOrEqual(200);
     const live = server.client('/room-5000', { auth: { token } });
     expect(await codeOf(live)).toBe('connected');
     const revoked = once<{ code: string }>(live, 'auth:revoked');

@@ -76,7 +76,7 @@ describe('revoke and dynamic namespaces', () => {
   it('keeps no trace of namespaces that only unauthenticated handshakes reached', async () => {
     const auth = await serve();
     for (let i = 0; i < 20; i++) expect(await codeOf(server.client(`/team-${100 + i}`, { auth: { token: 'forged' } }))).toBe('invalid_token');
-    expect(auth.context.namespaces.size).toBe(0);
+    expect(auth.lifecycle.namespaces.size).toBe(0);
   });
 
   it('still reaches an authenticated socket in a dynamic child namespace', async () => {

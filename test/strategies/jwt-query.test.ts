@@ -98,7 +98,7 @@ describe('jwt-query (?token= on the handshake URL)', () => {
     expect(await codeOf(server.client('/', { query: { token: 'abc.def.ghi' } }))).toBe('invalid_token');
   });
 
-  it('warns once, at configuration, that proxies log URLs', async () => {
+  it('warns at most once per strategy that proxies log URLs', async () => {
     const warnings: Array<{ code?: string }> = [];
     const listener = (w: Error & { code?: string }) => warnings.push(w);
     process.on('warning', listener);

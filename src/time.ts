@@ -1,7 +1,9 @@
 /**
- * A bounded wait on work sockpass does not control — a key resolver, a
- * session store, a refresh's verification — so that no handshake or refresh
- * hangs on it. The timer never outlives the answer; a late answer is dropped.
+ * Time, as strategies and the core both need it: a bounded wait on work
+ * sockpass does not control (a key resolver, a session store, a refresh's
+ * verification), so that no handshake or refresh hangs on it, and the range
+ * of a JWT NumericDate. The one helper module strategies may import besides
+ * the contract (`types.ts`) and `errors.ts`.
  *
  * @module
  */
@@ -22,4 +24,9 @@ export async function withTimeout<T>(work: PromiseLike<T> | T, ms: number): Prom
   } finally {
     clearTimeout(timer);
   }
+}
+
+/** A JWT NumericDate a Date can hold: finite seconds since the epoch within ±8.64e12 (±8.64e15 ms). */
+export function isNumericDate(value: unknown): value is number {
+  return typeof value === 'number' && Number.isFinite(value) && Math.abs(value) <= 8.64e12;
 }

@@ -1,0 +1,184 @@
+/**
+ * Every touch of Socket.IO beyond its documented calls, in one place, so a
+ * Socket.IO upgrade is checked here. Each function names the Socket.IO
+ * behaviour it relies on; the tests that would fail if that behaviour
+ * changed are named beside it. The types are structural: sockpass never uses
+ * `instanceof` on Socket.IO classes (an app may load its own copy).
+ *
+ * @module
+ */
+import { EventEmitter } from 'node:events';
+import type { HandshakeSource } from './handshake/context.js';
+
+export interface SocketLike extends HandshakeSource {
+  id: string;
+  data: Record<string, unknown> & { auth?: unknown };
+  connected: boolean;
+  recovered?: boolean;
+  join(room: string | string[]): Promise<void> | void;
+  leave(room: string): Promise<void> | void;
+  emit(event: string, ...args: unknown[]): boolean;
+  disconnect(close?: boolean): unknown;
+  on(event: string, listener: (...args: any[]) => void): unknown;
+  once(event: string, listener: (...args: any[]) => void): unknown;
+  off(event: string, listener: (...args: any[]) => void): unknown;
+  use(fn: (packet: unknown[], next: (err?: Error) => void) => void): unknown;
+  nsp: NamespaceLike;
+}
+
+export interface NamespaceLike extends Pick<EventEmitter, 'prependListener'> {
+  name: string;
+  sockets: Map<string, SocketLike>;
+  adapter: AdapterLike;
+  on(event: string, listener: (...args: any[]) => void): unknown;
+  in(room: string | string[]): RoomOperator;
+  /** The same operations on this node's sockets only. */
+  local: { in(room: string | string[]): RoomOperator; fetchSockets: NamespaceLike['fetchSockets'] };
+  /** Every socket of the namespace on every node (through the adapter), as Socket.IO's RemoteSocket. */
+  fetchSockets(): Promise<FetchedSocket[]>;
+  server: ServerLike;
+}
+
+/** The adapter of a namespace, as far as sockpass uses it. */
+export interface AdapterLike {
+  /** connectionStateRecovery: the session of `pid`, with the packets missed since `offset`. */
+  restoreSession?: (pid: string, offset: string) => Promise<unknown> | unknown;
+  on(event: 'join-room', listener: (room: string, id: string) => void): unknown;
+}
+
+/** What `fetchSockets()` yields (Socket.IO's RemoteSocket, or a local Socket). */
+export interface FetchedSocket {
+  id?: string;
+  data: Record<string, unknown>;
+  emit(event: string, ...args: unknown[]): unknown;
+  disconnect(close?: boolean): unknown;
+}
+
+/** What `nsp.in(room)` returns (Socket.IO's BroadcastOperator), as far as sockpass uses it. */
+export interface RoomOperator {
+  disconnectSockets(close?: boolean): void;
+  emit(event: string, ...args: unknown[]): boolean;
+}
+
+export interface ServerLike {
+  of(name: string): NamespaceLike;
+  /** The main namespace. */
+  sockets: NamespaceLike;
+}
+
+/** True for a Socket.IO Server (only a Server has `of`). */
+export function isServer(target: object): target is ServerLike {
+  return typeof (target as { of?: unknown }).of === 'function';
+}
+
+/**
+ * The child namespaces of a dynamic parent namespace (`io.of(/regex/)`).
+ * Relies on ParentNamespace's private `children` Set, which Socket.IO fills
+ * as it creates each child (test/life/recovery.test.ts, dynamic namespaces).
+ */
+export function childrenOf(target: object): { has(nsp: unknown): boolean } | undefined {
+  const children = (target as { children?: { has?: unknown } }).children;
+  return children !== undefined && typeof children.has === 'function' ? (children as { has(nsp: unknown): boolean }) : undefined;
+}
+
+/**
+ * Takes a socket out of its namespace's `nsp.sockets` Map, and puts it back.
+ * Relies on every adapter (in-memory, Redis, streams) consulting `nsp.sockets`
+ * before delivering a broadcast, so a socket outside it receives none
+ * (test/life/quarantine.test.ts fails if an upgrade starts delivering to it).
+ */
+export function hideFromBroadcasts(socket: SocketLike): void {
+  if (socket.nsp.sockets.get(socket.id) === socket) socket.nsp.sockets.delete(socket.id);
+}
+
+export function showToBroadcasts(socket: SocketLike): void {
+  socket.nsp.sockets.set(socket.id, socket);
+}
+
+/** True when the socket is in its namespace's `nsp.sockets` Map (a hidden or orphaned one is not). */
+export function isListed(socket: SocketLike): boolean {
+  return socket.nsp.sockets.get(socket.id) === socket;
+}
+
+type CatchAll = (...args: any[]) => void;
+type CatchAllSocket = SocketLike & {
+  onAny?: (listener: CatchAll) => unknown;
+  prependAny?: (listener: CatchAll) => unknown;
+  offAny?: (listener?: CatchAll) => unknown;
+};
+
+/**
+ * Queues the catch-all listeners (`onAny` / `prependAny`) added to a socket
+ * until `release(true)` attaches them in order (`release(false)` drops them).
+ * Relies on Socket.IO calling catch-all listeners before packet middlewares,
+ * which is why a gate in `socket.use` cannot stop them, and on those methods
+ * being looked up on the instance, so an own property shadows the prototype's
+ * (test/life/quarantine.test.ts, catch-all listeners).
+ */
+export function deferCatchAll(s: SocketLike): (release: boolean) => void {
+  const socket = s as CatchAllSocket;
+  const { onAny, prependAny, offAny } = socket;
+  if (typeof onAny !== 'function' || typeof prependAny !== 'function' || typeof offAny !== 'function') return () => {};
+  const queued: Array<{ prepend: boolean; listener: CatchAll }> = [];
+  socket.onAny = (listener) => {
+    queued.push({ prepend: false, listener });
+    return socket;
+  };
+  socket.prependAny = (listener) => {
+    queued.push({ prepend: true, listener });
+    return socket;
+  };
+  socket.offAny = (listener) => {
+    if (listener === undefined) queued.length = 0;
+    else for (let i = queued.length - 1; i >= 0; i--) if (queued[i]!.listener === listener) queued.splice(i, 1);
+    return offAny.call(socket, listener);
+  };
+  return (release) => {
+    delete socket.onAny;
+    delete socket.prependAny;
+    delete socket.offAny;
+    if (!release) return;
+    for (const { prepend, listener } of queued.splice(0)) {
+      if (prepend) socket.prependAny!(listener);
+      else socket.onAny!(listener);
+    }
+  };
+}
+
+/**
+ * Calls `use` with the namespace's adapter now and with every adapter
+ * assigned later. Relies on `io.adapter(...)` assigning a new `nsp.adapter`
+ * to each namespace: the property is made an accessor that sees the
+ * assignment (chained, so several registries can watch one namespace)
+ * (test/life/recovery.test.ts, an adapter set after attach).
+ */
+export function onEveryAdapter(nsp: NamespaceLike, use: (adapter: AdapterLike) => void): void {
+  const previous = Object.getOwnPropertyDescriptor(nsp, 'adapter');
+  let current = nsp.adapter;
+  Object.defineProperty(nsp, 'adapter', {
+    configurable: true,
+    enumerable: true,
+    get: () => (previous?.get !== undefined ? previous.get.call(nsp) : current),
+    set: (adapter: AdapterLike) => {
+      if (previous?.set !== undefined) previous.set.call(nsp, adapter);
+      current = adapter;
+      use(adapter);
+    },
+  });
+  use(nsp.adapter);
+}
+
+/**
+ * Emits a server-side event on a namespace without broadcasting it to
+ * clients. `Namespace#emit` broadcasts, so the namespace's own EventEmitter
+ * is called, as Socket.IO does for `connection`
+ * (test/compat/socketio-jwt.test.ts, the `authenticated` event).
+ */
+export function emitOnNamespace(nsp: NamespaceLike, event: string, ...args: unknown[]): void {
+  EventEmitter.prototype.emit.call(nsp, event, ...args);
+}
+
+/** Adapters may answer join/leave with a promise (the sharded Redis adapter does); never leave one unhandled. */
+export function settleRoomChange(result: Promise<void> | void, onError: (err: unknown) => void): void {
+  if (result !== undefined && typeof (result as Promise<void>).then === 'function') (result as Promise<void>).catch(onError);
+}
