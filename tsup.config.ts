@@ -16,7 +16,11 @@ export default defineConfig([
     clean: true,
     sourcemap: true,
     target: 'node20',
-    splitting: false,
+    // One copy of the core at run time: every entry (sockpass, sockpass/client, sockpass/compat/*) imports the
+    // shared chunks, so AuthError and a registry's guarantees are the same whichever entry an app loads.
+    splitting: true,
+    // import.meta.url in the CommonJS build (metrics.ts loads the optional @opentelemetry/api from the package).
+    shims: true,
     // The app's own copies: a bundled Passport would be a second singleton without the app's serializers.
     external: ['socket.io', 'socket.io-client', 'passport', 'cookie-parser', 'express-session'],
   },

@@ -89,6 +89,9 @@ export interface AuthorizeSocket extends HandshakeSource {
   data?: unknown;
 }
 
+/** sockpass's AuthError, the same class `sockpass` exports (one copy of the core at run time). */
+export { AuthError, isAuthError } from '../errors.js';
+
 /**
  * @example
  * ```ts

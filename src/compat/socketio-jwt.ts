@@ -116,6 +116,9 @@ const debug = createDebug('sockpass:compat:socketio-jwt');
 /** jsonwebtoken options socketio-jwt passed through that would weaken or silently skip a check here. */
 const UNSUPPORTED = ['ignoreExpiration', 'ignoreNotBefore', 'subject', 'jwtid', 'nonce', 'complete'] as const;
 
+/** sockpass's AuthError, the same class `sockpass` exports (one copy of the core at run time). */
+export { AuthError, isAuthError } from '../errors.js';
+
 /**
  * @example
  * ```ts
