@@ -8,43 +8,26 @@
  * @module
  */
 
-/** Every code an {@link AuthError} can carry: a union, so `switch (err.code)` is checked by the compiler. */
-export type AuthErrorCode =
-  /** No credential where the strategy looks (and nothing else admitted the socket). */
-  | 'credentials_required'
-  /** A credential of the wrong type, repeated, or not of the expected form. */
-  | 'credentials_bad_format'
-  /** Malformed, unsigned (`alg: none`), wrongly signed or wrongly keyed token. */
-  | 'invalid_token'
-  | 'token_expired'
-  /** `nbf` is still in the future. */
-  | 'token_not_active'
-  | 'invalid_audience'
-  | 'invalid_issuer'
-  /** Longer than `maxTokenBytes`; refused before any parsing. */
-  | 'token_too_large'
-  /** The app's `isRevoked` hook said so, or the credential is in the revocation ledger (`auth.revoke()`), at any admission. */
-  | 'token_revoked'
-  /** Strategies disagree on the user (mode `all`), or a refresh names another user. */
-  | 'user_mismatch'
-  /** The async key resolver failed or returned no usable key. */
-  | 'key_unavailable'
-  | 'session_not_found'
-  /** The store returned a session whose cookie expiry has passed. */
-  | 'session_expired'
-  /** The session store errored or did not answer within its bound; or `revoke()` could not record in the revocation ledger. */
-  | 'store_unavailable'
-  /** A cookie-authenticated handshake from an Origin that is not allowed (CSWSH). */
-  | 'origin_not_allowed'
-  | 'authentication_timeout'
-  | 'forbidden'
-  /** Too many refused or pending handshakes from this address or subject; `data.retryAfter` says how many ms to wait. */
-  | 'rate_limited'
-  /** An unexpected error inside a strategy (or a `failure` listener that threw); details stay on the server. */
-  | 'server_error';
-
-/** Every {@link AuthErrorCode}, for validation and exhaustive tests. */
-export const AUTH_ERROR_CODES: readonly AuthErrorCode[] = [
+/**
+ * Every code an {@link AuthError} can carry, written once: the
+ * {@link AuthErrorCode} union is derived from it.
+ *
+ * - `credentials_required`: no credential where the strategy looks (and nothing else admitted the socket).
+ * - `credentials_bad_format`: a credential of the wrong type, repeated, or not of the expected form.
+ * - `invalid_token`: malformed, unsigned (`alg: none`), wrongly signed or wrongly keyed token.
+ * - `token_expired`; `token_not_active`: `nbf` is still in the future; `invalid_audience`; `invalid_issuer`.
+ * - `token_too_large`: longer than `maxTokenBytes`; refused before any parsing.
+ * - `token_revoked`: the app's `isRevoked` hook said so, or the credential is in the revocation ledger (`auth.revoke()`), at any admission.
+ * - `user_mismatch`: strategies disagree on the user (mode `all`), or a refresh names another user.
+ * - `key_unavailable`: the async key resolver failed or returned no usable key.
+ * - `session_not_found`; `session_expired`: the store returned a session whose cookie expiry has passed.
+ * - `store_unavailable`: the session store errored or did not answer within its bound; or `revoke()` could not record in the revocation ledger.
+ * - `origin_not_allowed`: a cookie-authenticated handshake from an Origin that is not allowed (CSWSH).
+ * - `authentication_timeout`; `forbidden`.
+ * - `rate_limited`: too many refused or pending handshakes from this address or subject; `data.retryAfter` says how many ms to wait.
+ * - `server_error`: an unexpected error inside a strategy (or a `failure` listener that threw); details stay on the server.
+ */
+export const AUTH_ERROR_CODES = [
   'credentials_required',
   'credentials_bad_format',
   'invalid_token',
@@ -64,7 +47,10 @@ export const AUTH_ERROR_CODES: readonly AuthErrorCode[] = [
   'forbidden',
   'rate_limited',
   'server_error',
-];
+] as const;
+
+/** Every code an {@link AuthError} can carry (see {@link AUTH_ERROR_CODES}): a union, so `switch (err.code)` is checked by the compiler. */
+export type AuthErrorCode = (typeof AUTH_ERROR_CODES)[number];
 
 /** What a client receives as `connect_error`'s `err.data` (and in `unauthorized`). */
 export interface AuthErrorData {

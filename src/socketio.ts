@@ -179,6 +179,6 @@ export function emitOnNamespace(nsp: NamespaceLike, event: string, ...args: unkn
 }
 
 /** Adapters may answer join/leave with a promise (the sharded Redis adapter does); never leave one unhandled. */
-export function settleRoomChange(result: Promise<void> | void, onError: (err: unknown) => void): void {
+export function catchRoomChange(result: Promise<void> | void, onError: (err: unknown) => void): void {
   if (result !== undefined && typeof (result as Promise<void>).then === 'function') (result as Promise<void>).catch(onError);
 }

@@ -7,7 +7,7 @@
  * @module
  */
 import type { Claims, Strategy } from '../src/types.js';
-import { stripBearer } from './jwt/bearer.js';
+import { authPayloadToken, stripBearer } from './jwt/token-sources.js';
 import { createJwtVerifier, type JwtVerifyOptions } from './jwt/verifier.js';
 
 /** Options of {@link jwtAuth}: the shared JWT options, and where in `handshake.auth` the token is. */
@@ -28,10 +28,9 @@ export function jwtAuth<U = Claims>(options: JwtAuthOptions<U>): Strategy<U> {
   const field = options.field ?? 'token';
   return {
     authenticate: async function jwtAuthStrategy(ctx) {
-      if (!Object.prototype.hasOwnProperty.call(ctx.auth, field)) return { kind: 'pass' };
-      const raw = ctx.auth[field];
-      if (raw === undefined || raw === null) return { kind: 'pass' };
-      return verifier.verify(stripBearer(raw));
+      const token = authPayloadToken(ctx, field);
+      if (token === undefined) return { kind: 'pass' };
+      return verifier.verify(stripBearer(token));
     },
     authenticateCredential: (token) => verifier.verify(stripBearer(token)),
   };

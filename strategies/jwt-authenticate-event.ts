@@ -11,7 +11,7 @@
  */
 import { AuthError } from '../src/errors.js';
 import type { AuthResult, Claims, Strategy } from '../src/types.js';
-import { stripBearer } from './jwt/bearer.js';
+import { eventPayloadToken, stripBearer } from './jwt/token-sources.js';
 import { createJwtVerifier, type JwtVerifyOptions } from './jwt/verifier.js';
 
 /** Options of {@link jwtAuthenticateEvent}: the shared JWT options, the event name and the time allowed. */
@@ -54,26 +54,9 @@ export function jwtAuthenticateEvent<U = Claims>(options: JwtAuthenticateEventOp
       return { kind: 'pass' };
     },
     authenticateCredential: async function jwtAuthenticateEventCredential(payload): Promise<AuthResult<U>> {
-      const token = readEventToken(payload);
+      const token = eventPayloadToken(payload);
       if (token instanceof AuthError) return { kind: 'fail', error: token };
       return verifier.verify(stripBearer(token));
     },
   };
-}
-
-/**
- * The token of an `authenticate` payload: `{ token }`, or a bare string as
- * some socketio-jwt clients send it. Nothing there is `credentials_required`;
- * anything else is handed to the verifier, which refuses non-strings with
- * `credentials_bad_format`.
- */
-function readEventToken(payload: unknown): unknown {
-  if (typeof payload === 'string') return payload;
-  if (payload === undefined || payload === null) return new AuthError('credentials_required', 'no token was sent');
-  if (typeof payload !== 'object' || Array.isArray(payload)) {
-    return new AuthError('credentials_bad_format', 'send { token } or the token as a string');
-  }
-  if (!Object.prototype.hasOwnProperty.call(payload, 'token')) return new AuthError('credentials_required', 'no token was sent');
-  const token = (payload as { token: unknown }).token;
-  return token === undefined || token === null ? new AuthError('credentials_required', 'no token was sent') : token;
 }

@@ -7,10 +7,10 @@
  *
  * @module
  */
-import { ExtractJwt, type JwtFromRequestFunction } from 'passport-jwt';
+import type { JwtFromRequestFunction } from 'passport-jwt';
 import { AuthError } from '../src/errors.js';
 import type { Claims, Strategy } from '../src/types.js';
-import { stripBearer } from './jwt/bearer.js';
+import { bearerHeaderExtractor, isBearerHeader, stripBearer } from './jwt/token-sources.js';
 import { createJwtVerifier, type JwtVerifyOptions } from './jwt/verifier.js';
 
 /** Options of {@link jwtHeader}: the shared JWT options, and how to extract the token from the request. */
@@ -28,7 +28,7 @@ export interface JwtHeaderOptions<U = Claims> extends JwtVerifyOptions<U> {
  */
 export function jwtHeader<U = Claims>(options: JwtHeaderOptions<U>): Strategy<U> {
   const verifier = createJwtVerifier(options);
-  const extract = options.extractor ?? ExtractJwt.fromAuthHeaderAsBearerToken();
+  const extract = options.extractor ?? bearerHeaderExtractor();
   const custom = options.extractor !== undefined;
   return {
     authenticate: async function jwtHeaderStrategy(ctx) {
@@ -37,7 +37,7 @@ export function jwtHeader<U = Claims>(options: JwtHeaderOptions<U>): Strategy<U>
       // passport-jwt's extractors take an express-like request; the handshake request is one.
       const token = extract(ctx.request as Parameters<JwtFromRequestFunction>[0]);
       if (token === null || token === undefined || token === '') {
-        if (!custom && typeof header === 'string' && /^bearer(\s|$)/i.test(header)) {
+        if (!custom && isBearerHeader(header)) {
           return { kind: 'fail', error: new AuthError('credentials_bad_format', 'Authorization header is not "Bearer <token>"') };
         }
         return { kind: 'pass' };

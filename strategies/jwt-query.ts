@@ -13,6 +13,7 @@
 import createDebug from 'debug';
 import { AuthError } from '../src/errors.js';
 import type { Claims, Strategy } from '../src/types.js';
+import { isRepeatedQueryParameter } from './jwt/token-sources.js';
 import { createJwtVerifier, type JwtVerifyOptions } from './jwt/verifier.js';
 
 const debug = createDebug('sockpass:jwt-query');
@@ -50,7 +51,7 @@ export function jwtQuery<U = Claims>(options: JwtQueryOptions<U>): Strategy<U> {
         );
       }
       // engine.io keeps only the last of repeated parameters, so repetition shows only in the raw URL.
-      const repeated = Array.isArray(raw) || countQueryParameter(ctx.request.url, parameter) > 1;
+      const repeated = isRepeatedQueryParameter(ctx, parameter);
       ctx.forgetQueryParameter(parameter);
       if (repeated) {
         debug('refused a repeated %s parameter', parameter);
@@ -60,10 +61,4 @@ export function jwtQuery<U = Claims>(options: JwtQueryOptions<U>): Strategy<U> {
     },
     authenticateCredential: (token) => verifier.verify(token),
   };
-}
-
-/** How often `name` occurs in a request URL's query: Engine.IO's parsed query keeps only the last copy. */
-export function countQueryParameter(url: string | undefined, name: string): number {
-  const q = url?.indexOf('?') ?? -1;
-  return q === -1 ? 0 : new URLSearchParams(url!.slice(q + 1)).getAll(name).length;
 }

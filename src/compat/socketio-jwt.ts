@@ -31,7 +31,7 @@ import type { AuthResult, Claims, HandshakeContext, SocketAuth, Strategy } from 
 import { algorithmsOfKey, createJwtVerifier, prepareKey, type JwtAlgorithm, type JwtHeader, type JwtKey, type JwtVerifier, type JwtVerifyOptions } from '../../strategies/jwt/verifier.js';
 import { isSameOrigin, prepareOrigins, type AllowedOrigins } from '../../strategies/origin.js';
 import { TIMED_OUT, withTimeout } from '../time.js';
-import { countQueryParameter } from '../../strategies/jwt-query.js';
+import { isRepeatedQueryParameter } from '../../strategies/jwt/token-sources.js';
 
 /** socketio-jwt's `new UnauthorizedError(code, { message })`: `message`, `inner`, `data`. */
 export class UnauthorizedError extends Error {
@@ -353,11 +353,11 @@ function readHandshakeToken(ctx: HandshakeContext, headerRequired: boolean): str
   }
   const query = ctx.query.token;
   // Engine.IO keeps only the last of repeated parameters: the repetition shows in the raw URL alone.
-  if (Array.isArray(query) || countQueryParameter(ctx.request.url, 'token') > 1) {
+  if (isRepeatedQueryParameter(ctx, 'token')) {
     return new UnauthorizedError('credentials_bad_format', { message: 'token is repeated' });
   }
   // As socketio-jwt: a query token, when present, is the one used.
-  return query ? query : token;
+  return typeof query === 'string' && query !== '' ? query : token;
 }
 
 function handshakeFlow(options: AuthorizeOptions, settings: Settings) {

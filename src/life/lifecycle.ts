@@ -37,7 +37,7 @@ import type { AdapterLike, NamespaceLike, ServerLike, SocketLike } from '../sock
 import type { AuthSuccess, Claims, FailureEvent, SocketAuth, Strategy } from '../types.js';
 import { EXPIRED_EVENT, REFRESH_EVENT, REVOKED_EVENT, type AuthNotice, type RefreshNotice } from '../protocol.js';
 import { DeadlineQueue } from './deadline-queue.js';
-import { NamespaceBook } from './namespace-book.js';
+import { AuthenticatedNamespaces } from './authenticated-namespaces.js';
 import { startQuarantine, type InBandWaitOptions, type QuarantinedSocket } from './quarantine.js';
 import { guardRecovery } from './recovery.js';
 import { listenForRefresh } from './refresh.js';
@@ -125,7 +125,7 @@ export class Lifecycle<U> {
    * attackers could grow it, and `revoke()` would re-create cleaned-up
    * dynamic namespaces from it.
    */
-  readonly namespaces = new NamespaceBook();
+  readonly namespaces = new AuthenticatedNamespaces();
   /** Sockets in quarantine, per adapter: rooms joined meanwhile are taken back and kept for later. */
   readonly quarantined = new WeakMap<AdapterLike, Map<string, QuarantinedSocket>>();
   /**

@@ -27,7 +27,7 @@
 import createDebug from 'debug';
 import { AuthError, type AuthErrorData } from '../errors.js';
 import { failureOf, normalizeResult } from '../handshake/pipeline.js';
-import { deferCatchAll, hideFromBroadcasts, settleRoomChange, showToBroadcasts, type SocketLike } from '../socketio.js';
+import { deferCatchAll, hideFromBroadcasts, catchRoomChange, showToBroadcasts, type SocketLike } from '../socketio.js';
 import type { Metrics } from '../metrics.js';
 import type { AdapterLike } from '../socketio.js';
 import type { SocketState } from './socket-state.js';
@@ -172,7 +172,7 @@ function quarantinedOn<U>(life: QuarantineOwner<U>, socket: SocketLike): Map<str
     const entry = created.get(id);
     if (entry === undefined) return;
     entry.rooms.add(room);
-    settleRoomChange(entry.socket.leave(room), roomChangeFailed);
+    catchRoomChange(entry.socket.leave(room), roomChangeFailed);
   });
   return created;
 }
@@ -183,7 +183,7 @@ function isolate<U>(life: QuarantineOwner<U>, socket: SocketLike, state: SocketS
   const rooms = new Set<string>();
   waiting.set(socket.id, { socket, rooms });
   hideFromBroadcasts(socket);
-  settleRoomChange(socket.leave(socket.id), roomChangeFailed);
+  catchRoomChange(socket.leave(socket.id), roomChangeFailed);
   const releaseCatchAll = deferCatchAll(socket);
 
   socket.use(function quarantineGate(packet, next) {
@@ -199,7 +199,7 @@ function isolate<U>(life: QuarantineOwner<U>, socket: SocketLike, state: SocketS
     waiting.delete(socket.id);
     if (show && socket.connected) {
       showToBroadcasts(socket);
-      settleRoomChange(socket.join([socket.id, ...rooms]), roomChangeFailed);
+      catchRoomChange(socket.join([socket.id, ...rooms]), roomChangeFailed);
     }
     releaseCatchAll(show);
   };

@@ -24,7 +24,7 @@
 import createDebug from 'debug';
 import { AuthError, type AuthErrorCode } from '../errors.js';
 import type { Revocation } from './ledger.js';
-import type { NamespaceBook } from '../life/namespace-book.js';
+import type { AuthenticatedNamespaces } from '../life/authenticated-namespaces.js';
 import type { Metrics } from '../metrics.js';
 import type { RevocationLedger } from './ledger.js';
 import { isServer, type FetchedSocket, type NamespaceLike, type ServerLike } from '../socketio.js';
@@ -70,7 +70,7 @@ export const MAX_REVOCATION_TTL = 30 * 24 * 60 * 60_000;
 export interface RevocationOwner {
   readonly metrics: Metrics | undefined;
   readonly ledger: RevocationLedger;
-  readonly namespaces: NamespaceBook;
+  readonly namespaces: AuthenticatedNamespaces;
   readonly options: { userRoom(id: string): string; sessionRoom(sid: string): string };
   readonly revocationTtl: number | undefined;
   readonly latestExpiry: number;

@@ -17,7 +17,7 @@ import type { NamespaceLike } from '../socketio.js';
 /** Below this many entries the book is never swept. */
 const FLOOR = 64;
 
-export class NamespaceBook {
+export class AuthenticatedNamespaces {
   readonly #byName = new Map<string, NamespaceLike>();
   #sweepAt = FLOOR;
 
