@@ -213,7 +213,7 @@ async function verifyWithCallback(
   try {
     const resolved = await withTimeout(
       new Promise<JwtKey>((resolve, reject) => {
-        const done: SecretDone = (err, found) => (err || !found ? reject(err ?? new Error('no secret')) : resolve(found));
+        const done: SecretDone = (err, found) => (err ? reject(new AppSecretError(err)) : found ? resolve(found) : reject(new Error('no secret')));
         if (callback.length >= 4) callback(request, header, decoded.payload, done);
         else callback(request, decoded.payload, done);
       }),
@@ -223,7 +223,9 @@ async function verifyWithCallback(
     key = prepareKey(resolved);
   } catch (cause) {
     debug('secret callback failed: %s', (cause as Error)?.message);
-    return { kind: 'fail', error: new AuthError('key_unavailable', 'no key to verify this token', { strategy: STRATEGY, cause }) };
+    // The app's own refusal keeps its words and code, as socketio-jwt's UnauthorizedError(err.code || 'invalid_secret', err) did.
+    const refused = cause instanceof AppSecretError ? new UnauthorizedError(cause.code, { message: cause.message }) : cause;
+    return { kind: 'fail', error: new AuthError('key_unavailable', 'no key to verify this token', { strategy: STRATEGY, cause: refused }) };
   }
   const algorithms = options.algorithms ?? algorithmsOfKey(key);
   if (!algorithms.includes(alg)) return invalidAlgorithm();
@@ -235,6 +237,16 @@ async function verifyWithCallback(
     return invalidAlgorithm();
   }
   return verifier.verify(token);
+}
+
+/** An error the app's secret callback gave: its message and code (default `invalid_secret`) go to the client. */
+class AppSecretError extends Error {
+  readonly code: string;
+  constructor(err: unknown) {
+    const { message, code } = (typeof err === 'object' && err !== null ? err : {}) as { message?: unknown; code?: unknown };
+    super(typeof message === 'string' ? message : String(err));
+    this.code = typeof code === 'string' && code !== '' ? code : 'invalid_secret';
+  }
 }
 
 /** The allowlist socketio-jwt never had: HS256 for a shared secret, the key's own algorithm for a public key. */
