@@ -223,9 +223,7 @@ async function verifyWithCallback(
     key = prepareKey(resolved);
   } catch (cause) {
     debug('secret callback failed: %s', (cause as Error)?.message);
-    // The app's own refusal keeps its words and code, as socketio-jwt's UnauthorizedError(err.code || 'invalid_secret', err) did.
-    const refused = cause instanceof AppSecretError ? new UnauthorizedError(cause.code, { message: cause.message }) : cause;
-    return { kind: 'fail', error: new AuthError('key_unavailable', 'no key to verify this token', { strategy: STRATEGY, cause: refused }) };
+    return { kind: 'fail', error: new AuthError('key_unavailable', 'no key to verify this token', { strategy: STRATEGY, cause }) };
   }
   const algorithms = options.algorithms ?? algorithmsOfKey(key);
   if (!algorithms.includes(alg)) return invalidAlgorithm();
@@ -310,6 +308,9 @@ function cookieOriginAllowed(ctx: HandshakeContext, allowed: ((origin: string) =
 /** sockpass's typed refusal, in socketio-jwt's words (codes its clients already check). */
 export function toUnauthorizedError(error: AuthError, flow: 'event' | 'handshake' = 'event'): UnauthorizedError {
   if (error.cause instanceof UnauthorizedError) return error.cause;
+  // The app's own refusal keeps its words, as socketio-jwt's handshake flow UnauthorizedError(err.code || 'invalid_secret', err)
+  // and its event flow UnauthorizedError('invalid_secret', err) did.
+  if (error.cause instanceof AppSecretError) return new UnauthorizedError(flow === 'event' ? 'invalid_secret' : error.cause.code, { message: error.cause.message });
   const jwtMessage = jsonwebtokenMessage(error.cause);
   if (jwtMessage !== undefined) return new UnauthorizedError('invalid_token', { message: jwtMessage });
   switch (error.code) {

@@ -451,7 +451,8 @@ describe('a secret callback without algorithms, as socketio-jwt’s README "Gett
   });
 
   it('passes an error from the secret callback through after the authenticate event, with code invalid_secret', async () => {
-    const failing = (_r: unknown, _d: unknown, cb: (e: unknown, s?: string) => void) => cb(new Error('tenant suspended'));
+    // socketio-jwt's event flow says invalid_secret whatever the error's own code.
+    const failing = (_r: unknown, _d: unknown, cb: (e: unknown, s?: string) => void) => cb(Object.assign(new Error('tenant suspended'), { code: 'tenant_gone' }));
     server = await startServer((ioServer) => ioServer.sockets.on('connection', socketioJwt.authorize({ secret: failing as never })));
     const socket = connect();
     socket.on('connect', () => socket.emit('authenticate', { token: hs256({ sub: 'alice' }) }));
