@@ -348,9 +348,17 @@ async function main() {
       else tryRefused(name, 'expired');
     }
   });
-  // The hint under the table shows only while the lanes do not fit beside each other.
+  // On a phone one lane fills the space beside the pinned row names, and a swipe snaps to the next
+  // (compare.css); the hint under the table shows only while the lanes do not fit beside each other.
   const scroller = $('compare-scroll');
-  new ResizeObserver(() => scroller.classList.toggle('overflowing', scroller.scrollWidth > scroller.clientWidth + 1)).observe(scroller);
+  const phone = matchMedia('(max-width: 600px)');
+  const fit = () => {
+    const label = $('compare').querySelector('th').offsetWidth;
+    $('compare').style.setProperty('--lane', phone.matches ? `${Math.max(scroller.clientWidth - label, 160)}px` : '');
+    scroller.classList.toggle('overflowing', scroller.scrollWidth > scroller.clientWidth + 1);
+  };
+  new ResizeObserver(fit).observe(scroller);
+  phone.addEventListener('change', fit);
 }
 
 main();
