@@ -50,7 +50,7 @@ const gapsOf = (times: number[]) => times.slice(1).map((t, i) => t - times[i]!);
 describe('client: reconnectWithFreshToken pacing', () => {
   it('spreads the retries of clients refused together (full jitter)', async () => {
     const arrivals = await serveRefusing();
-    const delay = 1000;
+    const delay = 2000;
     const stops = Array.from({ length: 20 }, (_, i) => {
       const socket = client();
       const stopped = new Promise<ClientAuthError>((resolve) =>
@@ -62,24 +62,26 @@ describe('client: reconnectWithFreshToken pacing', () => {
     await Promise.all(stops);
     const firstGaps = [...arrivals.values()].map((times) => gapsOf(times)[0]!);
     expect(firstGaps).toHaveLength(20);
-    // Without jitter every client waits the full delay; with full jitter the wait is uniform in [0, delay].
+    // Without jitter every client waits the full delay; with full jitter the wait is uniform in [0, delay]
+    // (a reconnection's own time only adds to a gap, so the bounds hold on a loaded machine).
     expect(firstGaps.filter((gap) => gap < delay * 0.6).length).toBeGreaterThanOrEqual(3);
     expect(Math.max(...firstGaps) - Math.min(...firstGaps)).toBeGreaterThan(delay * 0.3);
   });
 
-  it('never waits longer than maxDelay between attempts', async () => {
+  it('never waits longer than maxDelay between attempts', { timeout: 40_000 }, async () => {
     const arrivals = await serveRefusing();
     const socket = client();
     const stopped = new Promise<ClientAuthError>((resolve) =>
-      reconnectWithFreshToken(socket, { getToken: () => hs256({ sub: 'alice' }), delay: 200, maxDelay: 400, jitter: false, maxAttempts: 5, onStop: resolve }),
+      reconnectWithFreshToken(socket, { getToken: () => hs256({ sub: 'alice' }), delay: 200, maxDelay: 400, jitter: false, maxAttempts: 6, onStop: resolve }),
     );
     socket.connect();
     expect((await stopped).code).toBe('store_unavailable');
     const gaps = gapsOf(arrivals.get('alice')!);
-    expect(gaps).toHaveLength(5);
-    // Without jitter: 200, then doubling up to the cap. A loaded machine adds to a gap, never takes from it.
-    [200, 400, 400, 400, 400].forEach((wait, i) => expect(gaps[i]).toBeGreaterThanOrEqual(wait - 5));
-    for (const gap of gaps) expect(gap).toBeLessThan(400 + 1000);
+    expect(gaps).toHaveLength(6);
+    // Without jitter: 200, then doubling up to the cap (uncapped, the last would be 3200 and 6400 ms).
+    // A loaded machine adds to a gap, never takes from it; the slack is for a slow reconnection.
+    [200, 400, 400, 400, 400, 400].forEach((wait, i) => expect(gaps[i]).toBeGreaterThanOrEqual(wait - 5));
+    for (const gap of gaps) expect(gap).toBeLessThan(400 + 2000);
   });
 
   it('stops with onStop when getToken() does not answer within tokenTimeout, and never connects with its late token', async () => {
@@ -92,7 +94,7 @@ describe('client: reconnectWithFreshToken pacing', () => {
     socket.connect();
     const error = await Promise.race([stopped, sleep(5000).then(() => undefined)]);
     expect(error).toMatchObject({ code: 'credentials_required', message: 'getToken() gave no token within 300 ms' });
-    expect(performance.now() - started).toBeGreaterThanOrEqual(300);
+    expect(performance.now() - started).toBeGreaterThanOrEqual(290);
     await sleep(1800); // past the moment the late token arrives
     expect(arrivals.size).toBe(0);
     expect(socket.connected).toBe(false);
