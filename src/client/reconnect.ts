@@ -9,9 +9,10 @@
  * reports through `onStop`. The backoff is exponential with full jitter and a
  * ceiling: clients cut together (a mass revoke, a key server outage) spread
  * their retries instead of returning in lockstep, and none waits unboundedly.
- * A `getToken()` that never answers is given up on after `tokenTimeout`. A connection counts as a success only once it
- * has lasted `stableAfter` ms, so a server that admits and cuts at once
- * cannot keep it reconnecting forever.
+ * A `getToken()` that never answers is given up on after `tokenTimeout`. A
+ * connection counts as a success only once it has lasted `stableAfter` ms,
+ * so a server that admits and cuts at once cannot keep it reconnecting
+ * forever.
  *
  * It watches both kinds of refusal: a handshake refused (`connect_error`) and
  * a connected socket cut by the server (`auth:expired`, `auth:revoked`,
@@ -60,7 +61,7 @@ export interface ReconnectWithFreshTokenOptions {
   maxDelay?: number;
   /** Full jitter: each wait is random in [0, ceiling], so clients refused together do not retry together. Default true. */
   jitter?: boolean;
-  /** Ms to wait for `getToken()` before giving up with `onStop` (`credentials_required`). Default 10000. */
+  /** Ms to wait for `getToken()` before giving up with `onStop` (`credentials_required`); `Infinity` waits forever. Default 10000. */
   tokenTimeout?: number;
   /**
    * Ms a connection must stay up before the attempts count starts again.
@@ -79,6 +80,9 @@ export interface ReconnectWithFreshTokenOptions {
 }
 
 type AuthCallback = (cb: (data: object) => void) => void;
+
+/** setTimeout's longest delay: a longer one (an uncapped backoff, say) would fire at once. */
+const LONGEST_TIMER = 2_147_483_647;
 
 /**
  * @example
@@ -119,11 +123,13 @@ export function reconnectWithFreshToken(socket: Socket, options: ReconnectWithFr
         stop(new ClientAuthError('credentials_required', message));
         socket.disconnect();
       };
-      const tokenTimer = setTimeout(() => {
-        // The app closed the socket meanwhile: nothing is waiting for the token any more.
-        if (!socket.active) return void (settled = true);
-        giveUp(`getToken() gave no token within ${tokenTimeout} ms`);
-      }, tokenTimeout);
+      const tokenTimer = Number.isFinite(tokenTimeout)
+        ? setTimeout(() => {
+            // The app closed the socket meanwhile: nothing is waiting for the token any more.
+            if (!socket.active) return void (settled = true);
+            giveUp(`getToken() gave no token within ${tokenTimeout} ms`);
+          }, Math.min(tokenTimeout, LONGEST_TIMER))
+        : undefined;
       Promise.resolve()
         .then(() => options.getToken())
         .then(
@@ -150,7 +156,7 @@ export function reconnectWithFreshToken(socket: Socket, options: ReconnectWithFr
     timer = setTimeout(() => {
       timer = undefined;
       if (!stopped && !socket.connected) socket.connect();
-    }, Math.max(jitter ? Math.random() * ceiling : ceiling, wait));
+    }, Math.min(Math.max(jitter ? Math.random() * ceiling : ceiling, wait), LONGEST_TIMER));
   };
 
   const onConnect = () => {

@@ -84,6 +84,30 @@ describe('client: reconnectWithFreshToken pacing', () => {
     for (const gap of gaps) expect(gap).toBeLessThan(400 + 2000);
   });
 
+  it('takes a wait longer than a timer can hold as the longest one, never as none', async () => {
+    const arrivals = await serveRefusing();
+    const socket = client();
+    // 2^31 ms overflows setTimeout, which then fires at once: an unbounded backoff must not become a retry storm.
+    reconnectWithFreshToken(socket, { getToken: () => hs256({ sub: 'alice' }), delay: 2 ** 31, maxDelay: Infinity, jitter: false });
+    socket.connect();
+    const deadline = Date.now() + 5000;
+    while (!arrivals.has('alice') && Date.now() < deadline) await sleep(20);
+    await sleep(1000);
+    expect(arrivals.get('alice')).toHaveLength(1);
+  });
+
+  it('waits for getToken() as long as it takes with tokenTimeout: Infinity', async () => {
+    const arrivals = await serveRefusing();
+    const socket = client();
+    const stops: ClientAuthError[] = [];
+    reconnectWithFreshToken(socket, { getToken: () => sleep(300).then(() => hs256({ sub: 'alice' })), tokenTimeout: Infinity, maxAttempts: 0, onStop: (e) => stops.push(e) });
+    socket.connect();
+    const deadline = Date.now() + 5000;
+    while (stops.length === 0 && Date.now() < deadline) await sleep(20);
+    expect(stops.map((e) => e.code)).toEqual(['store_unavailable']); // the server's refusal, not a token timeout
+    expect(arrivals.get('alice')).toHaveLength(1);
+  });
+
   it('stops with onStop when getToken() does not answer within tokenTimeout, and never connects with its late token', async () => {
     const arrivals = await serveRefusing();
     const socket = client();
