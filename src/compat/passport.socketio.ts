@@ -148,14 +148,24 @@ export function authorize(options: AuthorizeOptions): (socket: AuthorizeSocket, 
   return function passportSocketIoAuthorize(socket, next) {
     const data = socket.request as PassportSocketIoData;
     data.socketio_version_1 = true;
+    // What the connection's other namespaces left on the shared request, for a refusal to put back.
+    const before = Object.prototype.hasOwnProperty.call(data, userProperty) ? { value: data[userProperty] } : undefined;
     let admitted: unknown = { logged_in: false };
     data[userProperty] = admitted;
     let answered = false;
+    const refused = (err: Error) => {
+      // A refused namespace has no socket: its answer must not replace the user a sibling namespace admitted.
+      if (data[userProperty] === admitted) {
+        if (before === undefined) delete data[userProperty];
+        else data[userProperty] = before.value;
+      }
+      next(err);
+    };
     const accept: Accept = (err, accepted) => {
       if (answered) return;
       answered = true;
-      if (err) return next(err);
-      if (accepted === false) return next(new AuthError('forbidden', 'the connection was refused'));
+      if (err) return refused(err);
+      if (accepted === false) return refused(new AuthError('forbidden', 'the connection was refused'));
       (socket as AuthorizeSocket & { [ADMITTED_USER]?: unknown })[ADMITTED_USER] = admitted;
       next();
     };

@@ -330,5 +330,8 @@ describe('filterSocketsByUser(io, filter)', () => {
     const refused = await outcome(client.io.socket('/strict'));
     expect(refused.connected).toBe(false);
     expect(filterSocketsByUser(web.server.io, (u) => u.username === 'alice').map((s) => s.id)).toEqual([client.id]);
+    // And the `/` socket's handlers still read alice on socket.request.user, as before the refused namespace.
+    const request = web.server.io.sockets.sockets.get(client.id!)!.request as unknown as { user: unknown };
+    expect(request.user).toMatchObject({ username: 'alice', logged_in: true });
   });
 });
