@@ -6,9 +6,13 @@
  * retrying only hammers the server. `reconnectWithFreshToken` tells them
  * apart by the server's code: on a recoverable one it reconnects with a token
  * from `getToken()` (bounded, with backoff); on a terminal one it stops and
- * reports through `onStop`. A connection counts as a success only once it
- * has lasted `stableAfter` ms, so a server that admits and cuts at once
- * cannot keep it reconnecting forever.
+ * reports through `onStop`. The backoff is exponential with full jitter and a
+ * ceiling: clients cut together (a mass revoke, a key server outage) spread
+ * their retries instead of returning in lockstep, and none waits unboundedly.
+ * A `getToken()` that never answers is given up on after `tokenTimeout`. A
+ * connection counts as a success only once it has lasted `stableAfter` ms,
+ * so a server that admits and cuts at once cannot keep it reconnecting
+ * forever.
  *
  * It watches both kinds of refusal: a handshake refused (`connect_error`) and
  * a connected socket cut by the server (`auth:expired`, `auth:revoked`,
@@ -47,8 +51,18 @@ export interface ReconnectWithFreshTokenOptions {
   field?: string;
   /** Recoverable refusals in a row before giving up. Default 5. */
   maxAttempts?: number;
-  /** Ms before the first retry; doubles with each refusal in a row. Default 250. */
+  /**
+   * Ms of backoff before the first retry; the ceiling doubles with each
+   * refusal in a row, up to `maxDelay`. With `jitter` (the default) each wait
+   * is drawn uniformly from 0 to that ceiling. Default 250.
+   */
   delay?: number;
+  /** The longest wait between two attempts, in ms (a server's `retryAfter` may still ask for longer). Default 30000. */
+  maxDelay?: number;
+  /** Full jitter: each wait is random in [0, ceiling], so clients refused together do not retry together. Default true. */
+  jitter?: boolean;
+  /** Ms to wait for `getToken()` before giving up with `onStop` (`credentials_required`); `Infinity` waits forever. Default 10000. */
+  tokenTimeout?: number;
   /**
    * Ms a connection must stay up before the attempts count starts again.
    * A server that admits and cuts at once (a token inside `clockTolerance`,
@@ -57,7 +71,8 @@ export interface ReconnectWithFreshTokenOptions {
   stableAfter?: number;
   /**
    * Called once when it stops: a terminal refusal (its code), too many
-   * recoverable ones in a row, `getToken()` failing (`credentials_required`),
+   * recoverable ones in a row, `getToken()` failing or not answering within
+   * `tokenTimeout` (`credentials_required`),
    * a server disconnect with no reason given (`disconnected`), or a refusal
    * from a middleware that is not sockpass, which carries no code (`unknown`).
    */
@@ -65,6 +80,9 @@ export interface ReconnectWithFreshTokenOptions {
 }
 
 type AuthCallback = (cb: (data: object) => void) => void;
+
+/** setTimeout's longest delay: a longer one (an uncapped backoff, say) would fire at once. */
+const LONGEST_TIMER = 2_147_483_647;
 
 /**
  * @example
@@ -83,6 +101,9 @@ export function reconnectWithFreshToken(socket: Socket, options: ReconnectWithFr
   const field = options.field ?? 'token';
   const maxAttempts = options.maxAttempts ?? 5;
   const delay = options.delay ?? 250;
+  const maxDelay = options.maxDelay ?? 30_000;
+  const jitter = options.jitter ?? true;
+  const tokenTimeout = options.tokenTimeout ?? 10_000;
   const stableAfter = options.stableAfter ?? 5000;
   let attempts = 0;
   let timer: ReturnType<typeof setTimeout> | undefined;
@@ -92,17 +113,35 @@ export function reconnectWithFreshToken(socket: Socket, options: ReconnectWithFr
 
   const previous = socket.auth as object | AuthCallback | undefined;
   socket.auth = (cb: (data: object) => void) => {
-    const withToken = (base: object) =>
+    const withToken = (base: object) => {
+      // No token: do not connect with none (nor with one that comes too late); say why and stop.
+      let settled = false;
+      const giveUp = (message: string) => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(tokenTimer);
+        stop(new ClientAuthError('credentials_required', message));
+        socket.disconnect();
+      };
+      const tokenTimer = Number.isFinite(tokenTimeout)
+        ? setTimeout(() => {
+            // The app closed the socket meanwhile: nothing is waiting for the token any more.
+            if (!socket.active) return void (settled = true);
+            giveUp(`getToken() gave no token within ${tokenTimeout} ms`);
+          }, Math.min(tokenTimeout, LONGEST_TIMER))
+        : undefined;
       Promise.resolve()
         .then(() => options.getToken())
         .then(
-          (token) => cb({ ...base, [field]: token }),
-          () => {
-            // No token: do not connect with none; say why and stop.
-            stop(new ClientAuthError('credentials_required', 'getToken() failed'));
-            socket.disconnect();
+          (token) => {
+            if (settled) return;
+            settled = true;
+            clearTimeout(tokenTimer);
+            cb({ ...base, [field]: token });
           },
+          () => giveUp('getToken() failed'),
         );
+    };
     if (typeof previous === 'function') previous((data) => void withToken(data));
     else void withToken(previous ?? {});
   };
@@ -113,10 +152,11 @@ export function reconnectWithFreshToken(socket: Socket, options: ReconnectWithFr
     clearTimeout(timer);
     // `rate_limited` says how long the server will keep refusing: retrying sooner only spends the wait.
     const wait = typeof retryAfter === 'number' && Number.isFinite(retryAfter) ? Math.min(Math.max(retryAfter, 0), 3_600_000) : 0;
+    const ceiling = Math.min(delay * 2 ** (attempts - 1), maxDelay);
     timer = setTimeout(() => {
       timer = undefined;
       if (!stopped && !socket.connected) socket.connect();
-    }, Math.max(delay * 2 ** (attempts - 1), wait));
+    }, Math.min(Math.max(jitter ? Math.random() * ceiling : ceiling, wait), LONGEST_TIMER));
   };
 
   const onConnect = () => {

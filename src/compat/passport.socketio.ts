@@ -93,6 +93,16 @@ export interface AuthorizeSocket extends HandshakeSource {
 export { AuthError, isAuthError } from '../errors.js';
 
 /**
+ * Where authorize() keeps, on the socket itself, the user it admitted that
+ * socket with. `socket.request` is one object for every namespace of a
+ * connection, so what authorize() writes there is only the latest
+ * handshake's answer on any namespace; the sweep needs this socket's own.
+ * A registered symbol, so a second copy of this module (CJS beside ESM)
+ * reads what the first wrote.
+ */
+const ADMITTED_USER = Symbol.for('sockpass.compat.passport.socketio.admittedUser');
+
+/**
  * @example
  * ```ts
  * import { authorize } from 'sockpass/compat/passport.socketio';
@@ -138,13 +148,25 @@ export function authorize(options: AuthorizeOptions): (socket: AuthorizeSocket, 
   return function passportSocketIoAuthorize(socket, next) {
     const data = socket.request as PassportSocketIoData;
     data.socketio_version_1 = true;
-    data[userProperty] = { logged_in: false };
+    // What the connection's other namespaces left on the shared request, for a refusal to put back.
+    const before = Object.prototype.hasOwnProperty.call(data, userProperty) ? { value: data[userProperty] } : undefined;
+    let admitted: unknown = { logged_in: false };
+    data[userProperty] = admitted;
     let answered = false;
+    const refused = (err: Error) => {
+      // A refused namespace has no socket: its answer must not replace the user a sibling namespace admitted.
+      if (data[userProperty] === admitted) {
+        if (before === undefined) delete data[userProperty];
+        else data[userProperty] = before.value;
+      }
+      next(err);
+    };
     const accept: Accept = (err, accepted) => {
       if (answered) return;
       answered = true;
-      if (err) return next(err);
-      if (accepted === false) return next(new AuthError('forbidden', 'the connection was refused'));
+      if (err) return refused(err);
+      if (accepted === false) return refused(new AuthError('forbidden', 'the connection was refused'));
+      (socket as AuthorizeSocket & { [ADMITTED_USER]?: unknown })[ADMITTED_USER] = admitted;
       next();
     };
     // An app callback that throws, or an async one that rejects, refuses the handshake; it never crashes the process.
@@ -177,7 +199,7 @@ export function authorize(options: AuthorizeOptions): (socket: AuthorizeSocket, 
           if (result.kind === 'success') {
             const user = result.user;
             if (typeof user === 'object' && user !== null) user.logged_in = true;
-            data[userProperty] = user;
+            data[userProperty] = admitted = user;
             if (result.session !== undefined) data.sessionID = result.session;
             return call(() => success(data, accept));
           }
@@ -192,9 +214,12 @@ export function authorize(options: AuthorizeOptions): (socket: AuthorizeSocket, 
 }
 
 /**
- * The main namespace's sockets whose user passes `filter`: `socket.request.user`
- * as `authorize()` set it, else `socket.data.auth.user` for sockets a sockpass
- * strategy admitted (so token sockets count too while an app migrates).
+ * The main namespace's sockets whose user passes `filter`. A socket's user is
+ * the one `authorize()` admitted it with, else `socket.data.auth.user` for
+ * sockets a sockpass strategy admitted (so token sockets count too while an
+ * app migrates), else `socket.request.user` as the app set it. What a
+ * handshake on another namespace of the same connection wrote onto the
+ * shared `socket.request` never hides a socket of the user.
  *
  * @example
  * ```ts
@@ -207,7 +232,10 @@ export function filterSocketsByUser<S extends FilterableSocket>(
 ): S[] {
   const matches: S[] = [];
   for (const socket of io.sockets.sockets.values()) {
-    const user = (socket.request as { user?: unknown } | undefined)?.user ?? (socket.data as { auth?: { user?: unknown } } | undefined)?.auth?.user;
+    const user =
+      (socket as FilterableSocket & { [ADMITTED_USER]?: unknown })[ADMITTED_USER] ??
+      (socket.data as { auth?: { user?: unknown } } | undefined)?.auth?.user ??
+      (socket.request as { user?: unknown } | undefined)?.user;
     if (typeof user === 'object' && user !== null && filter(user as PassportSocketIoUser)) matches.push(socket);
   }
   return matches;

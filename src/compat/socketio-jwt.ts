@@ -215,7 +215,7 @@ async function verifyWithCallback(
   try {
     const resolved = await withTimeout(
       new Promise<JwtKey>((resolve, reject) => {
-        const done: SecretDone = (err, found) => (err || !found ? reject(err ?? new Error('no secret')) : resolve(found));
+        const done: SecretDone = (err, found) => (err ? reject(new AppSecretError(err)) : found ? resolve(found) : reject(new Error('no secret')));
         if (callback.length >= 4) callback(request, header, decoded.payload, done);
         else callback(request, decoded.payload, done);
       }),
@@ -237,6 +237,16 @@ async function verifyWithCallback(
     return invalidAlgorithm();
   }
   return verifier.verify(token);
+}
+
+/** An error the app's secret callback gave: its message and code (default `invalid_secret`) go to the client. */
+class AppSecretError extends Error {
+  readonly code: string;
+  constructor(err: unknown) {
+    const { message, code } = (typeof err === 'object' && err !== null ? err : {}) as { message?: unknown; code?: unknown };
+    super(typeof message === 'string' ? message : String(err));
+    this.code = typeof code === 'string' && code !== '' ? code : 'invalid_secret';
+  }
 }
 
 /** The allowlist socketio-jwt never had: HS256 for a shared secret, the key's own algorithm for a public key. */
@@ -300,6 +310,9 @@ function cookieOriginAllowed(ctx: HandshakeContext, allowed: ((origin: string) =
 /** sockpass's typed refusal, in socketio-jwt's words (codes its clients already check). */
 export function toUnauthorizedError(error: AuthError, flow: 'event' | 'handshake' = 'event'): UnauthorizedError {
   if (error.cause instanceof UnauthorizedError) return error.cause;
+  // The app's own refusal keeps its words, as socketio-jwt's handshake flow UnauthorizedError(err.code || 'invalid_secret', err)
+  // and its event flow UnauthorizedError('invalid_secret', err) did.
+  if (error.cause instanceof AppSecretError) return new UnauthorizedError(flow === 'event' ? 'invalid_secret' : error.cause.code, { message: error.cause.message });
   const jwtMessage = jsonwebtokenMessage(error.cause);
   if (jwtMessage !== undefined) return new UnauthorizedError('invalid_token', { message: jwtMessage });
   switch (error.code) {

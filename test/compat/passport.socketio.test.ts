@@ -289,4 +289,49 @@ describe('filterSocketsByUser(io, filter)', () => {
     await once(client, 'ready');
     expect(filterSocketsByUser(other.io, (u) => u.username === 'bob').map((s) => s.id)).toEqual([client.id]);
   });
+
+  // Every namespace of one connection shares `socket.request`: a refused authorize() on another namespace
+  // writes `{ logged_in: false }` there, and must not hide the sockets `/` admitted from the sweep.
+  it('finds a token socket whose connection then opened a refused authorize() namespace', async () => {
+    const auth = new SockPass().use('jwt-auth', jwtAuth({ secret: SECRET, algorithms: ['HS256'], user: (c) => findUser(String(c.sub))! }));
+    const store = new session.MemoryStore();
+    const web = await startSessionApp({
+      store,
+      setup(io, { passport }) {
+        io.use(auth.middleware('jwt-auth'));
+        auth.onAuthenticated(io, (s) => s.emit('ready'));
+        io.of('/cookie').use(authorize({ cookieParser, key: 'connect.sid', secret: SESSION_SECRET, store, passport }));
+      },
+    });
+    app = web;
+    const client = web.server.client('/', { auth: { token: hs256({ sub: '2' }) } });
+    await once(client, 'ready');
+    const refused = await outcome(client.io.socket('/cookie')); // same connection, no cookie
+    expect(refused).toMatchObject({ connected: false, error: { message: 'No session found' } });
+    expect(filterSocketsByUser(web.server.io, (u) => u.username === 'bob').map((s) => s.id)).toEqual([client.id]);
+  });
+
+  it('finds a cookie socket whose connection then opened a refused authorize() namespace', async () => {
+    const store = new session.MemoryStore();
+    const web = await startSessionApp({
+      store,
+      setup(io, { passport }) {
+        const common = { cookieParser, key: 'connect.sid', secret: SESSION_SECRET, store, passport };
+        io.use(authorize(common));
+        io.on('connection', (socket) => socket.emit('whoami', (socket.request as unknown as { user: unknown }).user));
+        // A namespace the app keeps to one origin: this client's origin is refused there.
+        io.of('/strict').use(authorize({ ...common, allowedOrigins: ['https://elsewhere.example'] }));
+      },
+    });
+    app = web;
+    const { cookie } = await web.login('alice');
+    const client = web.cookieClient(cookie);
+    expect(await once(client, 'whoami')).toMatchObject({ username: 'alice', logged_in: true });
+    const refused = await outcome(client.io.socket('/strict'));
+    expect(refused.connected).toBe(false);
+    expect(filterSocketsByUser(web.server.io, (u) => u.username === 'alice').map((s) => s.id)).toEqual([client.id]);
+    // And the `/` socket's handlers still read alice on socket.request.user, as before the refused namespace.
+    const request = web.server.io.sockets.sockets.get(client.id!)!.request as unknown as { user: unknown };
+    expect(request.user).toMatchObject({ username: 'alice', logged_in: true });
+  });
 });

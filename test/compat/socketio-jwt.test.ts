@@ -428,6 +428,47 @@ describe('a secret callback without algorithms, as socketio-jwt’s README "Gett
     expect(answers[1]!['alg none, no signature']).toMatchObject({ message: 'jwt signature is required' });
   });
 
+  // socketio-jwt wraps an error from the app's secret callback as UnauthorizedError(err.code || 'invalid_secret', err):
+  // the app's own words reach the client (a suspended tenant, say), not a generic "no secret".
+  const SECRET_ERRORS = {
+    'an Error': () => new Error('tenant suspended'),
+    'an Error with a code': () => Object.assign(new Error('tenant gone'), { code: 'tenant_gone' }),
+  };
+  it('passes an error from the secret callback through, in the handshake, as socketio-jwt 4.6 does', async () => {
+    const answers: Array<Record<string, unknown>> = [];
+    for (const authorize of [original.authorize, socketioJwt.authorize as unknown as typeof original.authorize]) {
+      const seen: Record<string, unknown> = {};
+      for (const [label, error] of Object.entries(SECRET_ERRORS)) {
+        const failing = (_r: unknown, _d: unknown, cb: (e: unknown, s?: string) => void) => cb(error());
+        server = await startServer((ioServer) => ioServer.use(authorize({ secret: failing, handshake: true }) as never));
+        seen[label] = await handshakeAnswer(hs256({ sub: 'alice' }));
+        await server.close();
+      }
+      answers.push(seen);
+    }
+    expect(answers[1]).toEqual(answers[0]);
+    expect(answers[1]!['an Error']).toEqual({ message: 'tenant suspended', code: 'invalid_secret', type: 'UnauthorizedError' });
+  });
+
+  it('passes an error from the secret callback through after the authenticate event, with code invalid_secret', async () => {
+    // socketio-jwt's event flow says invalid_secret whatever the error's own code.
+    const failing = (_r: unknown, _d: unknown, cb: (e: unknown, s?: string) => void) => cb(Object.assign(new Error('tenant suspended'), { code: 'tenant_gone' }));
+    server = await startServer((ioServer) => ioServer.sockets.on('connection', socketioJwt.authorize({ secret: failing as never })));
+    const socket = connect();
+    socket.on('connect', () => socket.emit('authenticate', { token: hs256({ sub: 'alice' }) }));
+    expect((await once<UnauthorizedMsg>(socket, 'unauthorized')).data).toEqual({ message: 'tenant suspended', code: 'invalid_secret', type: 'UnauthorizedError' });
+  });
+
+  it('still says "no secret for this token" when the callback finds no key or never answers', async () => {
+    const none = (_r: unknown, _d: unknown, cb: (e: unknown, s?: string) => void) => cb(null, undefined);
+    server = await startServer((ioServer) => ioServer.use(socketioJwt.authorize({ secret: none as never, handshake: true }) as never));
+    expect(await handshakeAnswer(hs256({ sub: 'alice' }))).toEqual({ message: 'no secret for this token', code: 'invalid_secret', type: 'UnauthorizedError' });
+    await server.close();
+    const silent = () => {};
+    server = await startServer((ioServer) => ioServer.use(socketioJwt.authorize({ secret: silent as never, handshake: true, keyResolverTimeout: 200 }) as never));
+    expect(await handshakeAnswer(hs256({ sub: 'alice' }))).toEqual({ message: 'no secret for this token', code: 'invalid_secret', type: 'UnauthorizedError' });
+  });
+
   it('refuses with the same words after the authenticate event (socketio-jwt’s event flow cannot run on Socket.IO 4)', async () => {
     server = await startServer((ioServer) => ioServer.use(original.authorize({ secret: fromCallback, handshake: true }) as never));
     const expected: Record<string, unknown> = {};

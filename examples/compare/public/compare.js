@@ -103,11 +103,13 @@ let token;
 const state = {};
 
 function buildTable(names, combined) {
+  // The table's width follows the number of lanes (compare.css), so every lane stays readable.
+  $('compare').style.setProperty('--lanes', String(names.length));
   for (const name of names) {
     const th = document.createElement('th');
     const chain = combined[name];
-    const runs = chain ? `<br><small><code>${chain.chain.join(', ')}</code>, mode <code>${chain.mode}</code></small>` : '';
-    th.innerHTML = `<code>${name}</code><br><small>namespace /${name}</small>${runs}`;
+    const runs = chain ? `<small><code>${chain.chain.join(', ')}</code>, mode <code>${chain.mode}</code></small>` : '';
+    th.innerHTML = `<code>${name}</code><small>namespace /${name}</small>${runs}`;
     $('lanes').append(th);
   }
   for (const [field, label] of ROWS) {
@@ -125,6 +127,8 @@ function buildTable(names, combined) {
   for (const name of names) {
     const lane = LANES[name];
     set(name, 'proxies', lane.proxies);
+    cell(name, 'socket-id').replaceChildren(document.createElement('code'));
+    cell(name, 'socket-id').firstChild.textContent = '—';
     cell(name, 'travels').innerHTML = `${lane.travels}<code></code>`;
     cell(name, 'messages').innerHTML = '<span class="count">0</span><ul></ul>';
     cell(name, 'actions').textContent = '';
@@ -177,10 +181,18 @@ function addMessage(name, text, kind = 'message') {
   while (ul.children.length > 4) ul.lastChild.remove();
 }
 
+/** A lane as before its first login: nothing the last login, its refusals or its tries showed is left. */
+function resetLane(name) {
+  for (const field of ['user', 'round-trips', 'elapsed', 'code', 'refused']) set(name, field, '—');
+  cell(name, 'socket-id').firstChild.textContent = '—';
+  state[name].answers?.clear();
+}
+
 async function connectLane(name) {
   const lane = LANES[name];
   const s = state[name];
   s.socket?.disconnect();
+  resetLane(name);
   s.token = token;
   s.refreshes = 0;
   set(name, 'refreshes', lane.cookie ? 'n/a: the session itself is the credential' : lane.noRefresh ?? '0');
@@ -229,7 +241,7 @@ async function connectLane(name) {
   });
   try {
     await whenAuthenticated(socket, lane.authenticate && ((sock) => lane.authenticate(sock, token)));
-    set(name, 'socket-id', socket.id);
+    cell(name, 'socket-id').firstChild.textContent = socket.id;
     set(name, 'round-trips', String(roundTrips));
     set(name, 'elapsed', `${Math.round(performance.now() - started)} ms`);
     setStatus(name, 'connected', 'connected');
@@ -329,7 +341,24 @@ async function main() {
     }
   });
   $('forge-all').addEventListener('click', () => names.forEach((name) => tryRefused(name, 'forge')));
-  $('expired-all').addEventListener('click', () => names.filter((n) => !LANES[n].cookie).forEach((name) => tryRefused(name, 'expired')));
+  $('expired-all').addEventListener('click', () => {
+    for (const name of names) {
+      // The cookie lane has no token to expire: say so, rather than leave the last answer standing as if it were this one's.
+      if (LANES[name].cookie) set(name, 'refused', 'expired → n/a: the cookie carries no token (the session expires on the server)');
+      else tryRefused(name, 'expired');
+    }
+  });
+  // On a phone one lane fills the space beside the pinned row names, and a swipe snaps to the next
+  // (compare.css); the hint under the table shows only while the lanes do not fit beside each other.
+  const scroller = $('compare-scroll');
+  const phone = matchMedia('(max-width: 600px)');
+  const fit = () => {
+    const label = $('compare').querySelector('th').offsetWidth;
+    $('compare').style.setProperty('--lane', phone.matches ? `${Math.max(scroller.clientWidth - label, 160)}px` : '');
+    scroller.classList.toggle('overflowing', scroller.scrollWidth > scroller.clientWidth + 1);
+  };
+  new ResizeObserver(fit).observe(scroller);
+  phone.addEventListener('change', fit);
 }
 
 main();
