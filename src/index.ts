@@ -47,7 +47,18 @@ export type { JwtHeaderOptions } from '../strategies/jwt-header.js';
 export { jwtAuthenticateEvent } from '../strategies/jwt-authenticate-event.js';
 export type { JwtAuthenticateEventOptions } from '../strategies/jwt-authenticate-event.js';
 export { sessionCookie } from '../strategies/session-cookie.js';
-export type { SessionCookieOptions, AllowedOrigins, PassportLike, SessionRecord, ConnectMiddleware } from '../strategies/session-cookie.js';
+export type {
+  SessionCookieOptions,
+  AllowedOrigins,
+  PassportLike,
+  SessionRecord,
+  ConnectMiddleware,
+  CookieSecret,
+  SessionRead,
+  SessionReader,
+} from '../strategies/session-cookie.js';
+export type { CookieSessionId } from '../strategies/session/signed-cookie.js';
+export type { CookieSid } from '../strategies/session/reader.js';
 export { passportStrategy } from '../strategies/passport.js';
 export type { PassportStrategyOptions, PassportStrategyLike } from '../strategies/passport.js';
 export type {
