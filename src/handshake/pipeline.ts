@@ -1,13 +1,20 @@
 /**
  * The pipeline: runs a chain of named strategies on one handshake and turns
  * their results into one decision. The only place that knows what modes
- * `first` and `all` mean.
+ * `first`, `all` and `any` mean.
  *
  * - `first`: strategies run in order; the first that finds credentials decides
  *   (success or failure); when none does, a strategy that takes its
  *   credential in-band (the `authenticate` event) admits the socket to
  *   quarantine, else the handshake fails with `credentials_required`.
  * - `all`: every strategy must succeed and name the same user.
+ * - `any`: Passport's fallthrough: strategies run in order, a failure moves
+ *   on, the first success wins. When none succeeds the most specific answer
+ *   is reported: any failure beats a missing credential (and an in-band
+ *   strategy still to come), and among failures the first in chain order,
+ *   the strategy the app listed as the one it expects. With no failure, an
+ *   in-band strategy that passed admits the socket to quarantine, as in
+ *   `first`.
  *
  * @module
  */
@@ -19,8 +26,12 @@ import type { AuthResult, AuthSuccess, Claims, HandshakeContext, Strategy } from
 
 const debug = createDebug('sockpass:pipeline');
 
-/** How a chain decides: `first` (the first strategy that finds credentials decides) or `all` (every strategy must succeed, for the same user). */
-export type Mode = 'first' | 'all';
+/**
+ * How a chain decides: `first` (the first strategy that finds credentials
+ * decides), `all` (every strategy must succeed, for the same user) or `any`
+ * (Passport's fallthrough: the first strategy that succeeds wins).
+ */
+export type Mode = 'first' | 'all' | 'any';
 
 export interface NamedStrategy<U> {
   name: string;
@@ -76,7 +87,9 @@ export function decide<U>(
   mode: Mode,
   userId: (user: U) => string | undefined,
 ): MaybePromise<Decision<U>> {
-  return mode === 'all' ? decideAll(chain, ctx, userId) : decideFirst(chain, ctx, 0, undefined);
+  if (mode === 'all') return decideAll(chain, ctx, userId);
+  if (mode === 'any') return decideAny(chain, ctx, 0, undefined, undefined);
+  return decideFirst(chain, ctx, 0, undefined);
 }
 
 /** `first` from chain[from] on; goes async at the first strategy that does, and only then. */
@@ -98,6 +111,40 @@ function decideFirst<U>(
   }
   if (pending !== undefined) return { kind: 'deferred', strategy: pending.name, pending: pending.strategy };
   return { kind: 'fail', error: new AuthError('credentials_required', 'no credentials were provided') };
+}
+
+/**
+ * `any` from chain[from] on: a success decides, a failure is kept (the first
+ * one) and the chain moves on; goes async at the first strategy that does.
+ */
+function decideAny<U>(
+  chain: readonly NamedStrategy<U>[],
+  ctx: HandshakeContext,
+  from: number,
+  failure: AuthError | undefined,
+  pending: NamedStrategy<U> | undefined,
+): MaybePromise<Decision<U>> {
+  for (let i = from; i < chain.length; i++) {
+    const named = chain[i]!;
+    const result = runStrategy(named, ctx);
+    if (isThenable(result)) {
+      return result.then((settled) =>
+        settled.kind === 'success'
+          ? ({ kind: 'success', strategy: named.name, result: settled } as const)
+          : decideAny(chain, ctx, i + 1, failure ?? failureOf(settled), pendingAfter(pending, named)),
+      );
+    }
+    if (result.kind === 'success') return { kind: 'success', strategy: named.name, result };
+    failure ??= failureOf(result);
+    pending = pendingAfter(pending, named);
+  }
+  if (failure !== undefined) return { kind: 'fail', error: failure };
+  if (pending !== undefined) return { kind: 'deferred', strategy: pending.name, pending: pending.strategy };
+  return { kind: 'fail', error: new AuthError('credentials_required', 'no credentials were provided') };
+}
+
+function failureOf<U>(result: AuthResult<U>): AuthError | undefined {
+  return result.kind === 'fail' ? result.error : undefined;
 }
 
 /** In mode `first`, a strategy that found credentials decides; one that passed does not. */
