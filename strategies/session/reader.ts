@@ -27,9 +27,11 @@ export interface SessionRecord {
 /** What reading the session for one cookie came to. */
 export type SessionRead =
   | {
+      /** The session exists. */
       kind: 'found';
       /** A per-handshake view of the request carrying `session` and `sessionID`, for Passport's deserializer. */
       request: Record<string, unknown>;
+      /** The session as the store holds it. */
       session: SessionRecord;
       /**
        * The user already deserialized for this session (Passport's
@@ -38,14 +40,28 @@ export type SessionRead =
        */
       user?: unknown;
     }
-  /** The cookie's signature is not valid for any secret. */
-  | { kind: 'bad_signature' }
-  /** Signature valid, but the store has no such session (never existed, destroyed, or already expired). */
-  | { kind: 'not_found' }
-  | { kind: 'unavailable'; cause: unknown };
+  | {
+      /** The cookie's signature is not valid for any secret. */
+      kind: 'bad_signature';
+    }
+  | {
+      /** Signature valid, but the store has no such session (never existed, destroyed, or already expired). */
+      kind: 'not_found';
+    }
+  | {
+      /** The store failed. */
+      kind: 'unavailable';
+      /** The store's error, kept as the refusal's `cause` (never sent to the client). */
+      cause: unknown;
+    };
 
-/** A session id taken from a cookie whose format fits: verified by its signature, or claimed until the framework checks it. */
-export type CookieSid = Extract<CookieSessionId, { sid: string }>;
+/** A session id taken from a cookie whose format fits. */
+export interface CookieSid {
+  /** `verified` by its signature, or `claimed` until the framework checks the signature while loading. */
+  kind: 'verified' | 'claimed';
+  /** The session id. */
+  sid: string;
+}
 
 /**
  * How one session framework's cookie and store are read. `sessionCookie`

@@ -18,14 +18,26 @@ export type CookieSecret = string | Buffer | readonly (string | Buffer)[];
 
 /** What a raw cookie value says about the session it names. */
 export type CookieSessionId =
-  /** The signature is valid for one of the secrets. */
-  | { kind: 'verified'; sid: string }
-  /** Shaped as a signed cookie; its signature is left for the session framework to check while it loads the session. */
-  | { kind: 'claimed'; sid: string }
-  /** Not a signed session id of this framework's format. */
-  | { kind: 'bad_format' }
-  /** Signed, but with none of the secrets. */
-  | { kind: 'bad_signature' };
+  | {
+      /** The signature is valid for one of the secrets. */
+      kind: 'verified';
+      /** The session id the cookie names. */
+      sid: string;
+    }
+  | {
+      /** Shaped as a signed cookie; its signature is left for the session framework to check while it loads the session. */
+      kind: 'claimed';
+      /** The session id the cookie claims. */
+      sid: string;
+    }
+  | {
+      /** Not a signed session id of this framework's format. */
+      kind: 'bad_format';
+    }
+  | {
+      /** Signed, but with none of the secrets. */
+      kind: 'bad_signature';
+    };
 
 /** Turns `secret` into the list of keys to try, once, at configuration; throws on an empty or non-string secret. */
 export function prepareSecrets(secret: CookieSecret, option = 'secret'): Buffer[] {
