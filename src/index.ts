@@ -47,6 +47,8 @@ export type { JwtHeaderOptions } from '../strategies/jwt-header.js';
 export { jwtAuthenticateEvent } from '../strategies/jwt-authenticate-event.js';
 export type { JwtAuthenticateEventOptions } from '../strategies/jwt-authenticate-event.js';
 export { sessionCookie } from '../strategies/session-cookie.js';
+export { concealCredentials, HIDDEN } from './conceal.js';
+export type { ConcealOptions } from './conceal.js';
 export { fastifySessionReader } from '../strategies/session/fastify-session.js';
 export type { FastifySessionReaderOptions, FastifySessionStoreLike } from '../strategies/session/fastify-session.js';
 export type {
