@@ -46,10 +46,18 @@ afterEach(async () => {
   app = undefined;
 });
 
+/** deserializeUser calls, counted by a deserializer put first in Passport's chain that passes on to the app's. */
+let deserialized = 0;
+
 async function serve(store: CountingStore, recipe: boolean, strategy: Partial<SessionCookieOptions<TestUser>>): Promise<SessionApp> {
+  deserialized = 0;
   app = await startSessionApp({
     store,
     setup(io, { sessionMiddleware, passport }) {
+      (passport as unknown as { _deserializers: unknown[] })._deserializers.unshift((_id: unknown, done: (err: unknown) => void) => {
+        deserialized++;
+        done('pass');
+      });
       if (recipe) {
         io.engine.use(onlyForHandshake(sessionMiddleware as unknown as Middleware));
         io.engine.use(onlyForHandshake(passport.session() as unknown as Middleware));
@@ -69,16 +77,17 @@ async function serve(store: CountingStore, recipe: boolean, strategy: Partial<Se
 }
 
 describe('the engine-layer recipe (io.engine.use(session), passport.session())', () => {
-  it('with loadedByEngine: one store read per handshake, and socket.request.user is socket.data.auth.user', async () => {
+  it('with loadedByEngine: one store read and one deserializeUser per handshake, and socket.request.user is socket.data.auth.user', async () => {
     const store = new CountingStore();
     const web = await serve(store, true, { loadedByEngine: true });
     const { cookie, me } = await web.login();
     for (const transports of [['polling', 'websocket'], ['websocket']]) {
-      const before = store.reads;
+      const before = { reads: store.reads, deserialized };
       const seen = await once<Seen>(web.cookieClient(cookie, { transports }), 'seen');
       expect(seen.user).toEqual(me);
       expect(seen.same).toBe(true);
-      expect(store.reads - before).toBe(1);
+      expect(store.reads - before.reads).toBe(1);
+      expect(deserialized - before.deserialized).toBe(1);
     }
   });
 
@@ -86,9 +95,10 @@ describe('the engine-layer recipe (io.engine.use(session), passport.session())',
     const store = new CountingStore();
     const web = await serve(store, true, {});
     const { cookie } = await web.login();
-    const before = store.reads;
+    const before = { reads: store.reads, deserialized };
     await once<Seen>(web.cookieClient(cookie), 'seen');
-    expect(store.reads - before).toBe(2);
+    expect(store.reads - before.reads).toBe(2);
+    expect(deserialized - before.deserialized).toBe(2);
   });
 
   it('keeps the codes: unknown session, forged signature, anonymous session, and the Origin check first', async () => {
