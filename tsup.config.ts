@@ -10,6 +10,7 @@ export default defineConfig([
       client: 'src/client/index.ts',
       'compat/socketio-jwt': 'src/compat/socketio-jwt.ts',
       'compat/passport.socketio': 'src/compat/passport.socketio.ts',
+      nest: 'src/nest/index.ts',
     },
     format: ['esm', 'cjs'],
     dts: true,
@@ -22,7 +23,8 @@ export default defineConfig([
     // import.meta.url in the CommonJS build (metrics.ts loads the optional @opentelemetry/api from the package).
     shims: true,
     // The app's own copies: a bundled Passport would be a second singleton without the app's serializers.
-    external: ['socket.io', 'socket.io-client', 'passport', 'cookie-parser', 'express-session'],
+    // Nest's packages are the app's: its DI container and exception filters must see the same classes.
+    external: ['socket.io', 'socket.io-client', 'passport', 'cookie-parser', 'express-session', /^@nestjs\//],
   },
   {
     entry: { 'browser/sockpass-client': 'src/client/index.ts' },

@@ -9,6 +9,7 @@ export default defineConfig({
   resolve: {
     alias: [
       { find: /^sockpass\/client$/, replacement: src('./src/client/index.ts') },
+      { find: /^sockpass\/nest$/, replacement: src('./src/nest/index.ts') },
       { find: /^sockpass\/compat\/socketio-jwt$/, replacement: src('./src/compat/socketio-jwt.ts') },
       { find: /^sockpass\/compat\/passport\.socketio$/, replacement: src('./src/compat/passport.socketio.ts') },
       { find: /^sockpass$/, replacement: src('./src/index.ts') },

@@ -48,7 +48,22 @@ export type { JwtHeaderOptions } from '../strategies/jwt-header.js';
 export { jwtAuthenticateEvent } from '../strategies/jwt-authenticate-event.js';
 export type { JwtAuthenticateEventOptions } from '../strategies/jwt-authenticate-event.js';
 export { sessionCookie } from '../strategies/session-cookie.js';
-export type { SessionCookieOptions, AllowedOrigins, PassportLike, SessionRecord, ConnectMiddleware } from '../strategies/session-cookie.js';
+export { concealCredentials, HIDDEN } from './conceal.js';
+export type { ConcealOptions } from './conceal.js';
+export { fastifySessionReader } from '../strategies/session/fastify-session.js';
+export type { FastifySessionReaderOptions, FastifySessionStoreLike } from '../strategies/session/fastify-session.js';
+export type {
+  SessionCookieOptions,
+  AllowedOrigins,
+  PassportLike,
+  SessionRecord,
+  ConnectMiddleware,
+  CookieSecret,
+  SessionRead,
+  SessionReader,
+} from '../strategies/session-cookie.js';
+export type { CookieSessionId } from '../strategies/session/signed-cookie.js';
+export type { CookieSid } from '../strategies/session/reader.js';
 export { passportStrategy } from '../strategies/passport.js';
 export type { PassportStrategyOptions, PassportStrategyLike } from '../strategies/passport.js';
 export type {

@@ -147,7 +147,7 @@ export class SockPass<U = unknown> {
   middleware(names: string | readonly string[], options: MiddlewareOptions = {}): SockPassMiddleware {
     const list = typeof names === 'string' ? [names] : [...names];
     const mode = options.mode ?? 'first';
-    if (mode !== 'first' && mode !== 'all') throw new TypeError(`sockpass: unknown mode ${JSON.stringify(mode)}`);
+    if (mode !== 'first' && mode !== 'all' && mode !== 'any') throw new TypeError(`sockpass: unknown mode ${JSON.stringify(mode)}`);
     if (list.length === 0) throw new TypeError('sockpass: middleware() needs at least one strategy name');
     if (new Set(list).size !== list.length) throw new TypeError('sockpass: a strategy is named twice in one chain');
     const chain: NamedStrategy<U>[] = list.map((name) => {

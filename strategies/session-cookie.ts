@@ -24,15 +24,14 @@ import { AuthError, type AuthErrorCode } from '../src/errors.js';
 import { TIMED_OUT, withTimeout } from '../src/time.js';
 import type { AuthResult, AuthSuccess, HandshakeContext, Strategy } from '../src/types.js';
 import { prepareOrigins, type AllowedOrigins } from './origin.js';
+import { expressSessionReader, inertResponse, requestView, type ConnectMiddleware } from './session/express-session.js';
+import type { CookieSid, SessionRead, SessionReader, SessionRecord } from './session/reader.js';
+import type { CookieSecret } from './session/signed-cookie.js';
 
 const debug = createDebug('sockpass:session');
 
-/**
- * A connect-style middleware: express-session's `session({...})`, Passport's
- * `initialize()` and `session()`. Parameters are `never` so that Express's
- * own `RequestHandler` type fits without casts.
- */
-export type ConnectMiddleware = (req: never, res: never, next: (err?: unknown) => void) => unknown;
+export type { AllowedOrigins, ConnectMiddleware, CookieSecret, SessionRead, SessionReader, SessionRecord };
+export { requestView };
 
 /** The part of a Passport `Authenticator` the strategy uses (the `passport` default export fits). */
 export interface PassportLike {
@@ -42,33 +41,43 @@ export interface PassportLike {
   session(options?: never): ConnectMiddleware;
 }
 
-/** A session as the store returns it (`req.session` over HTTP). */
-export interface SessionRecord {
-  /** express-session's cookie record: sockpass reads the session's expiry from it. */
-  cookie?:
-    | {
-        /** When the cookie, and so the session, expires; falsy for a browser-session cookie. */
-        expires?: Date | string | null | false;
-        /** The cookie's `maxAge` in ms when the session was saved. */
-        originalMaxAge?: number | null;
-      }
-    | undefined;
-  [key: string]: unknown;
-}
-
-export type { AllowedOrigins };
-
-/** Options of {@link sessionCookie}. */
+/** Options of {@link sessionCookie}: the express-session middleware, or another framework's `reader`. */
 export interface SessionCookieOptions<U> {
-  /** The app's express-session middleware, the same instance `app.use()` got (any store). */
-  session: ConnectMiddleware;
+  /** The app's express-session middleware, the same instance `app.use()` got (any store). Needed unless `reader` is given. */
+  session?: ConnectMiddleware;
+  /**
+   * The secret(s) the app gave express-session. With it the cookie's
+   * signature is checked before any store read, as express-session checks
+   * it; without it express-session's own check is observed.
+   */
+  secret?: CookieSecret;
+  /**
+   * Another session framework's reader instead of express-session, e.g.
+   * `fastifySessionReader({ store, secret })` for @fastify/session.
+   */
+  reader?: SessionReader;
+  /**
+   * The app loads the session in Socket.IO's engine layer, as Socket.IO's
+   * own recipe does (`io.engine.use(onlyForHandshake(sessionMiddleware))`,
+   * and `passport.session()` likewise): take the session (and the user) it
+   * put on the handshake request for this cookie instead of reading the
+   * store again. Falls back to a read when the engine layer loaded nothing
+   * for this cookie. Revalidation always reads the store. Default false.
+   */
+  loadedByEngine?: boolean;
+  /**
+   * Also put the user on `socket.request[userProperty]` (`socket.request.user`)
+   * when the strategy admits a socket, for code written for Socket.IO's
+   * Passport recipe. Default false.
+   */
+  exposeUser?: boolean;
   /** Deserializes the user as `passport.session()` does over HTTP; the socket gets what `req.user` would be. */
   passport?: PassportLike;
   /** Property Passport puts the user on, if the app gave `passport.initialize({ userProperty })`. Default `user`. */
   userProperty?: string;
   /** Without Passport: the user a session stands for, or undefined when nobody is logged in. */
   user?: (session: SessionRecord) => U | undefined | null | Promise<U | undefined | null>;
-  /** Cookie name, the `name` given to express-session. Default `connect.sid`. */
+  /** Cookie name, the `name` given to express-session. Default: the reader's (`connect.sid` for express-session). */
   name?: string;
   /** Origins a cookie handshake may come from; required. `'any'` opts out of the check. */
   allowedOrigins: AllowedOrigins;
@@ -96,20 +105,14 @@ export interface SessionCookieOptions<U> {
   issuedAt?: (session: SessionRecord) => Date | number | undefined | null;
 }
 
-/** What reading the session for one cookie came to. */
-export type SessionRead =
-  | { kind: 'found'; request: Record<string, unknown>; session: SessionRecord }
-  /** The cookie's signature is not valid for any secret. */
-  | { kind: 'bad_signature' }
-  /** Signature valid, but the store has no such session (never existed, destroyed, or already expired). */
-  | { kind: 'not_found' }
-  | { kind: 'unavailable'; cause: unknown };
+/** Loads the session behind a cookie whose signature the loader checks itself (the passport.socketio compat's store read). */
+export type SessionLoader = (request: IncomingMessage, claimedSid: string) => Promise<SessionRead>;
 
-/** How the session behind a verified-looking cookie is read; `sessionCookie` uses express-session, the passport.socketio compat its store. */
-export type SessionReader = (request: IncomingMessage, claimedSid: string) => Promise<SessionRead>;
-
-export interface SessionStrategyOptions<U> extends Omit<SessionCookieOptions<U>, 'session'> {
-  read: SessionReader;
+export interface SessionStrategyOptions<U> extends Omit<SessionCookieOptions<U>, 'session' | 'secret' | 'reader'> {
+  /** The session framework's reader. */
+  reader?: SessionReader;
+  /** Or only a loader, for express-session's cookie format. */
+  read?: SessionLoader;
 }
 
 const DEFAULT_TIMEOUT = 2000;
@@ -122,25 +125,41 @@ const DEFAULT_TIMEOUT = 2000;
  * app.use(passport.session());
  * auth.use('session', sessionCookie({
  *   session: sessionMiddleware,
+ *   secret,
  *   passport,
  *   allowedOrigins: ['https://app.example'],
  * }));
  * ```
  */
 export function sessionCookie<U = unknown>(options: SessionCookieOptions<U>): Strategy<U> {
-  if (typeof options?.session !== 'function') {
+  const { session, secret, reader, ...rest } = options ?? ({} as SessionCookieOptions<U>);
+  if (reader !== undefined) {
+    if (typeof reader?.sessionId !== 'function' || typeof reader.read !== 'function') {
+      throw new TypeError('sockpass: sessionCookie() `reader` must have sessionId(raw) and read(request, sid)');
+    }
+    if (session !== undefined) throw new TypeError('sockpass: sessionCookie() takes `session` (express-session) or `reader`, not both');
+    return sessionStrategy({ ...rest, reader });
+  }
+  if (typeof session !== 'function') {
     throw new TypeError('sockpass: sessionCookie() needs `session`, the express-session middleware the app uses');
   }
-  const { session, ...rest } = options;
-  return sessionStrategy({ ...rest, read: readWithExpressSession(session, rest.userProperty ?? 'user') });
+  return sessionStrategy({ ...rest, reader: expressSessionReader({ session, secret, userProperty: rest.userProperty }) });
+}
+
+/** express-session's cookie format with a loader that checks the signature itself. */
+function loaderReader(read: SessionLoader): SessionReader {
+  const format = expressSessionReader({ session: () => undefined });
+  return { cookieName: format.cookieName, sessionId: (raw) => format.sessionId(raw), read: (request, sid) => read(request, sid.sid) };
 }
 
 /**
- * The strategy around any session reader: cookie → Origin check → bounded
- * read → expiry → user. Shared with `sockpass/compat/passport.socketio`.
+ * The strategy around any session reader: cookie → Origin check → signature
+ * → bounded read → expiry → user. Shared with `sockpass/compat/passport.socketio`.
  */
 export function sessionStrategy<U = unknown>(options: SessionStrategyOptions<U>): Strategy<U> {
-  const name = options.name ?? 'connect.sid';
+  const reader = options.reader ?? (options.read !== undefined ? loaderReader(options.read) : undefined);
+  if (reader === undefined) throw new TypeError('sockpass: the session strategy needs a session reader');
+  const name = options.name ?? reader.cookieName;
   const userProperty = options.userProperty ?? 'user';
   const storeTimeout = options.storeTimeout ?? DEFAULT_TIMEOUT;
   if (!Number.isFinite(storeTimeout) || storeTimeout <= 0) throw new TypeError('sockpass: storeTimeout must be a positive number of ms');
@@ -148,6 +167,9 @@ export function sessionStrategy<U = unknown>(options: SessionStrategyOptions<U>)
   const requireOrigin = options.requireOrigin === true;
   const issuedAtOf = options.issuedAt;
   if (issuedAtOf !== undefined && typeof issuedAtOf !== 'function') throw new TypeError('sockpass: issuedAt must be a function of the session');
+  const loadedByEngine = options.loadedByEngine === true;
+  if (loadedByEngine && typeof reader.loaded !== 'function') throw new TypeError('sockpass: this session reader cannot reuse an engine-layer session');
+  const exposeUser = options.exposeUser === true;
   /** The session's login time, or undefined (unknown age) when the app gives none or a value that is not a valid time. */
   const loginTime = (session: SessionRecord): Date | undefined => {
     if (issuedAtOf === undefined) return undefined;
@@ -156,10 +178,16 @@ export function sessionStrategy<U = unknown>(options: SessionStrategyOptions<U>)
     return Number.isFinite(ms) ? new Date(ms) : undefined;
   };
   const resolveUser = prepareUserResolver(options, userProperty);
-  const { read } = options;
 
-  async function load(request: IncomingMessage, claimedSid: string): Promise<AuthResult<U>> {
-    const outcome = await withTimeout(read(request, claimedSid), storeTimeout);
+  /** The engine layer's session for this cookie, or one bounded store read. */
+  function readSession(request: IncomingMessage, sid: CookieSid, reuse: boolean): Promise<SessionRead | typeof TIMED_OUT> | SessionRead {
+    const already = reuse ? reader!.loaded!(request, sid, userProperty) : undefined;
+    if (already !== undefined) return already;
+    return withTimeout(reader!.read(request, sid), storeTimeout);
+  }
+
+  async function load(request: IncomingMessage, sid: CookieSid, reuse: boolean): Promise<AuthResult<U>> {
+    const outcome = await readSession(request, sid, reuse);
     if (outcome === TIMED_OUT) return refuse('store_unavailable', `the session store did not answer within ${storeTimeout} ms`);
     switch (outcome.kind) {
       case 'unavailable':
@@ -172,19 +200,24 @@ export function sessionStrategy<U = unknown>(options: SessionStrategyOptions<U>)
     const expiresAt = cookieExpiry(outcome.session);
     if (expiresAt !== null && expiresAt.getTime() <= Date.now()) return refuse('session_expired', 'the session has expired');
 
-    const user = await withTimeout(resolveUser(outcome.request, outcome.session), storeTimeout);
+    const user =
+      outcome.user !== undefined
+        ? { value: outcome.user as U }
+        : await withTimeout(resolveUser(outcome.request, outcome.session), storeTimeout);
     if (user === TIMED_OUT) return refuse('server_error', `the user lookup did not answer within ${storeTimeout} ms`);
     if ('error' in user) return refuse('server_error', 'the session user could not be loaded', user.error);
     if (user.value === undefined || user.value === null || (user.value as unknown) === false) {
       return refuse('credentials_required', 'the session has no logged-in user');
     }
+    // For code written for Socket.IO's Passport recipe, which reads socket.request.user.
+    if (exposeUser) (request as unknown as Record<string, unknown>)[userProperty] = user.value;
     const success: AuthSuccess<U> = {
       kind: 'success',
       user: user.value,
-      session: claimedSid,
+      session: sid.sid,
       expiresAt,
       // The lifecycle calls this on its interval: one session read (and one deserializeUser), as one HTTP request would cost.
-      revalidate: () => load(request, claimedSid),
+      revalidate: () => load(request, sid, false),
     };
     const issuedAt = loginTime(outcome.session);
     if (issuedAt !== undefined) success.issuedAt = issuedAt;
@@ -200,9 +233,10 @@ export function sessionStrategy<U = unknown>(options: SessionStrategyOptions<U>)
         debug('refused a cookie handshake from %s', origin === undefined ? 'no Origin' : 'a foreign Origin');
         return refuse('origin_not_allowed', 'cookie authentication is not allowed from this Origin');
       }
-      const claimedSid = signedSessionId(raw);
-      if (claimedSid === undefined) return refuse('credentials_bad_format', 'the session cookie is not a signed session id');
-      const result = await load(ctx.request, claimedSid);
+      const sid = reader.sessionId(raw);
+      if (sid.kind === 'bad_format') return refuse('credentials_bad_format', 'the session cookie is not a signed session id');
+      if (sid.kind === 'bad_signature') return refuse('invalid_token', 'the session cookie signature is not valid');
+      const result = await load(ctx.request, sid, loadedByEngine);
       debug('cookie handshake: %s', result.kind === 'fail' ? result.error.code : result.kind);
       return result;
     },
@@ -211,74 +245,6 @@ export function sessionStrategy<U = unknown>(options: SessionStrategyOptions<U>)
 
 function refuse(code: AuthErrorCode, message: string, cause?: unknown): AuthResult<never> {
   return { kind: 'fail', error: new AuthError(code, message, { cause }) };
-}
-
-/** express-session's cookie is `s:<sid>.<signature>`; the sid it claims, before anyone checks the signature. */
-export function signedSessionId(raw: string): string | undefined {
-  if (!raw.startsWith('s:')) return undefined;
-  const dot = raw.lastIndexOf('.');
-  if (dot <= 2 || dot === raw.length - 1) return undefined;
-  return raw.slice(2, dot);
-}
-
-/**
- * Reads the session by running express-session on a per-handshake view of
- * the request. The view shadows `session`, `sessionID`, `user`, … so a
- * session the app attached to the shared request (`io.engine.use(session)`)
- * is neither reused stale nor overwritten, and revalidation really re-reads.
- */
-function readWithExpressSession(middleware: ConnectMiddleware, userProperty: string): SessionReader {
-  const run = middleware as unknown as (req: object, res: object, next: (err?: unknown) => void) => unknown;
-  return (request, claimedSid) =>
-    new Promise<SessionRead>((resolve) => {
-      const req = requestView(request, userProperty);
-      let signatureAccepted = false;
-      const done = (err?: unknown) => {
-        if (err !== undefined && err !== null) return resolve({ kind: 'unavailable', cause: err });
-        const session = req.session as SessionRecord | undefined;
-        // express-session skips the request (no req.session) while its store reports 'disconnect'.
-        if (session === undefined || session === null) return resolve({ kind: 'unavailable', cause: new Error('the session middleware loaded no session') });
-        if (req.sessionID === claimedSid) return resolve({ kind: 'found', request: req, session });
-        // A fresh session was generated instead: the store had none, or the signature never let it ask.
-        resolve({ kind: signatureAccepted ? 'not_found' : 'bad_signature' });
-      };
-      try {
-        run(req, inertResponse(), done);
-      } catch (err) {
-        return resolve({ kind: 'unavailable', cause: err });
-      }
-      // express-session sets req.sessionID from a verified cookie synchronously, before it asks the store;
-      // a bad signature makes it generate a new id at once instead. This tells the two apart without the secret.
-      signatureAccepted = req.sessionID === claimedSid;
-    });
-}
-
-/** A per-handshake view of the request: reads fall through to it, writes stay on the view. */
-export function requestView(request: IncomingMessage, userProperty: string): Record<string, unknown> {
-  const view = Object.create(request) as Record<string, unknown>;
-  for (const key of ['session', 'sessionID', 'sessionStore', 'signedCookies', 'cookies', '_passport', userProperty]) {
-    Object.defineProperty(view, key, { value: undefined, writable: true, configurable: true, enumerable: true });
-  }
-  return view;
-}
-
-/**
- * A response nobody sends. express-session hooks `writeHead` and `end` to
- * save, touch and set its cookie; they are never called, so a socket never
- * writes the session.
- */
-function inertResponse(): object {
-  const headers = new Map<string, unknown>();
-  return {
-    statusCode: 200,
-    headersSent: false,
-    getHeader: (name: string) => headers.get(name.toLowerCase()),
-    setHeader: (name: string, value: unknown) => void headers.set(name.toLowerCase(), value),
-    removeHeader: (name: string) => void headers.delete(name.toLowerCase()),
-    writeHead: () => undefined,
-    write: () => true,
-    end: () => undefined,
-  };
 }
 
 type UserOutcome<U> = { value: U | undefined | null } | { error: unknown };

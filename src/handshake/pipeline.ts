@@ -1,13 +1,20 @@
 /**
  * The pipeline: runs a chain of named strategies on one handshake and turns
  * their results into one decision. The only place that knows what modes
- * `first` and `all` mean.
+ * `first`, `all` and `any` mean.
  *
  * - `first`: strategies run in order; the first that finds credentials decides
  *   (success or failure); when none does, a strategy that takes its
  *   credential in-band (the `authenticate` event) admits the socket to
  *   quarantine, else the handshake fails with `credentials_required`.
  * - `all`: every strategy must succeed and name the same user.
+ * - `any`: Passport's fallthrough: strategies run in order, a failure moves
+ *   on, the first success wins. When none succeeds the most specific answer
+ *   is reported: any failure beats a missing credential (and an in-band
+ *   strategy still to come), and among failures the first in chain order,
+ *   the strategy the app listed as the one it expects. With no failure, an
+ *   in-band strategy that passed admits the socket to quarantine, as in
+ *   `first`.
  *
  * @module
  */
@@ -18,8 +25,12 @@ import type { AuthResult, AuthSuccess, Claims, HandshakeContext, Strategy } from
 
 const debug = createDebug('sockpass:pipeline');
 
-/** How a chain decides: `first` (the first strategy that finds credentials decides) or `all` (every strategy must succeed, for the same user). */
-export type Mode = 'first' | 'all';
+/**
+ * How a chain decides: `first` (the first strategy that finds credentials
+ * decides), `all` (every strategy must succeed, for the same user) or `any`
+ * (Passport's fallthrough: the first strategy that succeeds wins).
+ */
+export type Mode = 'first' | 'all' | 'any';
 
 export interface NamedStrategy<U> {
   name: string;
@@ -72,7 +83,9 @@ export function decide<U>(
   mode: Mode,
   userId: (user: U) => string | undefined,
 ): Promise<Decision<U>> {
-  return mode === 'all' ? decideAll(chain, ctx, userId) : decideFirst(chain, ctx);
+  if (mode === 'all') return decideAll(chain, ctx, userId);
+  if (mode === 'any') return decideAny(chain, ctx);
+  return decideFirst(chain, ctx);
 }
 
 /** Mode `first`: in chain order, the first strategy that finds credentials decides. */
@@ -84,6 +97,25 @@ async function decideFirst<U>(chain: readonly NamedStrategy<U>[], ctx: Handshake
     // The first in-band strategy that passed is the one the socket waits for.
     if (pending === undefined && named.strategy.inBand !== undefined) pending = named;
   }
+  if (pending !== undefined) return { kind: 'deferred', strategy: pending.name, pending: pending.strategy };
+  return { kind: 'fail', error: new AuthError('credentials_required', 'no credentials were provided') };
+}
+
+/**
+ * Mode `any`, Passport's fallthrough: a success decides, a failure is kept
+ * (the first one) and the chain moves on; with no success, any failure beats
+ * a missing credential, and an in-band strategy waits only when nothing failed.
+ */
+async function decideAny<U>(chain: readonly NamedStrategy<U>[], ctx: HandshakeContext): Promise<Decision<U>> {
+  let failure: AuthError | undefined;
+  let pending: NamedStrategy<U> | undefined;
+  for (const named of chain) {
+    const result = await runStrategy(named, ctx);
+    if (result.kind === 'success') return { kind: 'success', strategy: named.name, result };
+    if (result.kind === 'fail') failure ??= result.error;
+    else if (pending === undefined && named.strategy.inBand !== undefined) pending = named;
+  }
+  if (failure !== undefined) return { kind: 'fail', error: failure };
   if (pending !== undefined) return { kind: 'deferred', strategy: pending.name, pending: pending.strategy };
   return { kind: 'fail', error: new AuthError('credentials_required', 'no credentials were provided') };
 }

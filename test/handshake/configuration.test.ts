@@ -45,7 +45,7 @@ describe('misconfiguration throws when the app configures it', () => {
     expect(() => auth.middleware(['jwt', 'nope'])).toThrow(/no strategy registered as "nope"/);
     expect(() => auth.middleware([])).toThrow(/at least one/);
     expect(() => auth.middleware(['jwt', 'jwt'])).toThrow(/twice/);
-    expect(() => auth.middleware('jwt', { mode: 'any' as never })).toThrow(/mode/);
+    expect(() => auth.middleware('jwt', { mode: 'some' as never })).toThrow(/mode/);
   });
 
   it('chains use() and returns the registry', () => {

@@ -9,7 +9,7 @@ import { existsSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 
 const root = new URL('../../', import.meta.url).pathname;
-const entries = ['sockpass', 'sockpass/client', 'sockpass/compat/socketio-jwt', 'sockpass/compat/passport.socketio'];
+const entries = ['sockpass', 'sockpass/client', 'sockpass/compat/socketio-jwt', 'sockpass/compat/passport.socketio', 'sockpass/nest'];
 
 function node(args: string[]): string {
   return execFileSync(process.execPath, args, { cwd: root, encoding: 'utf8' });

@@ -58,7 +58,7 @@ describe('packed tarball', () => {
       output = (err as { stdout?: string }).stdout ?? String(err);
     }
     const report = JSON.parse(output) as { analysis: { problems: Array<{ kind: string; entrypoint?: string; resolutionKind?: string }>; entrypoints: Record<string, unknown> } };
-    expect(Object.keys(report.analysis.entrypoints).sort()).toEqual(['.', './client', './compat/passport.socketio', './compat/socketio-jwt', './package.json']);
+    expect(Object.keys(report.analysis.entrypoints).sort()).toEqual(['.', './client', './compat/passport.socketio', './compat/socketio-jwt', './nest', './package.json']);
     expect(report.analysis.problems.map((p) => `${p.kind} ${p.entrypoint ?? ''} ${p.resolutionKind ?? ''}`)).toEqual([]);
   }, 60_000);
 });

@@ -12,6 +12,7 @@ import { codeOf, once, outcome, sleep, type ConnectError } from '../helpers/serv
 import { SECRET, hs256 } from '../helpers/tokens.js';
 import {
   APP_ORIGIN,
+  SESSION_SECRET,
   findUser,
   signedCookieFor,
   sidOf,
@@ -322,5 +323,56 @@ describe('sessionCookie() configuration', () => {
     });
     const auth = await once<SocketAuth<{ visited: boolean }>>(app.cookieClient(await app.visit()), 'whoami');
     expect(auth.user).toEqual({ visited: true });
+  });
+});
+
+/**
+ * A store that answers in the same tick, as an in-process cache or a
+ * hand-written store may: express-session then finishes before the call that
+ * ran it returns, so nothing about its timing may decide the outcome.
+ */
+class SynchronousStore extends session.Store {
+  readonly sessions = new Map<string, string>();
+  override get(sid: string, callback: (err: unknown, session?: session.SessionData | null) => void): void {
+    const stored = this.sessions.get(sid);
+    callback(null, stored === undefined ? null : (JSON.parse(stored) as session.SessionData));
+  }
+  override set(sid: string, data: session.SessionData, callback?: (err?: unknown) => void): void {
+    this.sessions.set(sid, JSON.stringify(data));
+    callback?.();
+  }
+  override destroy(sid: string, callback?: (err?: unknown) => void): void {
+    this.sessions.delete(sid);
+    callback?.();
+  }
+}
+
+describe('session cookie on a synchronous store', () => {
+  it('reports a validly signed cookie for an unknown session as session_not_found', async () => {
+    const web = await serve({ store: new SynchronousStore() });
+    expect(await codeOf(web.cookieClient(signedCookieFor('no-such-session-id')))).toBe('session_not_found');
+  });
+
+  it('still refuses a tampered signature with invalid_token and admits a real login', async () => {
+    const web = await serve({ store: new SynchronousStore() });
+    const { cookie, me } = await web.login();
+    expect(await codeOf(web.cookieClient(tamperSignature(cookie)))).toBe('invalid_token');
+    const auth = await once<SocketAuth<TestUser>>(web.cookieClient(cookie), 'whoami');
+    expect(auth.user).toEqual(me);
+  });
+
+  it('with `secret`, checks the signature itself, before express-session runs', async () => {
+    const store = new SynchronousStore();
+    let reads = 0;
+    const get = store.get.bind(store);
+    store.get = (sid, callback) => {
+      reads++;
+      get(sid, callback);
+    };
+    const web = await serve({ store, strategy: { secret: ['rotated-out-secret', SESSION_SECRET] } });
+    expect(await codeOf(web.cookieClient(signedCookieFor('no-such-session-id')))).toBe('session_not_found');
+    const before = reads;
+    expect(await codeOf(web.cookieClient(signedCookieFor('some-session-id', 'a-secret-the-app-never-had')))).toBe('invalid_token');
+    expect(reads).toBe(before);
   });
 });
