@@ -44,6 +44,7 @@ export { jwtQuery } from '../strategies/jwt-query.js';
 export type { JwtQueryOptions } from '../strategies/jwt-query.js';
 export { jwtHeader } from '../strategies/jwt-header.js';
 export type { JwtHeaderOptions } from '../strategies/jwt-header.js';
+export type { TokenExtractor } from '../strategies/jwt/bearer.js';
 export { jwtAuthenticateEvent } from '../strategies/jwt-authenticate-event.js';
 export type { JwtAuthenticateEventOptions } from '../strategies/jwt-authenticate-event.js';
 export { sessionCookie } from '../strategies/session-cookie.js';
