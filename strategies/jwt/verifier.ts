@@ -196,9 +196,9 @@ export function createJwtVerifier<U = Claims>(options: JwtVerifyOptions<U>, stra
   const clockTolerance = options.clockTolerance ?? 0;
   if (!Number.isFinite(clockTolerance) || clockTolerance < 0) throw new TypeError('sockpass: `clockTolerance` must be a number of seconds ≥ 0');
   const resolverTimeout = options.keyResolverTimeout ?? 5000;
-  const fail = (code: AuthError['code'], message: string, cause?: unknown): AuthResult<U> => ({
+  const fail = (code: AuthError['code'], message: string, cause?: unknown, retryAfter?: number): AuthResult<U> => ({
     kind: 'fail',
-    error: new AuthError(code, message, { strategy, cause }),
+    error: new AuthError(code, message, retryAfter === undefined ? { strategy, cause } : { strategy, cause, retryAfter }),
   });
 
   async function keyFor(token: string): Promise<KeyObject | AuthResult<U>> {
@@ -220,7 +220,7 @@ export function createJwtVerifier<U = Claims>(options: JwtVerifyOptions<U>, stra
       return key;
     } catch (cause) {
       // A resolver that judged the token itself (jwks(): unknown kid, key type mismatch) keeps its code.
-      if (isAuthError(cause)) return fail(cause.code, cause.message, cause);
+      if (isAuthError(cause)) return fail(cause.code, cause.message, cause, cause.retryAfter);
       debug('key resolver failed for kid %s: %s', header.kid, (cause as Error)?.message);
       return fail('key_unavailable', 'no key to verify this token', cause);
     }
