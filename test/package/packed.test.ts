@@ -23,7 +23,8 @@ describe('packed tarball', () => {
   let packedFiles: string[] = [];
 
   beforeAll(async () => {
-    const { stdout } = await run('npm', ['pack', '--pack-destination', dir, '--json', '--silent'], { cwd: root });
+    // dist/ is built already (pretest); prepack would build it again.
+    const { stdout } = await run('npm', ['pack', '--pack-destination', dir, '--json', '--silent', '--ignore-scripts'], { cwd: root });
     const [packed] = JSON.parse(stdout) as Array<{ filename: string; files: Array<{ path: string }> }>;
     tarball = join(dir, packed!.filename);
     packedFiles = packed!.files.map((f) => f.path);
