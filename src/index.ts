@@ -5,7 +5,7 @@
  * @module
  */
 export { SockPass, defaultUserId } from './registry.js';
-export type { SockPassOptions, MiddlewareOptions, SockPassMiddleware, AuthenticatedSocket, AttachTarget } from './registry.js';
+export type { SockPassOptions, MiddlewareOptions, SockPassMiddleware, AuthenticatedSocket, AuthenticatedData, SocketOf, WithStrategy, AttachTarget } from './registry.js';
 export type { ConnectionTarget } from './registry.js';
 export { AuthError, isAuthError, AUTH_ERROR_CODES } from './errors.js';
 export { handshakeLimits } from './handshake/rate-limit.js';
@@ -20,6 +20,7 @@ export type {
   AuthFailure,
   HandshakeContext,
   SocketAuth,
+  SockPassSocketData,
   Claims,
   FailureEvent,
   InBandOptions,

@@ -26,6 +26,12 @@ export interface JwtHeaderOptions<U = Claims> extends JwtVerifyOptions<U> {
  * // client: io(url, { extraHeaders: { Authorization: `Bearer ${token}` } })
  * ```
  */
+/** Without a `user` mapping the socket's user is the verified claims. */
+export function jwtHeader(options: JwtHeaderOptions<Claims> & { user?: undefined }): Strategy<Claims>;
+/** With a `user` mapping the socket's user is what it returns. */
+export function jwtHeader<U>(options: JwtHeaderOptions<U> & { user: (claims: Claims) => U | Promise<U> }): Strategy<U>;
+/** Options typed by the app beforehand (`JwtHeaderOptions<User>`): the user type they name. */
+export function jwtHeader<U>(options: JwtHeaderOptions<U>): Strategy<U>;
 export function jwtHeader<U = Claims>(options: JwtHeaderOptions<U>): Strategy<U> {
   const verifier = createJwtVerifier(options);
   const extract = options.extractor ?? fromBearerHeader;
