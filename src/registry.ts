@@ -69,7 +69,12 @@ export type AuthenticatedData<D, U> = (0 extends 1 & D ? unknown : Omit<D, 'auth
  * and its `SocketData`, with `data.auth` typed as `SocketAuth<U>`.
  */
 export type AuthenticatedSocket<U, S = Socket> =
-  S extends Socket<infer L, infer E, infer SS, infer D> ? Socket<L, E, SS, AuthenticatedData<D, U>> : S & { data: SockPassSocketData<U> };
+  S extends Socket<infer L, infer E, infer SS, infer D>
+    ? Socket<L, E, SS, AuthenticatedData<D, U>>
+    : S & {
+        /** The socket's data, with sockpass's record. */
+        data: SockPassSocketData<U>;
+      };
 
 /** The socket type of a Server or Namespace, with its events and `SocketData`; `Socket` for any other target. */
 export type SocketOf<T> =

@@ -24,6 +24,7 @@ export function stripBearer(value: unknown): unknown {
  * accepted for the handshake's `IncomingMessage`, which it reads the same way.
  */
 export type TokenExtractor = {
+  /** Reads the token from the handshake request; `null` or `undefined` when it carries none. */
   extract(request: IncomingMessage): string | null | undefined;
 }['extract'];
 
