@@ -1,6 +1,11 @@
 // Builds the published package: ESM + CommonJS + type declarations for every
 // entry of the exports map, and one browser bundle of the client helpers
-// (socket.io-client included) that the example pages load.
+// (socket.io-client included) that only the example pages load: `files` in
+// package.json leaves dist/browser out of the package (docs/client.md).
+// No source maps in the package: its code is unminified and keeps its names,
+// so a stack trace already points at readable lines, while a map would point
+// at src/ files the package does not ship (or, with their text embedded,
+// double its size).
 import { defineConfig } from 'tsup';
 
 export default defineConfig([
@@ -15,7 +20,7 @@ export default defineConfig([
     format: ['esm', 'cjs'],
     dts: true,
     clean: true,
-    sourcemap: true,
+    sourcemap: false,
     target: 'node20',
     // One copy of the core at run time: every entry (sockpass, sockpass/client, sockpass/compat/*) imports the
     // shared chunks, so AuthError and a registry's guarantees are the same whichever entry an app loads.

@@ -62,7 +62,7 @@ export interface AuthErrorData {
   message: string;
   /** Name of the strategy that refused, as registered with `use()`. */
   strategy?: string;
-  /** With `rate_limited`: ms before a new attempt can succeed. */
+  /** With `rate_limited` (and `key_unavailable` from `jwks()`): ms before a new attempt can succeed. */
   retryAfter?: number;
 }
 
@@ -72,7 +72,7 @@ export interface AuthErrorOptions {
   strategy?: string;
   /** The underlying error; kept on the server, never sent to a client. */
   cause?: unknown;
-  /** With `rate_limited`: ms before a new attempt can succeed; sent to the client in `err.data`. */
+  /** With `rate_limited` (and `key_unavailable` from `jwks()`): ms before a new attempt can succeed; sent to the client in `err.data`. */
   retryAfter?: number;
 }
 
@@ -92,7 +92,7 @@ export class AuthError extends Error {
   readonly code: AuthErrorCode;
   /** Name of the strategy that refused; the pipeline fills it in when the strategy did not. */
   strategy: string | undefined;
-  /** With `rate_limited`: ms before a new attempt can succeed (sent as `data.retryAfter`); undefined for every other code. */
+  /** With `rate_limited` (and `key_unavailable` from `jwks()`): ms before a new attempt can succeed (sent as `data.retryAfter`). */
   readonly retryAfter: number | undefined;
 
   constructor(code: AuthErrorCode, message: string, options: AuthErrorOptions = {}) {

@@ -5,7 +5,7 @@
  * @module
  */
 export { SockPass, defaultUserId } from './registry.js';
-export type { SockPassOptions, MiddlewareOptions, SockPassMiddleware, AuthenticatedSocket, AttachTarget } from './registry.js';
+export type { SockPassOptions, MiddlewareOptions, SockPassMiddleware, AuthenticatedSocket, AuthenticatedData, SocketOf, WithStrategy, AttachTarget } from './registry.js';
 export type { ConnectionTarget } from './registry.js';
 export { AuthError, isAuthError, AUTH_ERROR_CODES } from './errors.js';
 export { handshakeLimits } from './handshake/rate-limit.js';
@@ -20,6 +20,7 @@ export type {
   AuthFailure,
   HandshakeContext,
   SocketAuth,
+  SockPassSocketData,
   Claims,
   FailureEvent,
   InBandOptions,
@@ -45,6 +46,7 @@ export { jwtQuery } from '../strategies/jwt-query.js';
 export type { JwtQueryOptions } from '../strategies/jwt-query.js';
 export { jwtHeader } from '../strategies/jwt-header.js';
 export type { JwtHeaderOptions } from '../strategies/jwt-header.js';
+export type { TokenExtractor } from '../strategies/jwt/token-sources.js';
 export { jwtAuthenticateEvent } from '../strategies/jwt-authenticate-event.js';
 export type { JwtAuthenticateEventOptions } from '../strategies/jwt-authenticate-event.js';
 export { sessionCookie } from '../strategies/session-cookie.js';

@@ -21,7 +21,7 @@ import { memoryLedger, type RevocationLedger } from './revocation/ledger.js';
 import type { RevokeOptions, RevokeTarget } from './revocation/revoke.js';
 import { childrenOf, isServer, type NamespaceLike, type ServerLike, type SocketLike } from './socketio.js';
 import type { Namespace, Server, Socket } from 'socket.io';
-import type { FailureEvent, SocketAuth, Strategy } from './types.js';
+import type { FailureEvent, SockPassSocketData, Strategy } from './types.js';
 
 /** Options of `new SockPass()`: every lifecycle option (each with a default), the revocation ledger and the handshake limits. */
 export interface SockPassOptions<U> extends Partial<LifecycleOptions<U>> {
@@ -52,8 +52,37 @@ export interface MiddlewareOptions {
   mode?: Mode;
 }
 
-/** A Socket.IO socket whose `data.auth` is set. */
-export type AuthenticatedSocket<U, S = Socket> = S & { data: { auth: SocketAuth<U> } };
+/**
+ * `socket.data` of an authenticated socket: the app's own `SocketData` `D`
+ * (nothing when the Server is untyped, whose `data` is `any`) with `auth`.
+ */
+export type AuthenticatedData<D, U> = (0 extends 1 & D ? unknown : Omit<D, 'auth'>) & SockPassSocketData<U>;
+
+/**
+ * A Socket.IO socket whose `data.auth` is set: a `Socket` keeps its events
+ * and its `SocketData`, with `data.auth` typed as `SocketAuth<U>`.
+ */
+export type AuthenticatedSocket<U, S = Socket> =
+  S extends Socket<infer L, infer E, infer SS, infer D>
+    ? Socket<L, E, SS, AuthenticatedData<D, U>>
+    : S & {
+        /** The socket's data, with sockpass's record. */
+        data: SockPassSocketData<U>;
+      };
+
+/** The socket type of a Server or Namespace, with its events and `SocketData`; `Socket` for any other target. */
+export type SocketOf<T> =
+  T extends Server<infer L, infer E, infer S, infer D>
+    ? Socket<L, E, S, D>
+    : T extends Namespace<infer L, infer E, infer S, infer D>
+      ? Socket<L, E, S, D>
+      : Socket;
+
+/**
+ * The registry a `use()` returns: one typed by the app (`new SockPass<User>()`)
+ * stays so, an untyped one takes the user type of its first strategy.
+ */
+export type WithStrategy<U, V> = SockPass<unknown extends U ? V : U>;
 
 /** What `onAuthenticated` listens on: the Server (its main namespace), a Namespace, or a dynamic parent namespace. */
 export interface ConnectionTarget {
@@ -118,6 +147,8 @@ export class SockPass<U = unknown> {
    * Registers a strategy under a name. Throws on a duplicate or malformed name
    * or on something that is not a strategy, so a bad setup fails at startup.
    */
+  use(name: string, strategy: unknown extends U ? never : Strategy<U>): this;
+  use<V extends U>(name: string, strategy: Strategy<V>): WithStrategy<U, V>;
   use(name: string, strategy: Strategy<U>): this {
     if (typeof name !== 'string' || !NAME.test(name)) throw new TypeError(`sockpass: invalid strategy name ${JSON.stringify(name)}`);
     if (this.#strategies.has(name)) throw new TypeError(`sockpass: a strategy named "${name}" is already registered`);
@@ -180,14 +211,17 @@ export class SockPass<U = unknown> {
    * handshake strategies, after the in-band round trip for the event strategy.
    * App code belongs here rather than in `connection`, which may fire first.
    */
-  onAuthenticated<S = Socket>(target: ConnectionTarget, handler: (socket: AuthenticatedSocket<U, S>) => void): this {
+  onAuthenticated<S = never, T extends ConnectionTarget = ConnectionTarget>(
+    target: T,
+    handler: (socket: AuthenticatedSocket<U, [S] extends [never] ? SocketOf<T> : S>) => void,
+  ): this {
     // Before the app's listener: ours prepends, so a recovered socket is judged and started first.
     this.attach(target);
     (target as { on(event: 'connection', listener: (socket: SocketLike) => void): unknown }).on('connection', (socket: SocketLike) => {
       const state = getState<U>(socket);
       if (state === undefined || !socket.connected) return;
-      if (state.status === 'authenticated') handler(socket as unknown as AuthenticatedSocket<U, S>);
-      else state.waiters.push(() => handler(socket as unknown as AuthenticatedSocket<U, S>));
+      if (state.status === 'authenticated') handler(socket as never);
+      else state.waiters.push(() => handler(socket as never));
     });
     return this;
   }

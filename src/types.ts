@@ -166,6 +166,22 @@ export interface SocketAuth<U> {
   tokenId?: string;
 }
 
+/**
+ * What sockpass keeps in `socket.data`. Extend it in the app's own
+ * `SocketData`, so that every listener of a typed Server sees `auth` typed,
+ * `io.on('connection')` included:
+ *
+ * @example
+ * ```ts
+ * interface SocketData extends SockPassSocketData<User> { room?: string }
+ * const io = new Server<ClientToServer, ServerToClient, {}, SocketData>(http);
+ * ```
+ */
+export interface SockPassSocketData<U> {
+  /** The socket's authentication record, once it has authenticated. */
+  auth: SocketAuth<U>;
+}
+
 /** Payload of the registry's `failure` event: enough to log and rate-limit, never the credential. */
 export interface FailureEvent {
   /** The refusal's code. */

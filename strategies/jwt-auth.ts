@@ -23,6 +23,12 @@ export interface JwtAuthOptions<U = Claims> extends JwtVerifyOptions<U> {
  * // client: io(url, { auth: { token } })
  * ```
  */
+/** Without a `user` mapping the socket's user is the verified claims. */
+export function jwtAuth(options: JwtAuthOptions<Claims> & { user?: undefined }): Strategy<Claims>;
+/** With a `user` mapping the socket's user is what it returns. */
+export function jwtAuth<U>(options: JwtAuthOptions<U> & { user: (claims: Claims) => U | Promise<U> }): Strategy<U>;
+/** Options typed by the app beforehand (`JwtAuthOptions<User>`): the user type they name. */
+export function jwtAuth<U>(options: JwtAuthOptions<U>): Strategy<U>;
 export function jwtAuth<U = Claims>(options: JwtAuthOptions<U>): Strategy<U> {
   const verifier = createJwtVerifier(options);
   const field = options.field ?? 'token';

@@ -37,6 +37,12 @@ const RESERVED_EVENTS = new Set(['connect', 'connect_error', 'disconnect', 'disc
  * // client: socket.on('connect', () => socket.emit('authenticate', { token }))
  * ```
  */
+/** Without a `user` mapping the socket's user is the verified claims. */
+export function jwtAuthenticateEvent(options: JwtAuthenticateEventOptions<Claims> & { user?: undefined }): Strategy<Claims>;
+/** With a `user` mapping the socket's user is what it returns. */
+export function jwtAuthenticateEvent<U>(options: JwtAuthenticateEventOptions<U> & { user: (claims: Claims) => U | Promise<U> }): Strategy<U>;
+/** Options typed by the app beforehand (`JwtAuthenticateEventOptions<User>`): the user type they name. */
+export function jwtAuthenticateEvent<U>(options: JwtAuthenticateEventOptions<U>): Strategy<U>;
 export function jwtAuthenticateEvent<U = Claims>(options: JwtAuthenticateEventOptions<U>): Strategy<U> {
   const verifier = createJwtVerifier(options);
   const eventName = options.eventName ?? 'authenticate';

@@ -33,6 +33,12 @@ export interface JwtQueryOptions<U = Claims> extends JwtVerifyOptions<U> {
  * // client: io(url, { query: { token } })
  * ```
  */
+/** Without a `user` mapping the socket's user is the verified claims. */
+export function jwtQuery(options: JwtQueryOptions<Claims> & { user?: undefined }): Strategy<Claims>;
+/** With a `user` mapping the socket's user is what it returns. */
+export function jwtQuery<U>(options: JwtQueryOptions<U> & { user: (claims: Claims) => U | Promise<U> }): Strategy<U>;
+/** Options typed by the app beforehand (`JwtQueryOptions<User>`): the user type they name. */
+export function jwtQuery<U>(options: JwtQueryOptions<U>): Strategy<U>;
 export function jwtQuery<U = Claims>(options: JwtQueryOptions<U>): Strategy<U> {
   const verifier = createJwtVerifier(options);
   const parameter = options.parameter ?? 'token';

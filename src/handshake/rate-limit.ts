@@ -75,7 +75,11 @@ export interface HandshakeLimitsOptions {
 
 /** What `handshakeLimits()` returns; pass it as `new SockPass({ rateLimit })`. */
 export interface HandshakeLimits {
-  /** @internal Runs `decide` unless a limit is reached, and spends points on its refusal or deferral. */
+  /**
+   * Runs `decide` unless a limit is reached, and spends points on its refusal
+   * or deferral. The registry calls it; an app only passes the object along
+   * (kept in the declarations, so `{}` is not taken for a HandshakeLimits).
+   */
   readonly decideWithin: <U>(ctx: HandshakeContext, decide: () => Promise<Decision<U>>, metrics?: Metrics) => Promise<Decision<U>>;
 }
 

@@ -7,7 +7,7 @@
  *
  * @module
  */
-import { ExtractJwt, type JwtFromRequestFunction } from 'passport-jwt';
+import type { IncomingMessage } from 'node:http';
 import { AuthError } from '../../src/errors.js';
 import type { HandshakeContext } from '../../src/types.js';
 
@@ -21,13 +21,28 @@ export function stripBearer(value: unknown): unknown {
 }
 
 /**
- * The default extractor of the header strategy: passport-jwt's
- * `fromAuthHeaderAsBearerToken()`, so an app moving from an HTTP API
- * protected by passport-jwt reads tokens the same way on both. Any
- * `(req) => string | null` fits in its place.
+ * Takes a token from a request, or `null` when it carries none. Any
+ * passport-jwt extractor (`ExtractJwt.fromHeader(...)`, …) fits: it is
+ * declared as a method so an extractor typed for express's `Request` is
+ * accepted for the handshake's `IncomingMessage`, which it reads the same way.
  */
-export function bearerHeaderExtractor(): JwtFromRequestFunction {
-  return ExtractJwt.fromAuthHeaderAsBearerToken();
+export type TokenExtractor = {
+  /** Reads the token from the handshake request; `null` or `undefined` when it carries none. */
+  extract(request: IncomingMessage): string | null | undefined;
+}['extract'];
+
+const SCHEME_AND_VALUE = /(\S+)\s+(\S+)/;
+
+/**
+ * The default extractor of the header strategy: `Authorization: Bearer <token>`,
+ * parsed as passport-jwt's `fromAuthHeaderAsBearerToken()` does, so an app
+ * moving from an HTTP API protected by passport-jwt reads tokens the same way.
+ */
+export function fromBearerHeader(request: IncomingMessage): string | null {
+  const header = request.headers.authorization;
+  if (typeof header !== 'string' || header === '') return null;
+  const parts = SCHEME_AND_VALUE.exec(header);
+  return parts !== null && parts[1]!.toLowerCase() === 'bearer' ? parts[2]! : null;
 }
 
 /** True for an `Authorization` header that says `Bearer` (with or without a token after it). */

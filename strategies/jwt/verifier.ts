@@ -1,5 +1,8 @@
 /**
- * The shared JWT verifier: the one place sockpass calls jsonwebtoken.
+ * The shared JWT verifier: the one place sockpass calls jsonwebtoken, and
+ * where EdDSA (Ed25519), which jsonwebtoken 9 cannot verify, gets its
+ * signature checked by node:crypto before jsonwebtoken judges its claims
+ * (docs/libraries.md says why this pair and not another library).
  *
  * Options are checked and keys prepared once, when the app configures a
  * strategy (as jose's `prepareVerify` does): jsonwebtoken given a string
@@ -9,7 +12,7 @@
  *
  * @module
  */
-import { createPublicKey, createSecretKey, type KeyObject } from 'node:crypto';
+import { createPublicKey, createSecretKey, verify as verifySignature, type KeyObject } from 'node:crypto';
 import createDebug from 'debug';
 import jwt from 'jsonwebtoken';
 import { AuthError, isAuthError } from '../../src/errors.js';
@@ -18,15 +21,16 @@ import type { AuthResult, AuthSuccess, Claims } from '../../src/types.js';
 
 const debug = createDebug('sockpass:jwt');
 
-/** The algorithms jsonwebtoken 9 verifies (it has no EdDSA), minus `none`. */
+/** The algorithms jsonwebtoken 9 verifies, minus `none`, and EdDSA with an Ed25519 key. */
 export type JwtAlgorithm =
   | 'HS256' | 'HS384' | 'HS512'
   | 'RS256' | 'RS384' | 'RS512'
   | 'PS256' | 'PS384' | 'PS512'
-  | 'ES256' | 'ES384' | 'ES512';
+  | 'ES256' | 'ES384' | 'ES512'
+  | 'EdDSA';
 
 const ALGORITHMS: ReadonlySet<string> = new Set<JwtAlgorithm>([
-  'HS256', 'HS384', 'HS512', 'RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512',
+  'HS256', 'HS384', 'HS512', 'RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA',
 ]);
 
 /** A token's decoded JOSE header, as a key resolver sees it. */
@@ -101,20 +105,23 @@ export function prepareKey(key: JwtKey): KeyObject {
 function assertKeyFitsAlgorithms(key: KeyObject, algorithms: readonly JwtAlgorithm[]): void {
   const symmetric = key.type === 'secret';
   for (const alg of algorithms) {
-    if (SYMMETRIC.test(alg) !== symmetric) {
+    // An Ed25519 key verifies EdDSA and nothing else, and EdDSA needs one.
+    if (SYMMETRIC.test(alg) !== symmetric || (alg === 'EdDSA') !== isEd25519(key)) {
       throw new TypeError(
-        `sockpass: algorithm ${alg} does not fit a ${symmetric ? 'shared secret' : 'public key'}; ` +
+        `sockpass: algorithm ${alg} does not fit a ${symmetric ? 'shared secret' : `${key.asymmetricKeyType} public key`}; ` +
           'allow only the algorithms this key signs with',
       );
     }
   }
 }
 
+const isEd25519 = (key: KeyObject): boolean => key.asymmetricKeyType === 'ed25519';
+
 /**
  * The algorithms a key verifies, as jsonwebtoken 9 allows them when no
  * allowlist is given: HS* for a secret, RS* and PS* for RSA, PS* for RSA-PSS,
- * the curve's ES* for EC; nothing for a key it cannot verify with (Ed25519:
- * jsonwebtoken 9 has no EdDSA). Never `none`. Used where a key comes without
+ * the curve's ES* for EC, and EdDSA for Ed25519; nothing for any other key
+ * (Ed448, X25519). Never `none`. Used where a key comes without
  * an allowlist of its own: a socketio-jwt secret callback, a JWKS key.
  */
 export function algorithmsOfKey(key: KeyObject): readonly JwtAlgorithm[] {
@@ -129,7 +136,10 @@ export function algorithmsOfKey(key: KeyObject): readonly JwtAlgorithm[] {
       if (curve === 'prime256v1') return ['ES256'];
       if (curve === 'secp384r1') return ['ES384'];
       if (curve === 'secp521r1') return ['ES512'];
+      break;
     }
+    case 'ed25519':
+      return ['EdDSA'];
   }
   return [];
 }
@@ -172,7 +182,7 @@ export function createJwtVerifier<U = Claims>(options: JwtVerifyOptions<U>, stra
 
   // Only the options set, each added in turn: deleting the unset ones from a literal would leave a
   // dictionary-mode object, which jsonwebtoken copies and reads on every verify (~0.4 µs more each).
-  const verifyOptions: jwt.VerifyOptions = { algorithms: [...algorithms] as jwt.Algorithm[] };
+  const verifyOptions: jwt.VerifyOptions = { algorithms: algorithms.filter((a) => a !== 'EdDSA') as jwt.Algorithm[] };
   if (options.audience !== undefined) verifyOptions.audience = options.audience as jwt.VerifyOptions['audience'];
   if (options.issuer !== undefined) verifyOptions.issuer = options.issuer as jwt.VerifyOptions['issuer'];
   if (options.clockTolerance !== undefined) verifyOptions.clockTolerance = options.clockTolerance;
@@ -181,9 +191,9 @@ export function createJwtVerifier<U = Claims>(options: JwtVerifyOptions<U>, stra
   const clockTolerance = options.clockTolerance ?? 0;
   if (!Number.isFinite(clockTolerance) || clockTolerance < 0) throw new TypeError('sockpass: `clockTolerance` must be a number of seconds ≥ 0');
   const resolverTimeout = options.keyResolverTimeout ?? 5000;
-  const fail = (code: AuthError['code'], message: string, cause?: unknown): AuthResult<U> => ({
+  const fail = (code: AuthError['code'], message: string, cause?: unknown, retryAfter?: number): AuthResult<U> => ({
     kind: 'fail',
-    error: new AuthError(code, message, { strategy, cause }),
+    error: new AuthError(code, message, retryAfter === undefined ? { strategy, cause } : { strategy, cause, retryAfter }),
   });
 
   async function keyFor(token: string): Promise<KeyObject | AuthResult<U>> {
@@ -205,7 +215,7 @@ export function createJwtVerifier<U = Claims>(options: JwtVerifyOptions<U>, stra
       return key;
     } catch (cause) {
       // A resolver that judged the token itself (jwks(): unknown kid, key type mismatch) keeps its code.
-      if (isAuthError(cause)) return fail(cause.code, cause.message, cause);
+      if (isAuthError(cause)) return fail(cause.code, cause.message, cause, cause.retryAfter);
       debug('key resolver failed for kid %s: %s', header.kid, (cause as Error)?.message);
       return fail('key_unavailable', 'no key to verify this token', cause);
     }
@@ -227,7 +237,7 @@ export function createJwtVerifier<U = Claims>(options: JwtVerifyOptions<U>, stra
   async function checkSigned(token: string, key: KeyObject): Promise<AuthResult<U>> {
     let claims: Claims;
     try {
-      const payload = jwt.verify(token, key, verifyOptions);
+      const payload = isEd25519(key) ? verifyEdDSA(token, key, algorithms, verifyOptions) : jwt.verify(token, key, verifyOptions);
       // jsonwebtoken takes a JSON array for a payload; claims are an object (guards and userId read their names).
       if (typeof payload !== 'object' || payload === null || Array.isArray(payload)) return fail('invalid_token', 'token payload is not a JSON object');
       claims = payload as Claims;
@@ -269,6 +279,39 @@ export function createJwtVerifier<U = Claims>(options: JwtVerifyOptions<U>, stra
 
   return { verify };
 }
+
+/**
+ * EdDSA, which jsonwebtoken 9 cannot verify: node:crypto checks the Ed25519
+ * signature over the token's own signing input, then jsonwebtoken judges the
+ * claims (exp, nbf, aud, iss, maxAge, clockTolerance) of that same payload,
+ * passed as an unsigned token, so both paths share one set of claim rules and
+ * error messages. The unsigned form is built here, from a payload whose
+ * signature has just verified, and never from what a client sent as is.
+ * Errors are thrown as jsonwebtoken's, for `mapJwtError`.
+ */
+function verifyEdDSA(token: string, key: KeyObject, algorithms: readonly JwtAlgorithm[], options: jwt.VerifyOptions): unknown {
+  const parts = token.split('.');
+  if (parts.length !== 3) throw new jwt.JsonWebTokenError('jwt malformed');
+  const [encodedHeader, encodedPayload, encodedSignature] = parts as [string, string, string];
+  let header: { alg?: unknown; crit?: unknown } | null;
+  try {
+    header = JSON.parse(Buffer.from(encodedHeader, 'base64url').toString('utf8')) as typeof header;
+  } catch {
+    throw new jwt.JsonWebTokenError('invalid token');
+  }
+  if (typeof header !== 'object' || header === null) throw new jwt.JsonWebTokenError('invalid token');
+  if (encodedSignature === '') throw new jwt.JsonWebTokenError('jwt signature is required');
+  if (header.alg !== 'EdDSA' || !algorithms.includes('EdDSA')) throw new jwt.JsonWebTokenError('invalid algorithm');
+  // RFC 7515 §4.1.11: a `crit` extension this verifier does not understand makes the token invalid.
+  if (header.crit !== undefined) throw new jwt.JsonWebTokenError('unsupported critical header');
+  const signature = Buffer.from(encodedSignature, 'base64url');
+  if (signature.length !== 64 || !verifySignature(null, Buffer.from(`${encodedHeader}.${encodedPayload}`), key, signature)) {
+    throw new jwt.JsonWebTokenError('invalid signature');
+  }
+  return jwt.verify(`${UNSIGNED_HEADER}.${encodedPayload}.`, undefined as unknown as jwt.Secret, { ...options, algorithms: ['none'] });
+}
+
+const UNSIGNED_HEADER = Buffer.from('{"alg":"none"}').toString('base64url');
 
 function mapJwtError<U>(
   err: unknown,

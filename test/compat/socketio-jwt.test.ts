@@ -396,12 +396,14 @@ describe('a secret callback without algorithms, as socketio-jwt’s README "Gett
     expect(await handshakeAnswer(sign('ec', es256.privateKey, 'ES256'))).toMatchObject({ code: 'invalid_token', message: 'invalid algorithm' });
   });
 
-  it('refuses every token for an Ed25519 key: jsonwebtoken 9 cannot verify EdDSA', async () => {
+  it('verifies EdDSA for an Ed25519 key (socketio-jwt on jsonwebtoken 9 refused every one), and refuses a forged one', async () => {
     await serveDynamic('handshake');
     const header = Buffer.from(JSON.stringify({ alg: 'EdDSA', typ: 'JWT' })).toString('base64url');
     const body = Buffer.from(JSON.stringify({ sub: 'alice', kid: 'ed', exp: Math.floor(Date.now() / 1000) + 60 })).toString('base64url');
     const signature = cryptoSign(null, Buffer.from(`${header}.${body}`), ed.privateKey).toString('base64url');
-    expect(await handshakeAnswer(`${header}.${body}.${signature}`)).toMatchObject({ code: 'invalid_token' });
+    expect(await handshakeAnswer(`${header}.${body}.${signature}`)).toEqual({ connected: true });
+    const forged = Buffer.from(JSON.stringify({ sub: 'admin', kid: 'ed', exp: Math.floor(Date.now() / 1000) + 60 })).toString('base64url');
+    expect(await handshakeAnswer(`${header}.${forged}.${signature}`)).toMatchObject({ code: 'invalid_token' });
   });
 
   it('never lets a key serve another family: algorithm confusion and alg none stay closed', async () => {

@@ -5,7 +5,10 @@
  * and among failures the first in chain order).
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { SockPass, jwtAuth, jwtAuthenticateEvent, jwtHeader, type Strategy } from 'sockpass';
+import { SockPass, jwtAuth, jwtAuthenticateEvent, jwtHeader, type Claims, type Strategy } from 'sockpass';
+
+/** The chains mix token strategies (their claims) with test strategies that name a user by a string. */
+type User = Claims | string;
 import { codeOf, once, outcome, startServer, type TestServer } from '../helpers/server.js';
 import { SECRET, hs256, rs256, rsa } from '../helpers/tokens.js';
 
@@ -15,12 +18,12 @@ afterEach(() => server?.close());
 const expired = () => hs256({ sub: 'alice' }, { expiresIn: -60 });
 
 function registry() {
-  return new SockPass()
+  return new SockPass<User>()
     .use('jwt-auth', jwtAuth({ secret: SECRET, algorithms: ['HS256'] }))
     .use('jwt-header', jwtHeader({ secret: rsa.publicKey, algorithms: ['RS256'] }));
 }
 
-async function serve(auth: SockPass, chain: string[], mode: 'any' | 'first') {
+async function serve(auth: SockPass<User>, chain: string[], mode: 'any' | 'first') {
   server = await startServer((io) => {
     io.use(auth.middleware(chain, { mode }));
     auth.onAuthenticated(io, (s) => s.emit('seen', s.data.auth.strategy));
@@ -40,7 +43,7 @@ describe("mode 'any'", () => {
 
   it('lets the first success win: later strategies are not run', async () => {
     let ran = 0;
-    const counting: Strategy = {
+    const counting: Strategy<User> = {
       async authenticate() {
         ran++;
         return { kind: 'success', user: 'late' };
@@ -68,7 +71,7 @@ describe("mode 'any'", () => {
   });
 
   it('a thrown strategy is a failure like any other: the next one still admits', async () => {
-    const broken: Strategy = {
+    const broken: Strategy<User> = {
       async authenticate() {
         throw new Error('boom');
       },

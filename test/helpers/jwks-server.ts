@@ -7,6 +7,7 @@ import { generateKeyPairSync, type KeyObject } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import jwt from 'jsonwebtoken';
+import { edDsa } from './tokens.js';
 
 export interface SigningKey {
   kid: string;
@@ -15,14 +16,19 @@ export interface SigningKey {
 }
 
 /** A fresh key pair exported as a public JWK with `kid` (and `alg` when given). */
-export function signingKey(kid: string, type: 'rsa' | 'ec' = 'rsa', extra: Record<string, unknown> = {}): SigningKey {
+export function signingKey(kid: string, type: 'rsa' | 'ec' | 'ed25519' = 'rsa', extra: Record<string, unknown> = {}): SigningKey {
   const { privateKey, publicKey } =
-    type === 'rsa' ? generateKeyPairSync('rsa', { modulusLength: 2048 }) : generateKeyPairSync('ec', { namedCurve: 'P-256' });
+    type === 'rsa'
+      ? generateKeyPairSync('rsa', { modulusLength: 2048 })
+      : type === 'ec'
+        ? generateKeyPairSync('ec', { namedCurve: 'P-256' })
+        : generateKeyPairSync('ed25519');
   return { kid, privateKey, jwk: { ...publicKey.export({ format: 'jwk' }), kid, use: 'sig', ...extra } };
 }
 
 /** Signs a token with `key`, naming its kid (or `kid` when given, `null` for none). */
-export function signWith(key: SigningKey, claims: Record<string, unknown> = {}, algorithm: jwt.Algorithm = 'RS256', kid: string | null = key.kid): string {
+export function signWith(key: SigningKey, claims: Record<string, unknown> = {}, algorithm: jwt.Algorithm | 'EdDSA' = 'RS256', kid: string | null = key.kid): string {
+  if (algorithm === 'EdDSA') return edDsa(claims, { privateKey: key.privateKey, header: kid === null ? {} : { kid } });
   return jwt.sign({ sub: 'alice', ...claims }, key.privateKey, { algorithm, expiresIn: 60, ...(kid === null ? {} : { keyid: kid }) });
 }
 

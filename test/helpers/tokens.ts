@@ -52,3 +52,24 @@ export function signRawPayload(payload: string, alg: 'HS256' | 'RS256' = 'HS256'
     alg === 'HS256' ? createHmac('sha256', SECRET).update(body).digest('base64url') : cryptoSign('sha256', Buffer.from(body), rsa.privateKey).toString('base64url');
   return `${body}.${signature}`;
 }
+
+/** An Ed25519 key pair made once per test file, for EdDSA. */
+export const ed25519 = generateKeyPairSync('ed25519', {
+  publicKeyEncoding: { type: 'spki', format: 'pem' },
+  privateKeyEncoding: { type: 'pkcs8', format: 'pem' },
+});
+
+/**
+ * An EdDSA token (jsonwebtoken 9 cannot sign one): `expiresIn` seconds from
+ * now unless the claims set `exp`, signed with `privateKey` (default the
+ * file's Ed25519 key), with any extra header fields (`kid`).
+ */
+export function edDsa(
+  claims: Record<string, unknown> = {},
+  options: { header?: Record<string, unknown>; privateKey?: string | import('node:crypto').KeyObject; expiresIn?: number } = {},
+): string {
+  const enc = (o: unknown) => Buffer.from(JSON.stringify(o)).toString('base64url');
+  const now = Math.floor(Date.now() / 1000);
+  const body = `${enc({ alg: 'EdDSA', typ: 'JWT', ...options.header })}.${enc({ sub: 'alice', iat: now, exp: now + (options.expiresIn ?? 60), ...claims })}`;
+  return `${body}.${cryptoSign(null, Buffer.from(body), options.privateKey ?? ed25519.privateKey).toString('base64url')}`;
+}

@@ -11,6 +11,7 @@ import { createClient } from 'redis';
 import type { Socket as ClientSocket } from 'socket.io-client';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { SockPass, jwtAuth, redisLedger } from 'sockpass';
+import type { Claims } from 'sockpass';
 import { closeClient, startRedis, type RedisServer } from '../helpers/redis.js';
 import { outcome, sleep, startServer, type TestServer } from '../helpers/server.js';
 import { hs256, SECRET } from '../helpers/tokens.js';
@@ -28,7 +29,7 @@ afterAll(async () => {
   await redis?.stop();
 });
 
-async function startNode(skipMiddlewares: boolean): Promise<{ auth: SockPass; server: TestServer }> {
+async function startNode(skipMiddlewares: boolean): Promise<{ auth: SockPass<Claims>; server: TestServer }> {
   const client = createClient({ url: redis.url });
   client.on('error', () => undefined);
   await client.connect();

@@ -3,10 +3,12 @@
  * packaging: publint (exports map, files, fields; its suggestions count too)
  * and Are the Types Wrong (every entry's declarations for CommonJS and ESM,
  * under node10, node16 and bundler resolution: the strict profile, nothing
- * ignored). `npm test` builds dist/ first (pretest).
+ * ignored); and a TypeScript app installed on it (test/package/app: strict,
+ * `skipLibCheck: false`, no @types beyond node) that type-checks, its type
+ * tests included. `npm test` builds dist/ first (pretest).
  */
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
@@ -23,7 +25,8 @@ describe('packed tarball', () => {
   let packedFiles: string[] = [];
 
   beforeAll(async () => {
-    const { stdout } = await run('npm', ['pack', '--pack-destination', dir, '--json', '--silent'], { cwd: root });
+    // dist/ is built already (pretest); prepack would build it again.
+    const { stdout } = await run('npm', ['pack', '--pack-destination', dir, '--json', '--silent', '--ignore-scripts'], { cwd: root });
     const [packed] = JSON.parse(stdout) as Array<{ filename: string; files: Array<{ path: string }> }>;
     tarball = join(dir, packed!.filename);
     packedFiles = packed!.files.map((f) => f.path);
@@ -61,4 +64,21 @@ describe('packed tarball', () => {
     expect(Object.keys(report.analysis.entrypoints).sort()).toEqual(['.', './client', './compat/passport.socketio', './compat/socketio-jwt', './nest', './package.json']);
     expect(report.analysis.problems.map((p) => `${p.kind} ${p.entrypoint ?? ''} ${p.resolutionKind ?? ''}`)).toEqual([]);
   }, 60_000);
+
+  it('type-checks a strict app installed on the tarball, skipLibCheck off, its type tests included', async () => {
+    const app = join(dir, 'ts-app');
+    mkdirSync(app);
+    writeFileSync(join(app, 'package.json'), JSON.stringify({ name: 'ts-app', private: true }));
+    // The versions the repository tests against, so the install is answered from the local npm cache.
+    const version = (name: string) => (JSON.parse(readFileSync(join(root, 'node_modules', name, 'package.json'), 'utf8')) as { version: string }).version;
+    await run('npm', ['install', tarball, `socket.io@${version('socket.io')}`, `@types/node@${version('@types/node')}`, '--prefer-offline', '--ignore-scripts', '--no-audit', '--no-fund'], { cwd: app });
+    for (const file of readdirSync(join(root, 'test/package/app'))) copyFileSync(join(root, 'test/package/app', file), join(app, file));
+    let output: string;
+    try {
+      ({ stdout: output } = await run(process.execPath, [join(root, 'node_modules/typescript/bin/tsc'), '-p', join(app, 'tsconfig.json')], { cwd: app }));
+    } catch (err) {
+      output = (err as { stdout?: string }).stdout ?? String(err);
+    }
+    expect(output).toBe('');
+  }, 180_000);
 });

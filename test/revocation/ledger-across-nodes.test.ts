@@ -9,6 +9,7 @@ import { createAdapter } from '@socket.io/redis-adapter';
 import { createClient } from 'redis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { SockPass, jwtAuth, redisLedger, type RevocationLedger } from 'sockpass';
+import type { Claims } from 'sockpass';
 import { closeClient, startRedis, type RedisServer } from '../helpers/redis.js';
 import { codeOf, once, outcome, sleep, startServer, type TestServer } from '../helpers/server.js';
 import { hs256, SECRET } from '../helpers/tokens.js';
@@ -26,7 +27,7 @@ afterAll(async () => {
   await redis?.stop();
 });
 
-async function startNode(): Promise<{ auth: SockPass; server: TestServer; ledger: RevocationLedger }> {
+async function startNode(): Promise<{ auth: SockPass<Claims>; server: TestServer; ledger: RevocationLedger }> {
   const client = createClient({ url: redis.url, socket: { reconnectStrategy: () => 100 } });
   client.on('error', () => undefined);
   const sub = client.duplicate();

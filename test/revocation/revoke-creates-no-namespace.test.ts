@@ -12,6 +12,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Server } from 'socket.io';
 import { SockPass, jwtAuth, jwtAuthenticateEvent } from 'sockpass';
+import type { Claims } from 'sockpass';
 import { codeOf, once, sleep, startServer, type TestServer } from '../helpers/server.js';
 import { SECRET, hs256 } from '../helpers/tokens.js';
 
@@ -20,7 +21,7 @@ afterEach(() => server?.close());
 
 const TEAM = /^\/team-\d+$/;
 
-async function serve(): Promise<SockPass> {
+async function serve(): Promise<SockPass<Claims>> {
   const auth = new SockPass()
     .use('jwt-auth', jwtAuth({ secret: SECRET, algorithms: ['HS256'] }))
     .use('event', jwtAuthenticateEvent({ secret: SECRET, algorithms: ['HS256'], timeout: 300 }));

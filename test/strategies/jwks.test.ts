@@ -61,7 +61,8 @@ describe('jwks() key source', () => {
     expect(await connect(signWith(b))).toBe('connected');
     expect(early.connected).toBe(true);
     expect(idp.fetches).toBe(2);
-    expect(await connect(signWith(a))).toBe('invalid_token'); // a is gone from the fresh set (and stays gone if fetched again)
+    await new Promise((r) => setTimeout(r, 150)); // past the cooldown: a fetch for a's kid is allowed
+    expect(await connect(signWith(a))).toBe('invalid_token'); // a is gone from the fresh set
   });
 
   it('fetches at most a handful of times for 1,000 handshakes with random kids', async () => {
@@ -74,9 +75,10 @@ describe('jwks() key source', () => {
       const batch = kids.slice(i, i + 50).map((kid) => connect(signWith(a, {}, 'RS256', kid)));
       for (const code of await Promise.all(batch)) codes.add(code);
     }
-    // fast-check may generate 'a' itself; every other kid is refused as an unknown key.
+    // fast-check may generate 'a' itself; every other kid is refused: unknown in the fetched set, or
+    // (during the cooldown) not known yet.
     codes.delete('connected');
-    expect([...codes]).toEqual(['invalid_token']);
+    expect([...codes].filter((code) => code !== 'invalid_token' && code !== 'key_unavailable')).toEqual([]);
     expect(idp.fetches).toBeLessThanOrEqual(2);
     expect(await connect(signWith(a))).toBe('connected');
   }, 120_000);

@@ -1,6 +1,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { ExtractJwt } from 'passport-jwt';
 import { SockPass, jwtHeader } from 'sockpass';
+import type { IncomingMessage } from 'node:http';
+import { fromBearerHeader } from '../../strategies/jwt/token-sources.js';
 import { codeOf, once, startServer, type TestServer } from '../helpers/server.js';
 import { hs256, rs256, rsa } from '../helpers/tokens.js';
 
@@ -46,5 +48,14 @@ describe('jwt-header (Authorization: Bearer)', () => {
     await serve({ extractor: ExtractJwt.fromHeader('x-access-token') });
     expect(await codeOf(server.client('/', { extraHeaders: { 'x-access-token': rs256() } }))).toBe('connected');
     expect(await codeOf(server.client('/', { extraHeaders: { Authorization: `Bearer ${rs256()}` } }))).toBe('credentials_required');
+  });
+
+  it('reads the Authorization header exactly as passport-jwt fromAuthHeaderAsBearerToken() does, without depending on it', () => {
+    const theirs = ExtractJwt.fromAuthHeaderAsBearerToken();
+    const headers = ['Bearer abc', 'bearer  abc', 'BEARER\tabc def', 'Bearer', 'Bearer ', ' Bearer abc', 'Basic abc', 'JWT abc', 'Bearerabc', 'x Bearer abc', ''];
+    for (const authorization of headers) {
+      const request = { headers: { authorization }, url: '/' } as unknown as IncomingMessage;
+      expect([authorization, fromBearerHeader(request)]).toEqual([authorization, theirs(request as never)]);
+    }
   });
 });
