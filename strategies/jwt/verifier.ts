@@ -186,9 +186,9 @@ export function createJwtVerifier<U = Claims>(options: JwtVerifyOptions<U>, stra
   const clockTolerance = options.clockTolerance ?? 0;
   if (!Number.isFinite(clockTolerance) || clockTolerance < 0) throw new TypeError('sockpass: `clockTolerance` must be a number of seconds ≥ 0');
   const resolverTimeout = options.keyResolverTimeout ?? 5000;
-  const fail = (code: AuthError['code'], message: string, cause?: unknown): AuthResult<U> => ({
+  const fail = (code: AuthError['code'], message: string, cause?: unknown, subject?: string): AuthResult<U> => ({
     kind: 'fail',
-    error: new AuthError(code, message, { strategy, cause }),
+    error: new AuthError(code, message, { strategy, cause, subject }),
   });
 
   async function keyFor(token: string): Promise<KeyObject | AuthResult<U>> {
@@ -244,13 +244,13 @@ export function createJwtVerifier<U = Claims>(options: JwtVerifyOptions<U>, stra
       // and an expiry timer armed with it would fire every millisecond forever.
       if (claims.exp !== undefined && !isNumericDate(claims.exp)) return fail('invalid_token', 'token expiry is out of range');
     } catch (err) {
-      return mapJwtError(err, fail);
+      return mapJwtError(err, fail, token);
     }
 
     if (isRevoked === undefined) return admit(claims);
     return settleNow(
       () => isRevoked(claims),
-      (revoked) => (revoked ? fail('token_revoked', 'token has been revoked') : admit(claims)),
+      (revoked) => (revoked ? fail('token_revoked', 'token has been revoked', undefined, subjectOf(claims)) : admit(claims)),
       (cause) => fail('server_error', 'could not check whether the token is revoked', cause),
     );
   }
@@ -284,18 +284,27 @@ export function createJwtVerifier<U = Claims>(options: JwtVerifyOptions<U>, stra
   };
 }
 
+/** A verified token's `sub`, for the subject rate limit (AuthError.subject). */
+function subjectOf(claims: unknown): string | undefined {
+  const sub = (claims as { sub?: unknown } | null)?.sub;
+  return typeof sub === 'string' && sub !== '' ? sub : undefined;
+}
+
 function mapJwtError<U>(
   err: unknown,
-  fail: (code: AuthError['code'], message: string, cause?: unknown) => AuthResult<U>,
+  fail: (code: AuthError['code'], message: string, cause?: unknown, subject?: string) => AuthResult<U>,
+  token: string,
 ): AuthResult<U> {
   const name = (err as Error)?.name;
   const message = String((err as Error)?.message ?? '');
+  // jsonwebtoken checks the claims below only after the signature verified: the payload is the issuer's.
+  const verified = () => subjectOf(jwt.decode(token, { json: true }));
   if (name === 'TokenExpiredError') {
-    return fail('token_expired', message === 'maxAge exceeded' ? 'token is older than maxAge' : 'token has expired', err);
+    return fail('token_expired', message === 'maxAge exceeded' ? 'token is older than maxAge' : 'token has expired', err, verified());
   }
-  if (name === 'NotBeforeError') return fail('token_not_active', 'token is not valid yet', err);
-  if (message.startsWith('jwt audience invalid')) return fail('invalid_audience', 'token audience is not accepted', err);
-  if (message.startsWith('jwt issuer invalid')) return fail('invalid_issuer', 'token issuer is not accepted', err);
+  if (name === 'NotBeforeError') return fail('token_not_active', 'token is not valid yet', err, verified());
+  if (message.startsWith('jwt audience invalid')) return fail('invalid_audience', 'token audience is not accepted', err, verified());
+  if (message.startsWith('jwt issuer invalid')) return fail('invalid_issuer', 'token issuer is not accepted', err, verified());
   if (message === 'invalid algorithm' || message === 'jwt signature is required') {
     return fail('invalid_token', 'token algorithm is not allowed', err);
   }
