@@ -17,6 +17,8 @@ export default defineConfig([
     sourcemap: true,
     target: 'node20',
     splitting: false,
+    // import.meta.url in the CommonJS build (optional peers are required relative to sockpass's own file).
+    shims: true,
     // The app's own copies: a bundled Passport would be a second singleton without the app's serializers.
     external: ['socket.io', 'socket.io-client', 'passport', 'cookie-parser', 'express-session'],
   },

@@ -4,9 +4,10 @@
  * install the package, and `import 'sockpass'` does not load it.
  *
  * Synchronous (`require`), so that a factory such as `handshakeLimits()` can
- * fail at startup with a message naming the package, and works from both
- * builds: the CommonJS one has `require`, the ESM one makes one relative to
- * this file, so the package resolves from where sockpass is installed.
+ * fail at startup with a message naming the package. The `require` is made
+ * relative to this file, so the package resolves from where sockpass is
+ * installed, in both builds (the CommonJS one gets `import.meta.url` from
+ * tsup's shims; the bundler's own `require` stand-in in the ESM one throws).
  *
  * @module
  */
@@ -17,7 +18,7 @@ import { createRequire } from 'node:module';
  * install it when it is missing. Any other failure of the package propagates.
  */
 export function loadOptionalPeer<T>(name: string, feature: string): T {
-  const load = typeof require === 'function' ? require : createRequire(import.meta.url);
+  const load = createRequire(import.meta.url);
   try {
     return load(name) as T;
   } catch (err) {
