@@ -20,9 +20,22 @@
 import createDebug from 'debug';
 import type { RateLimiterAbstract, RateLimiterRes } from 'rate-limiter-flexible';
 import { TIMED_OUT, withTimeout } from '../timeout.js';
-import type { LimitRule } from './rate-limit.js';
 
 const debug = createDebug('sockpass:rate-limit');
+
+/** `points` events per `duration` seconds; over it, refused for the rest of the window (or `blockDuration` seconds). */
+export interface LimitRule {
+  /** Events allowed per window: a positive integer. */
+  points: number;
+  /** Length of the window, in seconds (a positive integer), counted from the first event. */
+  duration: number;
+  /**
+   * Seconds a key stays refused once it has spent its last point on a
+   * refusal (a positive integer), even past the end of the window. Default:
+   * refused for the rest of the window only.
+   */
+  blockDuration?: number;
+}
 
 /** The package's exports this file uses: loaded by the caller only when limits are configured. */
 export type RateLimiterFlexible = Pick<typeof import('rate-limiter-flexible'), 'RateLimiterMemory' | 'RateLimiterRedis'>;

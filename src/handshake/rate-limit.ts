@@ -34,21 +34,9 @@ import { AuthError, type AuthErrorCode } from '../errors.js';
 import { recordRateLimited } from '../metrics.js';
 import { loadOptionalPeer } from '../optional-peer.js';
 import type { HandshakeContext } from '../types.js';
-import { limitCounter, redisLane, type LimitCounter, type RateLimiterFlexible } from './limit-counter.js';
+import { limitCounter, redisLane, type LimitCounter, type LimitRule, type RateLimiterFlexible } from './limit-counter.js';
 
-/** `points` events per `duration` seconds; over it, refused for the rest of the window (or `blockDuration` seconds). */
-export interface LimitRule {
-  /** Events allowed per window: a positive integer. */
-  points: number;
-  /** Length of the window, in seconds (a positive integer), counted from the first event. */
-  duration: number;
-  /**
-   * Seconds a key stays refused once it has spent its last point on a
-   * refusal (a positive integer), even past the end of the window. Default:
-   * refused for the rest of the window only.
-   */
-  blockDuration?: number;
-}
+export type { LimitRule };
 
 /**
  * Options of {@link handshakeLimits}: which limits apply (by client address, by
