@@ -129,30 +129,39 @@ export function limitCounter(flexible: RateLimiterFlexible, name: string, rule: 
     return UNAVAILABLE;
   }
 
-  /** Gives one point back; a key that had expired meanwhile is not left with a point to spare in its next window. */
-  const refundOn = (store: Store, key: string) => {
+  /**
+   * Gives one point back, unless the window it was spent in has ended (the
+   * point ended with it): a refund never leaves a point to spare in the next
+   * window. Redis's TTL started a round trip before this node's clock, so a
+   * refund that still arrives after the key expired is taken back there.
+   */
+  const refundOn = (store: Store, key: string, windowEnds: number) => {
+    if (Date.now() >= windowEnds) return;
     store
       .reward(key, 1)
       .then((res) => (res.consumedPoints < 0 ? store.penalty(key, 1) : undefined))
       .catch(ignore(`${name} refund`));
   };
 
-  const spent = (store: Store, key: string, res: RateLimiterRes): Spend => ({
-    over: false,
-    keep() {
-      if (rule.blockDuration !== undefined && res.consumedPoints >= rule.points) {
-        store.block(key, rule.blockDuration).catch(ignore(`${name} block`));
-      }
-    },
-    refund: () => refundOn(store, key),
-  });
+  const spent = (store: Store, key: string, res: RateLimiterRes): Spend => {
+    const windowEnds = Date.now() + res.msBeforeNext;
+    return {
+      over: false,
+      keep() {
+        if (rule.blockDuration !== undefined && res.consumedPoints >= rule.points) {
+          store.block(key, rule.blockDuration).catch(ignore(`${name} block`));
+        }
+      },
+      refund: () => refundOn(store, key, windowEnds),
+    };
+  };
 
   return {
     async spend(key) {
       const remote = await onRedis(
         (store) => answered(store.consume(key)),
         // Landed after its deadline: this handshake was counted in memory instead.
-        () => refundOn(shared!, key),
+        (late) => refundOn(shared!, key, Date.now() + late.res.msBeforeNext),
       );
       const store = remote === UNAVAILABLE ? memory : shared!;
       const { res, over } = remote === UNAVAILABLE ? await answered(memory.consume(key)) : remote;
