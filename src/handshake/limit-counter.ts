@@ -1,25 +1,30 @@
 /**
  * One limit's counts on rate-limiter-flexible: `points` per window of
- * `duration` seconds, kept in this process's memory, or in Redis for every
- * node.
+ * `duration` seconds, kept in this process's memory, and with Redis also in
+ * Redis for every node.
  *
  * A point is spent before the work it pays for, so handshakes that arrive
- * together cannot all read "not over yet": the store's increment is atomic
+ * together cannot all read "not over yet": each store's increment is atomic
  * (synchronous in memory, one Lua script in Redis). The caller then keeps the
  * point (a refusal) or gives it back (a success).
  *
+ * With Redis, the node's own memory count is spent first and always: it
+ * holds each node to `points` whatever Redis does, and refuses a burst on
+ * the spot once the node has spent its points, so Redis sees at most
+ * `points` calls per key per node per window. Redis then holds every node
+ * together to `points`.
+ *
  * Redis gets a deadline on every call. A Redis that errors, or does not
  * answer in time (a frozen server, a half-open connection: node-redis still
- * says ready), gives way to this node's memory counts for that call; while a
- * call is overdue the next ones go to memory at once, with one probe of Redis
+ * says ready), is left out of that call: the node's count alone decides.
+ * While a call is overdue the next ones skip Redis at once, with one probe
  * a second. A point that lands in Redis after its deadline is given back
- * there when it lands: the handshake it belonged to was counted in memory.
+ * there when it lands: its handshake was judged without it.
  *
  * @module
  */
 import createDebug from 'debug';
 import type { RateLimiterAbstract, RateLimiterRes } from 'rate-limiter-flexible';
-import { TIMED_OUT, withTimeout } from '../timeout.js';
 
 const debug = createDebug('sockpass:rate-limit');
 
@@ -76,6 +81,23 @@ export function redisLane(client: object, timeout: number): RedisLane {
 }
 
 const UNAVAILABLE: unique symbol = Symbol('sockpass.limitStoreUnavailable');
+const LATE: unique symbol = Symbol('sockpass.limitStoreLate');
+
+/**
+ * The work's value, or LATE once `ms` have passed and the loop has polled
+ * for I/O once more: a reply that reached the socket while the loop was busy
+ * (a burst of handshakes) is not taken for a hung Redis.
+ */
+function withinDeadline<T>(work: Promise<T>, ms: number): Promise<T | typeof LATE> {
+  return new Promise((resolve, reject) => {
+    let settled = false;
+    const timer = setTimeout(() => setImmediate(() => settled || ((settled = true), resolve(LATE))), ms);
+    work.then(
+      (value) => settled || ((settled = true), clearTimeout(timer), resolve(value)),
+      (err: unknown) => settled || ((settled = true), clearTimeout(timer), reject(err)),
+    );
+  });
+}
 
 /** consume() rejects with a RateLimiterRes when over the limit: both are answers; an Error is a store failure. */
 async function answered(work: Promise<RateLimiterRes>): Promise<{ res: RateLimiterRes; over: boolean }> {
@@ -109,9 +131,10 @@ export function limitCounter(flexible: RateLimiterFlexible, name: string, rule: 
     if (shared === undefined || lane === undefined) return UNAVAILABLE;
     if (lane.overdue > 0 && Date.now() < lane.probeAt) return UNAVAILABLE;
     const work = call(shared);
+    const started = Date.now();
     try {
-      const value = await withTimeout(work, lane.timeout);
-      if (value !== TIMED_OUT) return value;
+      const value = await withinDeadline(work, lane.timeout);
+      if (value !== LATE) return value;
     } catch (err) {
       ignore(`${name} limit on Redis`)(err);
       return UNAVAILABLE;
@@ -122,6 +145,7 @@ export function limitCounter(flexible: RateLimiterFlexible, name: string, rule: 
     work.then(
       (value) => {
         lane.overdue--;
+        debug('%s limit: Redis answered %d ms late', name, Date.now() - started - lane.timeout);
         late(value);
       },
       () => lane.overdue--,
@@ -143,36 +167,52 @@ export function limitCounter(flexible: RateLimiterFlexible, name: string, rule: 
       .catch(ignore(`${name} refund`));
   };
 
-  const spent = (store: Store, key: string, res: RateLimiterRes): Spend => {
-    const windowEnds = Date.now() + res.msBeforeNext;
+  /** A point spent in each of `where` (memory, and Redis when it answered): kept or given back in all of them. */
+  const spent = (key: string, where: Array<{ store: Store; res: RateLimiterRes }>): Spend => {
+    const now = Date.now();
+    const windows = where.map(({ store, res }) => ({ store, res, ends: now + res.msBeforeNext }));
     return {
       over: false,
       keep() {
-        if (rule.blockDuration !== undefined && res.consumedPoints >= rule.points) {
-          store.block(key, rule.blockDuration).catch(ignore(`${name} block`));
+        // Each count that this refusal brought to its last point blocks its own key.
+        for (const { store, res } of windows) {
+          if (rule.blockDuration !== undefined && res.consumedPoints >= rule.points) {
+            store.block(key, rule.blockDuration).catch(ignore(`${name} block`));
+          }
         }
       },
-      refund: () => refundOn(store, key, windowEnds),
+      refund() {
+        for (const { store, ends } of windows) refundOn(store, key, ends);
+      },
     };
   };
+  const over = (res: RateLimiterRes): Spend => ({ over: true, retryAfter: Math.max(1, res.msBeforeNext) });
 
   return {
     async spend(key) {
+      // This node's count first: it holds every node to `points` on its own, whatever Redis does, and a
+      // burst is refused here without a call to Redis once the node has spent its points.
+      const local = await answered(memory.consume(key));
+      if (local.over) return over(local.res);
       const remote = await onRedis(
         (store) => answered(store.consume(key)),
-        // Landed after its deadline: this handshake was counted in memory instead.
+        // Landed after its deadline: this handshake was judged on the node's count alone.
         (late) => refundOn(shared!, key, Date.now() + late.res.msBeforeNext),
       );
-      const store = remote === UNAVAILABLE ? memory : shared!;
-      const { res, over } = remote === UNAVAILABLE ? await answered(memory.consume(key)) : remote;
-      if (over) return { over: true, retryAfter: Math.max(1, res.msBeforeNext) };
-      return spent(store, key, res);
+      if (remote === UNAVAILABLE) return spent(key, [{ store: memory, res: local.res }]);
+      // Over in Redis: refused, and the node's point stays spent, as any refused handshake's.
+      if (remote.over) return over(remote.res);
+      return spent(key, [
+        { store: memory, res: local.res },
+        { store: shared!, res: remote.res },
+      ]);
     },
     async wait(key) {
+      const local = await memory.get(key);
+      if (local !== null && local.consumedPoints >= rule.points) return Math.max(1, local.msBeforeNext);
       const remote = await onRedis((store) => store.get(key), () => {});
-      const res = remote === UNAVAILABLE ? await memory.get(key) : remote;
-      if (res === null || res.consumedPoints < rule.points) return undefined;
-      return Math.max(1, res.msBeforeNext);
+      if (remote === UNAVAILABLE || remote === null || remote.consumedPoints < rule.points) return undefined;
+      return Math.max(1, remote.msBeforeNext);
     },
   };
 }
