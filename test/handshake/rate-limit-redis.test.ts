@@ -99,6 +99,12 @@ describe('handshake limits on Redis', () => {
     } finally {
       redis.resume();
     }
+    // The points queued while Redis was frozen land now and are given back: another node is not locked out by them.
+    const b = await startNode('hung', { storeTimeout: 200 });
+    const deadline = Date.now() + 10_000;
+    while (Date.now() < deadline && (await connect(b, hs256())) !== 'connected') await new Promise((r) => setTimeout(r, 100));
+    for (let i = 0; i < 4; i++) expect(await connect(b, 'bad')).toBe('invalid_token');
+    expect(await connect(b, 'bad')).toBe('rate_limited');
   }, 60_000);
 
   it('keeps limiting on each node when Redis is down, and serves valid clients meanwhile', async () => {
