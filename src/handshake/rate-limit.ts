@@ -74,8 +74,11 @@ export interface HandshakeLimitsOptions {
 
 /** The limits in force, defaults filled in: `false` where a limit is off. */
 export interface HandshakeLimitRules {
+  /** Refused handshakes per client address. */
   readonly address: Readonly<LimitRule> | false;
+  /** Refused handshakes per verified token subject. */
   readonly subject: Readonly<LimitRule> | false;
+  /** Sockets admitted to wait for an in-band credential, per address. */
   readonly pending: Readonly<LimitRule> | false;
 }
 
@@ -83,11 +86,27 @@ export interface HandshakeLimitRules {
  * What the limits need to know of a handshake's decision: admitted,
  * admitted to wait for an in-band credential, or refused.
  */
-export type HandshakeVerdict = { kind: 'success' } | { kind: 'deferred' } | { kind: 'fail'; error: AuthError };
+export type HandshakeVerdict =
+  | {
+      /** Admitted. */
+      kind: 'success';
+    }
+  | {
+      /** Admitted to wait for an in-band credential. */
+      kind: 'deferred';
+    }
+  | {
+      /** Refused. */
+      kind: 'fail';
+      /** Why: its code says whether the client's credential or the server failed. */
+      error: AuthError;
+    };
 
 /** A refusal by the limits themselves: `rate_limited`, with `retryAfter`. */
 export interface RateLimitedVerdict {
+  /** Always a refusal. */
   kind: 'fail';
+  /** Code `rate_limited`, with `retryAfter` (ms). */
   error: AuthError;
 }
 
