@@ -25,7 +25,7 @@ export default defineConfig([
     // One copy of the core at run time: every entry (sockpass, sockpass/client, sockpass/compat/*) imports the
     // shared chunks, so AuthError and a registry's guarantees are the same whichever entry an app loads.
     splitting: true,
-    // import.meta.url in the CommonJS build (metrics.ts loads the optional @opentelemetry/api from the package).
+    // import.meta.url in the CommonJS build (optional peers are required relative to sockpass's own file).
     shims: true,
     // The app's own copies: a bundled Passport would be a second singleton without the app's serializers.
     // Nest's packages are the app's: its DI container and exception filters must see the same classes.

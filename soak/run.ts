@@ -7,6 +7,7 @@
  *
  * @module
  */
+import { burst } from './burst.js';
 import { churn } from './churn.js';
 import { expiryLoad } from './expiry-load.js';
 import { hostile } from './hostile.js';
@@ -25,6 +26,7 @@ interface Scenario {
 const scenarios: Scenario[] = [
   { name: 'hostile', run: hostile, limitMs: 120_000 },
   { name: 'churn', run: churn, limitMs: 120_000 },
+  { name: 'burst', run: burst, limitMs: 120_000 },
   { name: 'idle-attackers', run: idleAttackers, limitMs: 60_000 },
   { name: 'redis-faults', run: redisFaults, limitMs: 60_000 },
   { name: 'node-loss', run: nodeLoss, limitMs: 60_000 },

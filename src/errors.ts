@@ -74,6 +74,13 @@ export interface AuthErrorOptions {
   cause?: unknown;
   /** With `rate_limited` (and `key_unavailable` from `jwks()`): ms before a new attempt can succeed; sent to the client in `err.data`. */
   retryAfter?: number;
+  /**
+   * The subject (a JWT's `sub`) of a credential that was verified and still
+   * refused (expired, not yet active, wrong audience or issuer, revoked):
+   * the handshake subject limit charges only this. Never set from an
+   * unverified decode. Kept on the server, never sent to a client.
+   */
+  subject?: string;
 }
 
 /**
@@ -94,12 +101,15 @@ export class AuthError extends Error {
   strategy: string | undefined;
   /** With `rate_limited` (and `key_unavailable` from `jwks()`): ms before a new attempt can succeed (sent as `data.retryAfter`). */
   readonly retryAfter: number | undefined;
+  /** The verified subject of a refused credential, for the subject rate limit; not part of {@link AuthError.data}. */
+  readonly subject: string | undefined;
 
   constructor(code: AuthErrorCode, message: string, options: AuthErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.code = code;
     this.strategy = options.strategy;
     this.retryAfter = options.retryAfter;
+    this.subject = options.subject;
   }
 
   /** The payload Socket.IO sends to the client as `err.data`. */

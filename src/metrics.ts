@@ -24,7 +24,7 @@
  *
  * @module
  */
-import { createRequire } from 'node:module';
+import { loadOptionalPeer } from './optional-peer.js';
 
 /** Attribute values, as the OpenTelemetry API takes them. */
 export type MetricAttributes = Record<string, string>;
@@ -71,11 +71,7 @@ interface OtelApi {
 
 /** Loads the optional peer; a clear error when the app did not install it. */
 function loadOtelApi(): OtelApi {
-  try {
-    return createRequire(import.meta.url)('@opentelemetry/api') as OtelApi;
-  } catch (cause) {
-    throw new TypeError('sockpass: the `metrics` option needs the optional peer dependency @opentelemetry/api (npm install @opentelemetry/api)', { cause });
-  }
+  return loadOptionalPeer<OtelApi>('@opentelemetry/api', 'the `metrics` option');
 }
 
 interface Instruments {

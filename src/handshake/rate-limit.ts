@@ -1,47 +1,42 @@
 /**
- * Handshake rate limits, on rate-limiter-flexible: refused handshakes per
- * client address and per credential subject over a window, and sockets
+ * Handshake rate limits, on rate-limiter-flexible (an optional peer
+ * dependency, loaded when `handshakeLimits()` is called): refused handshakes
+ * per client address and per credential subject over a window, and sockets
  * admitted to wait for an in-band credential (quarantine) per address.
  *
- * The check comes first, before any strategy runs (no signature verified, no
- * session read, no key fetched): one `get` per enabled limit. Only a refusal
- * spends a point, so a client that authenticates pays the `get` and nothing
- * else. Over the limit the handshake is refused with `rate_limited` and
- * `retryAfter` (ms) in `err.data`.
+ * Spend, then refund. Before any strategy runs (no signature verified, no
+ * session read, no key fetched) the handshake spends one point of its
+ * address; with none left it is refused with `rate_limited` and `retryAfter`
+ * (ms) in `err.data`. A success, a socket admitted to wait, and a failure of
+ * the server's own (`key_unavailable`, `store_unavailable`, `server_error`)
+ * give the point back; a refusal of the client's credential keeps it. So
+ * handshakes that arrive together (hundreds of CONNECT packets in one
+ * long-polling POST) are held to the limit: a point is taken atomically
+ * before the work, never counted after it. See docs/operations.md for the
+ * exact bound, per node and with Redis.
  *
- * The subject is read before verification: the unverified `sub` of the
- * token, decoded only. Anyone can forge a token naming a victim's `sub`, so
- * a subject spends a point only on refusals of tokens whose signature
- * verified (expired, not yet active, wrong audience or issuer, revoked):
- * forged tokens cannot lock the victim out. Replaying a real but expired or
- * revoked token of the victim still can; that is why the subject limit is
- * off by default.
+ * The subject is charged only when a credential was verified: the refusal
+ * names it (`AuthError.subject`, set by the JWT verifier for an expired, not
+ * yet active, wrongly addressed or revoked token whose signature verified).
+ * Before the strategy runs, the subjects the handshake names (decoded, not
+ * verified) are only read: one over its limit refuses the handshake, which
+ * harms nobody but the sender. A forged token naming a victim therefore
+ * cannot lock the victim out; replaying a real but expired or revoked token
+ * of the victim still can, which is why the subject limit is off by default.
  *
  * Memory by default (one process); with `redis` (the app's node-redis v5
- * client) every node shares the counts, and if Redis fails each node falls
- * back to its own memory limits (rate-limiter-flexible's `insuranceLimiter`).
+ * client) every node shares the counts, with a deadline on each call: a
+ * Redis that fails or hangs gives way to each node's own memory counts.
  *
  * @module
  */
-import createDebug from 'debug';
-import { RateLimiterMemory, RateLimiterRedis, type RateLimiterAbstract, type RateLimiterRes } from 'rate-limiter-flexible';
 import { AuthError, type AuthErrorCode } from '../errors.js';
 import type { Metrics } from '../metrics.js';
-import type { Decision } from './pipeline.js';
-import { TIMED_OUT, withTimeout } from '../time.js';
+import { loadOptionalPeer } from '../optional-peer.js';
 import type { HandshakeContext } from '../types.js';
+import { limitCounter, redisLane, type LimitCounter, type LimitRule, type RateLimiterFlexible } from './limit-counter.js';
 
-const debug = createDebug('sockpass:rate-limit');
-
-/** `points` events per `duration` seconds; over it, refused for the rest of the window (or `blockDuration` seconds). */
-export interface LimitRule {
-  /** Events allowed per window: a positive integer. */
-  points: number;
-  /** Length of the window, in seconds (a positive integer), counted from the first event. */
-  duration: number;
-  /** Seconds a key stays refused once over the limit (a positive integer). Default: the rest of the window. */
-  blockDuration?: number;
-}
+export type { LimitRule };
 
 /**
  * Options of {@link handshakeLimits}: which limits apply (by client address, by
@@ -69,30 +64,69 @@ export interface HandshakeLimitsOptions {
    * otherwise clients choose their own address.
    */
   trustedProxyHeader?: string;
-  /** Longest wait for the store (Redis) before the check is skipped. Default 500 ms. */
+  /**
+   * Deadline of each call to Redis, ms. A call that fails or takes longer is
+   * made on this node's memory counts instead, so a hung Redis neither stalls
+   * handshakes nor switches the limits off. Default 200.
+   */
   storeTimeout?: number;
+}
+
+/** The limits in force, defaults filled in: `false` where a limit is off. */
+export interface HandshakeLimitRules {
+  /** Refused handshakes per client address. */
+  readonly address: Readonly<LimitRule> | false;
+  /** Refused handshakes per verified token subject. */
+  readonly subject: Readonly<LimitRule> | false;
+  /** Sockets admitted to wait for an in-band credential, per address. */
+  readonly pending: Readonly<LimitRule> | false;
+}
+
+/**
+ * What the limits need to know of a handshake's decision: admitted,
+ * admitted to wait for an in-band credential, or refused.
+ */
+export type HandshakeVerdict =
+  | {
+      /** Admitted. */
+      kind: 'success';
+    }
+  | {
+      /** Admitted to wait for an in-band credential. */
+      kind: 'deferred';
+    }
+  | {
+      /** Refused. */
+      kind: 'fail';
+      /** Why: its code says whether the client's credential or the server failed. */
+      error: AuthError;
+    };
+
+/** A refusal by the limits themselves: `rate_limited`, with `retryAfter`. */
+export interface RateLimitedVerdict {
+  /** Always a refusal. */
+  kind: 'fail';
+  /** Code `rate_limited`, with `retryAfter` (ms). */
+  error: AuthError;
 }
 
 /** What `handshakeLimits()` returns; pass it as `new SockPass({ rateLimit })`. */
 export interface HandshakeLimits {
+  /** The limits in force, defaults filled in. */
+  readonly rules: HandshakeLimitRules;
+  /** Where the counts live: this process's memory, or Redis shared by every node (memory while Redis fails). */
+  readonly store: 'memory' | 'redis';
   /**
-   * Runs `decide` unless a limit is reached, and spends points on its refusal
-   * or deferral. The registry calls it; an app only passes the object along
-   * (kept in the declarations, so `{}` is not taken for a HandshakeLimits).
+   * Runs `decide` (the chain's strategies) for one handshake unless a limit
+   * is reached, and charges its outcome: a point of the address is spent
+   * before `decide` and given back unless the client's credential was
+   * refused. The middleware calls it; an app does not need to.
    */
-  readonly decideWithin: <U>(ctx: HandshakeContext, decide: () => Promise<Decision<U>>, metrics?: Metrics) => Promise<Decision<U>>;
+  decideWithin<D extends HandshakeVerdict>(ctx: HandshakeContext, decide: () => PromiseLike<D> | D, metrics?: Metrics): Promise<D | RateLimitedVerdict>;
 }
 
-/** Refusals that come after the token's signature verified: only these may count against its subject. */
-const VERIFIED_REFUSALS: ReadonlySet<AuthErrorCode> = new Set<AuthErrorCode>([
-  'token_expired',
-  'token_not_active',
-  'invalid_audience',
-  'invalid_issuer',
-  'token_revoked',
-  'user_mismatch',
-  'forbidden',
-]);
+/** Failures of the server's own, not of the client's credential: never charged to the client. */
+const SERVER_SIDE: ReadonlySet<AuthErrorCode> = new Set<AuthErrorCode>(['key_unavailable', 'store_unavailable', 'server_error']);
 
 const MAX_KEY_LENGTH = 256;
 const MAX_TOKEN_LENGTH = 8192;
@@ -105,82 +139,73 @@ const MAX_TOKEN_LENGTH = 8192;
  * ```
  */
 export function handshakeLimits(options: HandshakeLimitsOptions = {}): HandshakeLimits {
-  const prefix = options.keyPrefix ?? 'sockpass';
-  const storeTimeout = options.storeTimeout ?? 500;
-  const limiter = (name: string, rule: LimitRule | false | undefined, fallback: LimitRule | false): RateLimiterAbstract | undefined => {
-    const r = rule ?? fallback;
-    if (r === false) return undefined;
-    checkRule(name, r);
-    const base = { keyPrefix: `${prefix}:${name}`, points: r.points, duration: r.duration, blockDuration: r.blockDuration };
-    if (options.redis === undefined) return new RateLimiterMemory(base);
-    return new RateLimiterRedis({
-      ...base,
-      storeClient: options.redis,
-      useRedisPackage: true, // node-redis v4+: eval(script, { keys, arguments }), multi().pTTL()
-      rejectIfRedisNotReady: true,
-      insuranceLimiter: new RateLimiterMemory(base),
-    });
+  const rules: HandshakeLimitRules = {
+    address: checkRule('address', options.address ?? { points: 30, duration: 60 }),
+    subject: checkRule('subject', options.subject ?? false),
+    pending: checkRule('pending', options.pending ?? { points: 60, duration: 60 }),
   };
-  const byAddress = limiter('address', options.address, { points: 30, duration: 60 });
-  const bySubject = limiter('subject', options.subject, false);
-  const pending = limiter('pending', options.pending, { points: 60, duration: 60 });
+  const storeTimeout = options.storeTimeout ?? 200;
+  if (!Number.isFinite(storeTimeout) || storeTimeout <= 0) throw new TypeError('sockpass: `storeTimeout` must be a positive number of ms');
+  const flexible = loadOptionalPeer<RateLimiterFlexible>('rate-limiter-flexible', 'handshakeLimits()');
+  const prefix = options.keyPrefix ?? 'sockpass';
+  const lane = options.redis === undefined ? undefined : redisLane(options.redis, storeTimeout);
+  const counter = (name: keyof HandshakeLimitRules): LimitCounter | undefined => {
+    const rule = rules[name];
+    return rule === false ? undefined : limitCounter(flexible, name, rule, prefix, lane);
+  };
+  const byAddress = counter('address');
+  const bySubject = counter('subject');
+  const pending = counter('pending');
   const header = options.trustedProxyHeader?.toLowerCase();
-  const addressOf = (ctx: HandshakeContext) => clientAddress(ctx, header);
 
-  const decideWithin = async <U>(ctx: HandshakeContext, decide: () => Promise<Decision<U>>, metrics?: Metrics): Promise<Decision<U>> => {
-    const address = addressOf(ctx);
-    const subject = bySubject === undefined ? undefined : unverifiedSubject(ctx);
-    const byAddressWait = await overLimit(byAddress, address, storeTimeout);
-    if (byAddressWait !== undefined) return refuse(metrics, 'address', byAddressWait, 'too many refused handshakes; retry later');
-    const bySubjectWait = await overLimit(bySubject, subject, storeTimeout);
-    if (bySubjectWait !== undefined) return refuse(metrics, 'subject', bySubjectWait, 'too many refused handshakes; retry later');
+  async function decideWithin<D extends HandshakeVerdict>(ctx: HandshakeContext, decide: () => PromiseLike<D> | D, metrics?: Metrics): Promise<D | RateLimitedVerdict> {
+    const address = clientAddress(ctx, header);
+    if (bySubject !== undefined) {
+      // Read only: the handshake's own (unverified) subjects, so an over-limit subject is refused before any work.
+      for (const subject of namedSubjects(ctx)) {
+        const wait = await bySubject.wait(subject);
+        if (wait !== undefined) return refuse(metrics, 'subject', wait, 'too many refused handshakes; retry later');
+      }
+    }
+    const point = byAddress === undefined ? undefined : await byAddress.spend(address);
+    if (point?.over === true) return refuse(metrics, 'address', point.retryAfter, 'too many refused handshakes; retry later');
 
-    const decision = await decide();
+    let decision: D;
+    try {
+      decision = await decide();
+    } catch (err) {
+      point?.refund();
+      throw err;
+    }
+    if (decision.kind !== 'fail' || SERVER_SIDE.has(decision.error.code)) point?.refund();
+    else point?.keep();
+
     if (decision.kind === 'fail') {
-      const { code } = decision.error;
-      await spend(byAddress, address, storeTimeout);
-      if (VERIFIED_REFUSALS.has(code)) await spend(bySubject, subject, storeTimeout);
-    } else if (decision.kind === 'deferred') {
-      const over = await spend(pending, address, storeTimeout);
-      if (over !== undefined) return refuse(metrics, 'pending', over, 'too many sockets waiting to authenticate; retry later');
+      const subject = chargeableSubject(decision.error);
+      if (bySubject !== undefined && subject !== undefined) {
+        const spent = await bySubject.spend(subject);
+        if (!spent.over) spent.keep();
+      }
+    } else if (decision.kind === 'deferred' && pending !== undefined) {
+      const waiting = await pending.spend(address);
+      if (waiting.over) return refuse(metrics, 'pending', waiting.retryAfter, 'too many sockets waiting to authenticate; retry later');
+      waiting.keep();
     }
     return decision;
-  };
-  return { decideWithin };
+  }
+  return { rules, store: lane === undefined ? 'memory' : 'redis', decideWithin };
 }
 
-function refuse<U>(metrics: Metrics | undefined, limit: 'address' | 'subject' | 'pending', retryAfter: number, message: string): Decision<U> {
+function refuse(metrics: Metrics | undefined, limit: 'address' | 'subject' | 'pending', retryAfter: number, message: string): RateLimitedVerdict {
   metrics?.rateLimited(limit);
   return { kind: 'fail', error: new AuthError('rate_limited', message, { retryAfter }) };
 }
 
-/** Ms to wait when `key` has spent its points, else undefined. A store that fails or is slow never blocks a handshake. */
-async function overLimit(limiter: RateLimiterAbstract | undefined, key: string | undefined, bound: number): Promise<number | undefined> {
-  if (limiter === undefined || key === undefined) return undefined;
-  try {
-    const res = await withTimeout(limiter.get(key), bound);
-    if (res === TIMED_OUT || res === null) return undefined;
-    return res.consumedPoints >= limiter.points ? Math.max(1, res.msBeforeNext) : undefined;
-  } catch (err) {
-    debug('limit check failed: %s', (err as Error)?.message);
-    return undefined;
-  }
-}
-
-/** Spends one point of `key`; the ms to wait when that went over the limit. */
-async function spend(limiter: RateLimiterAbstract | undefined, key: string | undefined, bound: number): Promise<number | undefined> {
-  if (limiter === undefined || key === undefined) return undefined;
-  try {
-    await withTimeout(limiter.consume(key), bound);
-    return undefined;
-  } catch (err) {
-    // consume() rejects with a RateLimiterRes when over the limit, with an Error when the store failed.
-    if (err instanceof Error) {
-      debug('limit update failed: %s', err.message);
-      return undefined;
-    }
-    return Math.max(1, (err as RateLimiterRes).msBeforeNext);
-  }
+/** The subject a refusal may be charged to: only one a verifier vouched for, on a refusal of the client's credential. */
+function chargeableSubject(error: AuthError): string | undefined {
+  const { subject } = error;
+  if (SERVER_SIDE.has(error.code) || typeof subject !== 'string') return undefined;
+  return subject.length > 0 && subject.length <= MAX_KEY_LENGTH ? subject : undefined;
 }
 
 /** The client address: the handshake's, or the last entry of the trusted proxy's header. */
@@ -194,16 +219,19 @@ export function clientAddress(ctx: HandshakeContext, trustedHeader?: string): st
 }
 
 /**
- * The `sub` of the JWT in the handshake (auth `token`, `Authorization:
- * Bearer`, or `?token=`), decoded and NOT verified; bounded in size.
+ * The `sub` of every JWT the handshake carries where the JWT strategies read
+ * one (auth `token`, `Authorization: Bearer`, `?token=`), decoded and NOT
+ * verified; distinct, bounded in size. For reading counts only, never for
+ * charging them.
  */
-export function unverifiedSubject(ctx: HandshakeContext): string | undefined {
+export function namedSubjects(ctx: HandshakeContext): string[] {
   const authorization = ctx.headers.authorization;
   const candidates = [
     ctx.auth.token,
     typeof authorization === 'string' && /^bearer /i.test(authorization) ? authorization.slice(7) : undefined,
     ctx.query.token,
   ];
+  const subjects: string[] = [];
   for (const candidate of candidates) {
     if (typeof candidate !== 'string' || candidate.length > MAX_TOKEN_LENGTH) continue;
     const token = /^bearer /i.test(candidate) ? candidate.slice(7) : candidate;
@@ -211,17 +239,20 @@ export function unverifiedSubject(ctx: HandshakeContext): string | undefined {
     if (payload === undefined) continue;
     try {
       const sub = (JSON.parse(Buffer.from(payload, 'base64url').toString('utf8')) as { sub?: unknown } | null)?.sub;
-      if (typeof sub === 'string' && sub.length > 0 && sub.length <= MAX_KEY_LENGTH) return sub;
+      if (typeof sub === 'string' && sub.length > 0 && sub.length <= MAX_KEY_LENGTH && !subjects.includes(sub)) subjects.push(sub);
     } catch {
       // not a JWT: no subject
     }
   }
-  return undefined;
+  return subjects;
 }
 
-function checkRule(name: string, rule: LimitRule): void {
+function checkRule(name: string, rule: LimitRule | false): Readonly<LimitRule> | false {
+  if (rule === false) return false;
   const ok = (n: unknown) => typeof n === 'number' && Number.isInteger(n) && n > 0;
   if (typeof rule !== 'object' || rule === null || !ok(rule.points) || !ok(rule.duration) || (rule.blockDuration !== undefined && !ok(rule.blockDuration))) {
     throw new TypeError(`sockpass: rate limit \`${name}\` needs { points, duration } as positive integers (duration in seconds)`);
   }
+  const { points, duration, blockDuration } = rule;
+  return Object.freeze(blockDuration === undefined ? { points, duration } : { points, duration, blockDuration });
 }

@@ -191,9 +191,10 @@ export function createJwtVerifier<U = Claims>(options: JwtVerifyOptions<U>, stra
   const clockTolerance = options.clockTolerance ?? 0;
   if (!Number.isFinite(clockTolerance) || clockTolerance < 0) throw new TypeError('sockpass: `clockTolerance` must be a number of seconds ≥ 0');
   const resolverTimeout = options.keyResolverTimeout ?? 5000;
-  const fail = (code: AuthError['code'], message: string, cause?: unknown, retryAfter?: number): AuthResult<U> => ({
+  /** A refusal; `subject` only for a token whose signature verified (the subject rate limit charges it). */
+  const fail = (code: AuthError['code'], message: string, cause?: unknown, extra: { retryAfter?: number; subject?: string } = {}): AuthResult<U> => ({
     kind: 'fail',
-    error: new AuthError(code, message, retryAfter === undefined ? { strategy, cause } : { strategy, cause, retryAfter }),
+    error: new AuthError(code, message, { strategy, cause, ...extra }),
   });
 
   async function keyFor(token: string): Promise<KeyObject | AuthResult<U>> {
@@ -215,7 +216,7 @@ export function createJwtVerifier<U = Claims>(options: JwtVerifyOptions<U>, stra
       return key;
     } catch (cause) {
       // A resolver that judged the token itself (jwks(): unknown kid, key type mismatch) keeps its code.
-      if (isAuthError(cause)) return fail(cause.code, cause.message, cause, cause.retryAfter);
+      if (isAuthError(cause)) return fail(cause.code, cause.message, cause, { retryAfter: cause.retryAfter });
       debug('key resolver failed for kid %s: %s', header.kid, (cause as Error)?.message);
       return fail('key_unavailable', 'no key to verify this token', cause);
     }
@@ -245,12 +246,12 @@ export function createJwtVerifier<U = Claims>(options: JwtVerifyOptions<U>, stra
       // and an expiry timer armed with it would fire every millisecond forever.
       if (claims.exp !== undefined && !isNumericDate(claims.exp)) return fail('invalid_token', 'token expiry is out of range');
     } catch (err) {
-      return mapJwtError(err, fail);
+      return mapJwtError(err, fail, token);
     }
 
     if (isRevoked !== undefined) {
       try {
-        if (await isRevoked(claims)) return fail('token_revoked', 'token has been revoked');
+        if (await isRevoked(claims)) return fail('token_revoked', 'token has been revoked', undefined, { subject: subjectOf(claims) });
       } catch (cause) {
         return fail('server_error', 'could not check whether the token is revoked', cause);
       }
@@ -313,18 +314,27 @@ function verifyEdDSA(token: string, key: KeyObject, algorithms: readonly JwtAlgo
 
 const UNSIGNED_HEADER = Buffer.from('{"alg":"none"}').toString('base64url');
 
+/** A verified token's `sub`, for the subject rate limit (AuthError.subject). */
+function subjectOf(claims: unknown): string | undefined {
+  const sub = (claims as { sub?: unknown } | null)?.sub;
+  return typeof sub === 'string' && sub !== '' ? sub : undefined;
+}
+
 function mapJwtError<U>(
   err: unknown,
-  fail: (code: AuthError['code'], message: string, cause?: unknown) => AuthResult<U>,
+  fail: (code: AuthError['code'], message: string, cause?: unknown, extra?: { subject?: string }) => AuthResult<U>,
+  token: string,
 ): AuthResult<U> {
   const name = (err as Error)?.name;
   const message = String((err as Error)?.message ?? '');
+  // jsonwebtoken checks the claims below only after the signature verified: the payload is the issuer's.
+  const verified = () => ({ subject: subjectOf(jwt.decode(token, { json: true })) });
   if (name === 'TokenExpiredError') {
-    return fail('token_expired', message === 'maxAge exceeded' ? 'token is older than maxAge' : 'token has expired', err);
+    return fail('token_expired', message === 'maxAge exceeded' ? 'token is older than maxAge' : 'token has expired', err, verified());
   }
-  if (name === 'NotBeforeError') return fail('token_not_active', 'token is not valid yet', err);
-  if (message.startsWith('jwt audience invalid')) return fail('invalid_audience', 'token audience is not accepted', err);
-  if (message.startsWith('jwt issuer invalid')) return fail('invalid_issuer', 'token issuer is not accepted', err);
+  if (name === 'NotBeforeError') return fail('token_not_active', 'token is not valid yet', err, verified());
+  if (message.startsWith('jwt audience invalid')) return fail('invalid_audience', 'token audience is not accepted', err, verified());
+  if (message.startsWith('jwt issuer invalid')) return fail('invalid_issuer', 'token issuer is not accepted', err, verified());
   if (message === 'invalid algorithm' || message === 'jwt signature is required') {
     return fail('invalid_token', 'token algorithm is not allowed', err);
   }

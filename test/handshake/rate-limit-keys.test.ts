@@ -6,7 +6,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { HandshakeContext } from 'sockpass';
-import { clientAddress, unverifiedSubject } from '../../src/handshake/rate-limit.js';
+import { clientAddress, namedSubjects } from '../../src/handshake/rate-limit.js';
 import { hs256 } from '../helpers/tokens.js';
 
 function context(parts: { auth?: Record<string, unknown>; headers?: Record<string, string | string[]>; query?: Record<string, string | string[]> }): HandshakeContext {
@@ -27,13 +27,18 @@ function context(parts: { auth?: Record<string, unknown>; headers?: Record<strin
 const b64 = (v: unknown) => Buffer.from(typeof v === 'string' ? v : JSON.stringify(v)).toString('base64url');
 
 describe('rate-limit keys from hostile input', () => {
-  it('reads the unverified sub of a token wherever the JWT strategies read it', () => {
+  it('reads the unverified sub of every token wherever the JWT strategies read one', () => {
     const token = hs256({ sub: 'victim' });
-    expect(unverifiedSubject(context({ auth: { token } }))).toBe('victim');
-    expect(unverifiedSubject(context({ auth: { token: `Bearer ${token}` } }))).toBe('victim');
-    expect(unverifiedSubject(context({ headers: { authorization: `Bearer ${token}` } }))).toBe('victim');
-    expect(unverifiedSubject(context({ query: { token } }))).toBe('victim');
-    expect(unverifiedSubject(context({ auth: { token: hs256({ sub: 'x'.repeat(300) }) } }))).toBeUndefined();
+    expect(namedSubjects(context({ auth: { token } }))).toEqual(['victim']);
+    expect(namedSubjects(context({ auth: { token: `Bearer ${token}` } }))).toEqual(['victim']);
+    expect(namedSubjects(context({ headers: { authorization: `Bearer ${token}` } }))).toEqual(['victim']);
+    expect(namedSubjects(context({ query: { token } }))).toEqual(['victim']);
+    expect(namedSubjects(context({ auth: { token: hs256({ sub: 'x'.repeat(300) }) } }))).toEqual([]);
+    // A decoy beside the sender's own token hides neither subject.
+    expect(namedSubjects(context({ auth: { token }, headers: { authorization: `Bearer ${hs256({ sub: 'mallory' })}` }, query: { token } }))).toEqual([
+      'victim',
+      'mallory',
+    ]);
   });
 
   it('never throws and never returns an unbounded subject, whatever the token holds', () => {
@@ -41,8 +46,8 @@ describe('rate-limit keys from hostile input', () => {
     const token = fc.oneof(fc.string(), fc.tuple(fc.string(), payload, fc.string()).map((p) => p.join('.')), fc.anything());
     fc.assert(
       fc.property(token, fc.anything(), (t, header) => {
-        const sub = unverifiedSubject(context({ auth: { token: t }, headers: typeof header === 'string' ? { authorization: header } : {} }));
-        return sub === undefined || (typeof sub === 'string' && sub.length > 0 && sub.length <= 256);
+        const subs = namedSubjects(context({ auth: { token: t }, headers: typeof header === 'string' ? { authorization: header } : {} }));
+        return subs.length <= 3 && subs.every((sub) => typeof sub === 'string' && sub.length > 0 && sub.length <= 256);
       }),
     );
   });

@@ -1,10 +1,21 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { io as connectClient, type Socket as ClientSocket } from 'socket.io-client';
 import fc from 'fast-check';
-import { SockPass, handshakeLimits, jwtAuth, jwtAuthenticateEvent, type HandshakeLimitsOptions, type Strategy } from 'sockpass';
+import {
+  AuthError,
+  SockPass,
+  handshakeLimits,
+  jwtAuth,
+  jwtAuthenticateEvent,
+  jwtHeader,
+  jwtQuery,
+  type AuthErrorCode,
+  type HandshakeLimitsOptions,
+  type Strategy,
+} from 'sockpass';
 import { reconnectWithFreshToken } from 'sockpass/client';
 import { codeOf, outcome, sleep, startServer, type ClientOptions, type TestServer } from '../helpers/server.js';
-import { SECRET, hs256 } from '../helpers/tokens.js';
+import { SECRET, hs256, unsigned } from '../helpers/tokens.js';
 
 let server: TestServer | undefined;
 afterEach(async () => {
@@ -97,6 +108,72 @@ describe('handshake rate limits', () => {
     for (let i = 0; i < 3; i++) expect(await codeOf(connect(expired('bob')))).toBe('token_expired');
     expect(await codeOf(connect(hs256({ sub: 'bob' }), SECOND_ADDRESS))).toBe('rate_limited');
     expect(await codeOf(connect(hs256({ sub: 'carol' })))).toBe('connected');
+  });
+
+  it('charges only the subject of the token that verified: a forged auth.token beside the attacker\'s own expired token locks no victim out', async () => {
+    const limits = handshakeLimits({ address: false, subject: { points: 3, duration: 60 } });
+    const header = jwtHeader({ secret: SECRET, algorithms: ['HS256'] });
+    const query = jwtQuery({ secret: SECRET, algorithms: ['HS256'] });
+    const auth = new SockPass({ rateLimit: limits }).use('jwt-header', header).use('jwt-query', query);
+    server = await startServer((io) => {
+      io.of('/header').use(auth.middleware('jwt-header'));
+      io.of('/query').use(auth.middleware('jwt-query'));
+    });
+    const decoy = { token: unsigned({ sub: 'victim' }) };
+    const bearer = (token: string) => ({ extraHeaders: { authorization: `Bearer ${token}` } });
+    const header3 = () => server!.client('/header', { auth: decoy, ...bearer(expired('mallory')) });
+    expect(await codeOf(header3())).toBe('token_expired');
+    expect(await codeOf(server.client('/query', { auth: decoy, query: { token: expired('mallory') } }))).toBe('token_expired');
+    expect(await codeOf(header3())).toBe('token_expired');
+    expect(await codeOf(server.client('/header', bearer(hs256({ sub: 'victim' }))))).toBe('connected');
+    expect(await codeOf(server.client('/query', { query: { token: hs256({ sub: 'victim' }) } }))).toBe('connected');
+    // The refusals were charged where they belong, to the verified subject; the decoy does not hide it.
+    expect(await codeOf(header3())).toBe('rate_limited');
+    expect(await codeOf(server.client('/query', { query: { token: expired('mallory') } }))).toBe('rate_limited');
+  });
+
+  it('applies blockDuration: over the limit, refused for blockDuration seconds, past the end of the window', async () => {
+    const counted = await serve({ address: { points: 3, duration: 2, blockDuration: 30 } });
+    for (let i = 0; i < 3; i++) expect(await codeOf(connect('bad'))).toBe('invalid_token');
+    const refused = await outcome(connect('bad'));
+    const retryAfter = refused.connected ? undefined : refused.error.data?.retryAfter;
+    expect(refused.connected ? 'connected' : refused.error.data?.code).toBe('rate_limited');
+    expect(retryAfter).toBeGreaterThan(25_000);
+    expect(retryAfter).toBeLessThanOrEqual(30_000);
+    await sleep(3000);
+    expect(await codeOf(connect('bad'))).toBe('rate_limited');
+    expect(await codeOf(connect(hs256()))).toBe('rate_limited');
+    expect(counted.runs).toBe(3);
+  });
+
+  it('does not charge server-side failures (key, store, server errors) to the client address', async () => {
+    // A strategy that refuses with the code the client names: a server that cannot judge, not a client that failed.
+    const refusing: Strategy = {
+      async authenticate(ctx) {
+        const code = ctx.auth.code as AuthErrorCode | undefined;
+        if (code === undefined) return { kind: 'pass' };
+        if (code === 'server_error') throw new Error('database is down');
+        return { kind: 'fail', error: new AuthError(code, 'cannot judge now') };
+      },
+    };
+    const resolverDown = jwtAuth({ secret: async () => Promise.reject(new Error('identity provider is down')), algorithms: ['HS256'] });
+    const auth = new SockPass({ rateLimit: handshakeLimits({ address: { points: 2, duration: 60 } }) })
+      .use('refusing', refusing)
+      .use('jwt-auth', resolverDown);
+    server = await startServer((io) => {
+      io.use(auth.middleware('refusing'));
+      io.of('/jwks').use(auth.middleware('jwt-auth'));
+    });
+    for (let i = 0; i < 5; i++) {
+      expect(await codeOf(server.client('/', { auth: { code: 'store_unavailable' } }))).toBe('store_unavailable');
+      expect(await codeOf(server.client('/', { auth: { code: 'key_unavailable' } }))).toBe('key_unavailable');
+      expect(await codeOf(server.client('/', { auth: { code: 'server_error' } }))).toBe('server_error');
+      expect(await codeOf(server.client('/jwks', { auth: { token: hs256() } }))).toBe('key_unavailable');
+    }
+    // The address still has both of its points for refusals of its own.
+    expect(await codeOf(server.client('/', { auth: { code: 'invalid_token' } }))).toBe('invalid_token');
+    expect(await codeOf(server.client('/', { auth: { code: 'invalid_token' } }))).toBe('invalid_token');
+    expect(await codeOf(server.client('/', { auth: { code: 'invalid_token' } }))).toBe('rate_limited');
   });
 
   it('limits sockets waiting for an in-band credential per address', async () => {

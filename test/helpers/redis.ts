@@ -13,6 +13,10 @@ export interface RedisServer {
   stop(): Promise<void>;
   /** Starts it again on the same port. */
   restart(): Promise<void>;
+  /** Freezes the process (SIGSTOP): connections stay open and clients still report ready, but nothing is answered. */
+  pause(): void;
+  /** Lets a paused server run again (SIGCONT); it answers what was queued meanwhile. */
+  resume(): void;
 }
 
 export function freePort(): Promise<number> {
@@ -83,6 +87,12 @@ export async function startRedis(): Promise<RedisServer> {
     async restart() {
       await kill();
       child = await launch(port);
+    },
+    pause() {
+      child?.kill('SIGSTOP');
+    },
+    resume() {
+      child?.kill('SIGCONT');
     },
   };
 }
