@@ -1,15 +1,19 @@
 import fc from 'fast-check';
-import { describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { DeadlineQueue, type Deadlined } from '../../src/life/deadline-queue.js';
 
 interface Item extends Deadlined {
   id: number;
 }
 const item = (id: number): Item => ({ id, heapIndex: -1 });
-const timeouts = () => process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
+/** Timers pending on the fake clock. */
+const timeouts = () => vi.getTimerCount();
 
 describe('DeadlineQueue', () => {
-  it('fires items in deadline order on real time, with one timer for all of them', async () => {
+  beforeEach(() => vi.useFakeTimers({ now: Date.UTC(2026, 0, 1) }));
+  afterEach(() => vi.useRealTimers());
+
+  it('fires items in deadline order, with one timer for all of them', async () => {
     const fired: number[] = [];
     const q = new DeadlineQueue<Item>((it) => fired.push(it.id));
     const before = timeouts();
@@ -21,7 +25,7 @@ describe('DeadlineQueue', () => {
     q.schedule(items[1]!, now + 60);
     expect(q.armed).toBe(true);
     expect(timeouts() - before).toBeLessThanOrEqual(1);
-    await new Promise((r) => setTimeout(r, 250));
+    await vi.advanceTimersByTimeAsync(250);
     expect(fired).toEqual([1, 2, 3, 4]);
     expect(q.size).toBe(0);
     expect(q.armed).toBe(false);
@@ -41,7 +45,7 @@ describe('DeadlineQueue', () => {
     expect(a.heapIndex).toBe(-1);
     q.schedule(b, Date.now() + 20);
     expect(q.size).toBe(1);
-    await new Promise((r) => setTimeout(r, 120));
+    await vi.advanceTimersByTimeAsync(120);
     expect(fired).toEqual([2]);
     q.schedule(a, Date.now() + 10_000);
     expect(q.armed).toBe(true);
@@ -64,7 +68,7 @@ describe('DeadlineQueue', () => {
       q.schedule(item(1), Date.now() + 10);
       q.schedule(item(2), Date.now() + 10);
       q.schedule(item(3), Date.now() + 10);
-      await new Promise((r) => setTimeout(r, 150));
+      await vi.advanceTimersByTimeAsync(150);
       expect(fired.sort()).toEqual([1, 1, 2, 3]);
       expect(errors).toHaveLength(1);
     } finally {

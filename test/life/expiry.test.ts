@@ -3,6 +3,7 @@ import { AuthError, SockPass, jwtAuth, type AuthSuccess, type SockPassOptions, t
 import type { Socket as ClientSocket } from 'socket.io-client';
 import { once, outcome, sleep, startServer, type TestServer } from '../helpers/server.js';
 import { hs256, SECRET } from '../helpers/tokens.js';
+import { eventually } from '../helpers/eventually.js';
 
 let server: TestServer | undefined;
 afterEach(async () => {
@@ -101,15 +102,9 @@ describe('expiry', () => {
       Promise.all(ends),
       new Promise((_, reject) => (deadline = setTimeout(() => reject(new Error('sockets still connected after 20 s')), 20_000))),
     ]).finally(() => clearTimeout(deadline));
-    for (let t = 0; t < 100 && server!.io.of('/').sockets.size > 0; t++) await sleep(50);
-    expect(server!.io.of('/').sockets.size).toBe(0);
+    await eventually(() => expect(server!.io.of('/').sockets.size).toBe(0), { interval: 50 });
     // Let engine.io finish closing the transports, then no timer may remain above the baseline.
-    let after = countTimeouts();
-    for (let t = 0; t < 100 && after > baseline; t++) {
-      await sleep(50);
-      after = countTimeouts();
-    }
-    expect(after).toBeLessThanOrEqual(baseline);
+    await eventually(() => expect(countTimeouts()).toBeLessThanOrEqual(baseline), { interval: 50 });
     expect(queuedDeadlines()).toBe(0);
   }, 60_000);
 });
@@ -185,7 +180,7 @@ describe('session expiry and revalidation', () => {
 
     // A disconnected socket is read no more.
     clients.forEach((c) => c.disconnect());
-    for (let t = 0; t < 50 && server.io.of('/').sockets.size > 0; t++) await sleep(20);
+    await eventually(() => server!.io.of('/').sockets.size === 0, { timeout: 1000 }).catch(() => {});
     const readsAfter = store.reads();
     await sleep(interval * 3);
     expect(store.reads()).toBe(readsAfter);

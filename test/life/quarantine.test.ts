@@ -12,6 +12,7 @@ import { SockPass, jwtAuthenticateEvent } from 'sockpass';
 import { startRedis, type RedisServer } from '../helpers/redis.js';
 import { once, outcome, sleep, startServer, type TestServer } from '../helpers/server.js';
 import { SECRET, hs256 } from '../helpers/tokens.js';
+import { eventually } from '../helpers/eventually.js';
 
 const servers: TestServer[] = [];
 afterEach(async () => {
@@ -142,8 +143,8 @@ describe('quarantine (in-memory adapter)', () => {
     pending.emit('chat', 'after');
     await sleep(50);
     // Per-connection order is kept, so anything sent before the last broadcast would have arrived before it.
-    await waitFor(() => ['io', 'nsp', 'room', 'id-room', 'from-peer'].every((b) => pendingGot.includes(`${b}:${N}`)));
-    await waitFor(() => seen.events.includes('after'));
+    await eventually(() => ['io', 'nsp', 'room', 'id-room', 'from-peer'].every((b) => pendingGot.includes(`${b}:${N}`)));
+    await eventually(() => seen.events.includes('after'));
 
     // Volatile packets may be dropped by design, so the last one is not required; an early one is still a leak.
     expect(pendingGot.filter((e) => e !== `volatile:${N}`).sort()).toEqual(['from-peer', 'id-room', 'io', 'nsp', 'room'].map((b) => `${b}:${N}`));
@@ -165,12 +166,12 @@ describe('quarantine (in-memory adapter)', () => {
     const serverSocket = seen.sockets.get(pending.id!)!;
     expect(serverSocket.listenerCount('authenticate')).toBe(1);
     pending.disconnect();
-    await waitFor(() => !serverSocket.connected);
+    await eventually(() => !serverSocket.connected);
     expect(serverSocket.listenerCount('authenticate')).toBe(0);
     expect(nsp.sockets.size).toBe(0);
     expect(nsp.adapter.sids.size).toBe(0);
     expect(nsp.adapter.rooms.size).toBe(0);
-    await waitFor(() => countTimeouts() <= timersBefore);
+    await eventually(() => countTimeouts() <= timersBefore);
     expect(seen.authenticated).toEqual([]);
   });
 
@@ -212,8 +213,8 @@ describe('quarantine (in-memory adapter)', () => {
 
     const reasons = await Promise.all(disconnected);
     expect(new Set(reasons)).toEqual(new Set(['io server disconnect']));
-    await waitFor(() => io.engine.clientsCount === 0, 10_000);
-    await waitFor(() => countTimeouts() <= timersBefore, 10_000);
+    await eventually(() => io.engine.clientsCount === 0, { timeout: 10_000 });
+    await eventually(() => countTimeouts() <= timersBefore, { timeout: 10_000 });
     expect(countTimeouts()).toBeLessThanOrEqual(timersBefore);
     expect(nsp.sockets.size).toBe(0);
     expect(nsp.adapter.sids.size).toBe(0);
@@ -287,12 +288,12 @@ describe('quarantine (Redis adapter, two nodes)', () => {
     expect(everywhere.map((s) => s.id)).toEqual([witness.id]);
 
     for (let n = 0; n < 5; n++) broadcastAll(b.server.io, id, undefined, n);
-    await waitFor(() => witnessGot.filter((e) => e.startsWith('io:')).length === 5);
+    await eventually(() => witnessGot.filter((e) => e.startsWith('io:')).length === 5);
     await sleep(200);
 
     await authenticateClient(pending);
     broadcastAll(b.server.io, id, undefined, 5);
-    await waitFor(() => ['io', 'nsp', 'room', 'id-room'].every((b) => pendingGot.includes(`${b}:5`)));
+    await eventually(() => ['io', 'nsp', 'room', 'id-room'].every((b) => pendingGot.includes(`${b}:5`)));
     await sleep(100);
     expect(pendingGot.filter((e) => e !== 'volatile:5').sort()).toEqual(['id-room:5', 'io:5', 'nsp:5', 'room:5']);
     expect((await b.server.io.fetchSockets()).map((s) => s.id).sort()).toEqual([witness.id, id].sort());
@@ -303,10 +304,3 @@ function countTimeouts(): number {
   return process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
 }
 
-async function waitFor(check: () => boolean, ms = 5000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error('condition not met within ' + ms + ' ms');
-    await sleep(20);
-  }
-}

@@ -4,6 +4,7 @@ import { AUTH_ERROR_CODES, SockPass, jwtAuth, type JwtAuthOptions, type SockPass
 import type { Socket as ClientSocket } from 'socket.io-client';
 import { once, outcome, sleep, startServer, type TestServer } from '../helpers/server.js';
 import { hs256, SECRET } from '../helpers/tokens.js';
+import { eventually } from '../helpers/eventually.js';
 
 let server: TestServer | undefined;
 afterEach(async () => {
@@ -57,7 +58,7 @@ describe('in-band refresh', () => {
       client.on('tick', (n: number) => ticks.push(n));
       expect((await outcome(client)).connected).toBe(true);
       const id = client.id;
-      for (let t = 0; t < 200 && replies.length < 3; t++) await sleep(50);
+      await eventually(() => replies.length >= 3, { timeout: 10_000 }).catch(() => {});
       expect(replies).toHaveLength(3);
       const first = ticks[0]!;
       await sleep(300);
@@ -187,7 +188,7 @@ describe('in-band refresh', () => {
     const client = server!.client('/', { auth: { token: hs256() } });
     await outcome(client);
     const first = refresh(client, { token: hs256() });
-    for (let t = 0; t < 100 && release === undefined; t++) await sleep(10);
+    await eventually(() => release !== undefined, { timeout: 1000, interval: 10 }).catch(() => {});
     const second = await refresh(client, { token: hs256() });
     expect(second).toEqual({ error: { code: 'credentials_bad_format', message: 'a refresh is already in progress' } });
     release!();

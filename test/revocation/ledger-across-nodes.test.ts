@@ -13,6 +13,7 @@ import type { Claims } from 'sockpass';
 import { closeClient, startRedis, type RedisServer } from '../helpers/redis.js';
 import { codeOf, once, outcome, sleep, startServer, type TestServer } from '../helpers/server.js';
 import { hs256, SECRET } from '../helpers/tokens.js';
+import { eventually } from '../helpers/eventually.js';
 
 let redis: RedisServer;
 const closers: Array<() => Promise<unknown>> = [];
@@ -79,7 +80,7 @@ describe('the Redis revocation ledger on two nodes', () => {
     const b = await startNode();
     // fetchSockets() asks as many nodes as Redis counts subscribers: wait until node B's adapter has subscribed.
     const adapterOfA = a.server.io.of('/').adapter as unknown as { serverCount(): Promise<number> };
-    for (let t = 0; t < 100 && (await adapterOfA.serverCount()) < 2; t++) await sleep(20);
+    await eventually(async () => (await adapterOfA.serverCount()) >= 2, { timeout: 2000 });
     const stolen = hs256({ sub: 'mallory', jti: 'stolen' });
     const onB = b.server.client('/', { auth: { token: stolen } });
     expect(await codeOf(onB)).toBe('connected');
