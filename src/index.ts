@@ -9,7 +9,7 @@ export type { SockPassOptions, MiddlewareOptions, SockPassMiddleware, Authentica
 export type { ConnectionTarget } from './registry.js';
 export { AuthError, isAuthError, AUTH_ERROR_CODES } from './errors.js';
 export { handshakeLimits } from './handshake/rate-limit.js';
-export type { HandshakeLimits, HandshakeLimitsOptions, HandshakeLimitRules, HandshakeVerdict, RateLimitedVerdict, LimitRule } from './handshake/rate-limit.js';
+export type { HandshakeLimits, HandshakeLimitsOptions, HandshakeLimitRules, HandshakeVerdict, RateLimitedVerdict, RateLimitObserver, LimitRule } from './handshake/rate-limit.js';
 export type { AuthErrorCode, AuthErrorData, AuthErrorOptions } from './errors.js';
 export type { Mode } from './handshake/pipeline.js';
 export type {

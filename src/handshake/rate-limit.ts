@@ -31,7 +31,6 @@
  * @module
  */
 import { AuthError, type AuthErrorCode } from '../errors.js';
-import type { Metrics } from '../metrics.js';
 import { loadOptionalPeer } from '../optional-peer.js';
 import type { HandshakeContext } from '../types.js';
 import { limitCounter, redisLane, type LimitCounter, type LimitRule, type RateLimiterFlexible } from './limit-counter.js';
@@ -102,6 +101,12 @@ export type HandshakeVerdict =
       error: AuthError;
     };
 
+/** Told of every handshake the limits refuse (the registry's metrics), by the limit that refused it. */
+export interface RateLimitObserver {
+  /** One handshake refused with `rate_limited` by the `address`, `subject` or `pending` limit. */
+  rateLimited(limit: 'address' | 'subject' | 'pending'): void;
+}
+
 /** A refusal by the limits themselves: `rate_limited`, with `retryAfter`. */
 export interface RateLimitedVerdict {
   /** Always a refusal. */
@@ -122,7 +127,7 @@ export interface HandshakeLimits {
    * before `decide` and given back unless the client's credential was
    * refused. The middleware calls it; an app does not need to.
    */
-  decideWithin<D extends HandshakeVerdict>(ctx: HandshakeContext, decide: () => PromiseLike<D> | D, metrics?: Metrics): Promise<D | RateLimitedVerdict>;
+  decideWithin<D extends HandshakeVerdict>(ctx: HandshakeContext, decide: () => PromiseLike<D> | D, metrics?: RateLimitObserver): Promise<D | RateLimitedVerdict>;
 }
 
 /** Failures of the server's own, not of the client's credential: never charged to the client. */
@@ -158,7 +163,7 @@ export function handshakeLimits(options: HandshakeLimitsOptions = {}): Handshake
   const pending = counter('pending');
   const header = options.trustedProxyHeader?.toLowerCase();
 
-  async function decideWithin<D extends HandshakeVerdict>(ctx: HandshakeContext, decide: () => PromiseLike<D> | D, metrics?: Metrics): Promise<D | RateLimitedVerdict> {
+  async function decideWithin<D extends HandshakeVerdict>(ctx: HandshakeContext, decide: () => PromiseLike<D> | D, metrics?: RateLimitObserver): Promise<D | RateLimitedVerdict> {
     const address = clientAddress(ctx, header);
     if (bySubject !== undefined) {
       // Read only: the handshake's own (unverified) subjects, so an over-limit subject is refused before any work.
@@ -196,7 +201,7 @@ export function handshakeLimits(options: HandshakeLimitsOptions = {}): Handshake
   return { rules, store: lane === undefined ? 'memory' : 'redis', decideWithin };
 }
 
-function refuse(metrics: Metrics | undefined, limit: 'address' | 'subject' | 'pending', retryAfter: number, message: string): RateLimitedVerdict {
+function refuse(metrics: RateLimitObserver | undefined, limit: 'address' | 'subject' | 'pending', retryAfter: number, message: string): RateLimitedVerdict {
   metrics?.rateLimited(limit);
   return { kind: 'fail', error: new AuthError('rate_limited', message, { retryAfter }) };
 }
