@@ -21,6 +21,7 @@
 import createDebug from 'debug';
 import type { SockPassMiddleware } from './registry.js';
 import { REFRESH_EVENT } from './protocol.js';
+import { hideFromCatchAll, type SocketLike } from './socketio.js';
 
 const debug = createDebug('sockpass:conceal');
 
@@ -35,13 +36,9 @@ export interface ConcealOptions {
   events?: readonly string[];
 }
 
-type AnyListener = (...args: unknown[]) => unknown;
-
 /** The parts of a Socket.IO socket concealment touches. */
 interface ConcealableSocket {
   handshake: { headers: Record<string, string | string[] | undefined> };
-  onAny?: (listener: AnyListener) => unknown;
-  prependAny?: (listener: AnyListener) => unknown;
 }
 
 /**
@@ -72,14 +69,6 @@ function conceal(socket: ConcealableSocket, headers: ReadonlySet<string>, events
   for (const [name, value] of Object.entries(socket.handshake.headers)) shown[name] = headers.has(name) && value !== undefined ? HIDDEN : value;
   // A copy on this socket's handshake only: the shared request keeps its headers for the strategies that re-read them.
   socket.handshake.headers = shown;
-  const { onAny, prependAny } = socket;
-  if (typeof onAny !== 'function' || typeof prependAny !== 'function') return;
-  const hiding = (listener: AnyListener): AnyListener =>
-    function concealedListener(this: unknown, event: unknown, ...args: unknown[]) {
-      if (events.has(event)) return undefined;
-      return listener.call(this, event, ...args);
-    };
-  socket.onAny = (listener) => onAny.call(socket, hiding(listener));
-  socket.prependAny = (listener) => prependAny.call(socket, hiding(listener));
+  hideFromCatchAll(socket as unknown as SocketLike, events);
   debug('concealed the handshake credentials of a socket');
 }

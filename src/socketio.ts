@@ -146,6 +146,26 @@ export function deferCatchAll(s: SocketLike): (release: boolean) => void {
 }
 
 /**
+ * Wraps every catch-all listener (`onAny` / `prependAny`) added to a socket
+ * from now on, so that it never sees `events` (the in-band credential
+ * events a display such as @socket.io/admin-ui must not show). Relies on
+ * those methods being looked up on the instance, so an own property shadows
+ * the prototype's (test/integrations/admin-ui.test.ts).
+ */
+export function hideFromCatchAll(s: SocketLike, events: ReadonlySet<unknown>): void {
+  const socket = s as CatchAllSocket;
+  const { onAny, prependAny } = socket;
+  if (typeof onAny !== 'function' || typeof prependAny !== 'function') return;
+  const hiding = (listener: CatchAll): CatchAll =>
+    function concealedListener(this: unknown, ...args: unknown[]) {
+      if (events.has(args[0])) return undefined;
+      return listener.apply(this, args);
+    };
+  socket.onAny = (listener) => onAny.call(socket, hiding(listener));
+  socket.prependAny = (listener) => prependAny.call(socket, hiding(listener));
+}
+
+/**
  * Calls `use` with the namespace's adapter now and with every adapter
  * assigned later. Relies on `io.adapter(...)` assigning a new `nsp.adapter`
  * to each namespace: the property is made an accessor that sees the
