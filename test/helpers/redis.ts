@@ -13,6 +13,10 @@ export interface RedisServer {
   stop(): Promise<void>;
   /** Starts it again on the same port. */
   restart(): Promise<void>;
+  /** SIGSTOP: the server holds every connection open and answers nothing (a hung Redis). */
+  pause(): void;
+  /** SIGCONT: it answers what waited. */
+  resume(): void;
 }
 
 export function freePort(): Promise<number> {
@@ -83,6 +87,12 @@ export async function startRedis(): Promise<RedisServer> {
     async restart() {
       await kill();
       child = await launch(port);
+    },
+    pause() {
+      child?.kill('SIGSTOP');
+    },
+    resume() {
+      child?.kill('SIGCONT');
     },
   };
 }
