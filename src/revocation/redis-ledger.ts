@@ -69,8 +69,12 @@ export interface LedgerRedisClient {
   readonly isReady?: boolean;
 }
 
-/** The part of a node-redis v5 cluster connection (`createCluster().duplicate()`) the subscriber uses. */
-export interface LedgerRedisClusterSubscriber {
+/**
+ * The part of a node-redis v5 cluster connection (`createCluster().duplicate()`) the ledger opens for
+ * itself: its sharded subscriptions, and its commands while it is up (a fresh one learns the
+ * topology anew, which is how the ledger follows a failover).
+ */
+export interface LedgerRedisClusterSubscriber extends Omit<LedgerRedisCluster, 'duplicate'> {
   connect(): Promise<unknown>;
   /** Sharded subscribe (SSUBSCRIBE, Redis 7); the channels of one call share one slot. */
   sSubscribe(channels: string[], listener: (message: string, channel: string) => void): Promise<unknown>;
@@ -398,9 +402,18 @@ class RedisLedger implements RevocationLedger {
     return this.#cluster ? c.isOpen === false : c.isReady === false;
   }
 
-  /** One command to the app's client: on a cluster, routed to the master of `key`'s slot. */
+  /**
+   * The cluster connection commands go through: the ledger's own while it is up, else the app's.
+   * node-redis 5 does not relearn a cluster's topology when a master dies (commands to its slots wait
+   * for it), so a connection the ledger can replace is the one that follows a failover.
+   */
+  #clusterCommands(): Omit<LedgerRedisCluster, 'duplicate'> {
+    return this.#subscribed() ? (this.#subscriber as LedgerRedisClusterSubscriber) : (this.#client as LedgerRedisCluster);
+  }
+
+  /** One command: on a cluster, routed to the master of `key`'s slot. */
   #command(key: string, args: string[]): Promise<unknown> {
-    return this.#cluster ? (this.#client as LedgerRedisCluster).sendCommand(key, false, args) : (this.#client as LedgerRedisClient).sendCommand(args);
+    return this.#cluster ? this.#clusterCommands().sendCommand(key, false, args) : (this.#client as LedgerRedisClient).sendCommand(args);
   }
 
   /** destroy(): a close that waits for pending commands could hang on a Redis that is down. */
@@ -489,8 +502,9 @@ class RedisLedger implements RevocationLedger {
    * One heartbeat: PUBLISH this node's token on its echo channel(s) through the command connection,
    * and wait for it to come back through the subscriber, both within `timeout`. A beat that does not
    * come back untrusts the mirror; one whose PUBLISH was answered but whose echo never arrived means
-   * the subscriber's link stalled (nothing will ever close it), so the subscriber is replaced. A beat
-   * that comes back to an untrusted mirror starts the resync.
+   * the subscriber's link stalled (nothing will ever close it), so the subscriber is replaced (on a
+   * cluster, after any miss: the ledger's own connection carried both). A beat that comes back to an
+   * untrusted mirror starts the resync.
    */
   async #beatOnce(): Promise<void> {
     const started = Date.now();
@@ -516,7 +530,8 @@ class RedisLedger implements RevocationLedger {
       if (this.#closed) return;
       if (!ok) {
         this.#untrust(answered ? 'the heartbeat did not come back through the subscriber' : 'Redis did not answer the heartbeat');
-        if (answered) this.#replaceSubscriber();
+        // On a cluster the beat ran on the ledger's own connection: a fresh one also relearns the topology.
+        if (answered || this.#cluster) this.#replaceSubscriber();
       } else if (!this.#trusted && !this.#syncing) {
         void this.#resync();
       }
@@ -576,7 +591,9 @@ class RedisLedger implements RevocationLedger {
       const client = this.#client as LedgerRedisClient;
       return [(args) => client.sendCommand(args)];
     }
-    const cluster = this.#client as LedgerRedisCluster;
+    const cluster = this.#clusterCommands();
+    // A connection between topologies (rediscovering) lists no master: loading from none is not a load.
+    if (cluster.masters.length === 0) throw new Error('the cluster connection knows no master yet');
     const nodes = await Promise.all(cluster.masters.map((m) => this.#bounded(cluster.nodeClient(m), 'reaching a master')));
     return nodes.map((node) => (args) => node.sendCommand(args));
   }

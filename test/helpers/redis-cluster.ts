@@ -74,7 +74,7 @@ export async function startRedisCluster(options: { masters?: number; replicasPer
         [
           '--port', String(port), '--bind', '127.0.0.1', '--protected-mode', 'no',
           '--cluster-enabled', 'yes', '--cluster-port', String(bus), '--cluster-config-file', `nodes-${port}.conf`,
-          '--cluster-node-timeout', '2000', '--dir', dir, '--save', '', '--appendonly', 'no', '--loglevel', 'warning',
+          '--cluster-node-timeout', '2000', '--dir', dir, '--save', '', '--repl-diskless-sync-delay', '0', '--appendonly', 'no', '--loglevel', 'warning',
         ],
         { stdio: 'ignore' },
       );
@@ -83,12 +83,14 @@ export async function startRedisCluster(options: { masters?: number; replicasPer
     for (const port of ports) await waitFor(async () => (await cli(port, 'PING')).trim() === 'PONG', `node ${port} up`);
     await run('redis-cli', ['--cluster', 'create', ...ports.map((p) => `127.0.0.1:${p}`), '--cluster-replicas', String(replicas), '--cluster-yes']);
     for (const port of ports) await waitFor(async () => (await cli(port, 'CLUSTER', 'INFO')).includes('cluster_state:ok'), `node ${port} cluster_state:ok`);
-    // Replicas report ok before they have synced: wait until each master counts its replicas.
+    // Replicas report ok before they have synced: wait until each has its link to its master up.
     if (replicas > 0) {
-      await waitFor(async () => {
-        const nodes = await cli(ports[0]!, 'CLUSTER', 'NODES');
-        return nodes.split('\n').filter((l) => l.includes('slave') && l.includes('connected')).length === masters * replicas;
-      }, 'replicas attached');
+      for (const port of ports) {
+        await waitFor(async () => {
+          const info = await cli(port, 'INFO', 'replication');
+          return info.includes('role:master') || info.includes('master_link_status:up');
+        }, `replica ${port} synced`);
+      }
     }
   } catch (err) {
     await stop();

@@ -112,11 +112,11 @@ describe('the Redis revocation ledger on two nodes', () => {
     closers.push(() => proxy.close());
     const a = await startNode();
     const b = await startNode({ ledgerSubscriberVia: proxy.url, heartbeat: 250 });
-    const token = hs256({ sub: 'alice' });
+    const token = hs256({ sub: 'dana' });
     expect(await codeOf(b.server.client('/', { auth: { token } }))).toBe('connected');
     // The hop stops carrying B's subscription and never closes it.
     proxy.blackhole();
-    await a.auth.revoke(a.server.io, { user: 'alice' });
+    await a.auth.revoke(a.server.io, { user: 'dana' });
     const revoked = performance.now();
     // Bound: heartbeat 250 + timeout 500 ms, then a fresh subscriber and a reload; generous slack for a loaded machine.
     let code = '';
@@ -125,7 +125,7 @@ describe('the Redis revocation ledger on two nodes', () => {
       if (code === 'token_revoked') break;
       await sleep(50);
     }
-    console.log(`stalled subscriber on B: alice refused on B ${(performance.now() - revoked).toFixed(0)} ms after revoke() resolved on A (heartbeat 250 + timeout 500 ms)`);
+    console.log(`stalled subscriber on B: dana refused on B ${(performance.now() - revoked).toFixed(0)} ms after revoke() resolved on A (heartbeat 250 + timeout 500 ms)`);
     expect(code).toBe('token_revoked');
     expect(await codeOf(b.server.client('/', { auth: { token: hs256({ sub: 'bob' }) } }))).toBe('connected');
   });

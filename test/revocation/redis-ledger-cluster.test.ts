@@ -17,6 +17,8 @@ type Cluster = ReturnType<typeof createCluster>;
 let cluster: RedisClusterServer;
 const clients: Cluster[] = [];
 const servers: TestServer[] = [];
+/** The sharded adapters' subscriber connections. */
+const adapterSubs: Cluster[] = [];
 const ledgers: RevocationLedger[] = [];
 let prefixCount = 0;
 let prefix = '';
@@ -25,11 +27,14 @@ beforeAll(async () => {
   cluster = await startRedisCluster({ masters: 3 });
 }, 60_000);
 afterEach(async () => {
-  if (servers.length > 0) {
-    await Promise.allSettled(servers.splice(0).map((s) => s.close()));
-    // The sharded adapter unsubscribes after io.close() returns; a client closed under it rejects unheard.
-    await sleep(300);
+  // The sharded adapter's close() unsubscribes its channels together without awaiting, and node-redis 5
+  // then destroys a shard's pub/sub client twice (an unhandled rejection): its subscriber connection is
+  // destroyed instead, which drops every subscription at once.
+  for (const s of servers) {
+    for (const nsp of (s.io as unknown as { _nsps: Map<string, { adapter: { close(): unknown } }> })._nsps.values()) nsp.adapter.close = () => undefined;
   }
+  for (const sub of adapterSubs.splice(0)) sub.destroy();
+  await Promise.allSettled(servers.splice(0).map((s) => s.close()));
   await Promise.allSettled(ledgers.splice(0).map((l) => l.close()));
   // close(), not destroy(): commands still in flight (the adapter's unsubscribes) settle instead of rejecting unheard.
   await Promise.allSettled(clients.splice(0).map((c) => Promise.race([c.close(), sleep(2_000)]).then(() => c.isOpen && c.destroy())));
@@ -141,13 +146,13 @@ describe('redisLedger on a Redis Cluster', () => {
       const { client, ledger } = await node();
       const sub = client.duplicate();
       sub.on('error', () => undefined);
-      clients.push(sub);
+      adapterSubs.push(sub);
       await sub.connect();
       await ledger.ready();
       const auth = new SockPass({ ledger }).use('jwt', jwtAuth({ secret: SECRET, algorithms: ['HS256'] }));
       const server = await startServer((io) => {
         // 'static': one channel per namespace. The default per-room mode unsubscribes as rooms empty, and
-        // two of those racing on one shard make node-redis 5 destroy its pub/sub client twice (an unhandled rejection).
+        // two of those racing on one shard make node-redis 5 destroy its pub/sub client twice.
         io.adapter(createShardedAdapter(client, sub, { subscriptionMode: 'static' }));
         io.use(auth.middleware('jwt'));
       });
