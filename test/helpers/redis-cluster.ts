@@ -19,6 +19,8 @@ const run = promisify(execFile);
 export interface RedisClusterServer {
   /** Every node's port, masters first. */
   ports: number[];
+  /** The directory holding the nodes' cluster config files; removed by `stop()`. */
+  dir: string;
   /** `createCluster({ rootNodes })` input. */
   rootNodes: Array<{ url: string }>;
   /** Kills one node with SIGKILL. */
@@ -98,6 +100,7 @@ export async function startRedisCluster(options: { masters?: number; replicasPer
   }
   return {
     ports,
+    dir,
     rootNodes: ports.map((p) => ({ url: `redis://127.0.0.1:${p}` })),
     cli,
     pause: (port) => void children.get(port)?.kill('SIGSTOP'),

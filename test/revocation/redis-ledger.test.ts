@@ -197,6 +197,12 @@ describe('redisLedger', () => {
     expect(late.ledger.size).toBe(b.ledger.size);
   }, 60_000);
 
+  it('refuses a heartbeat or timeout that is not a positive number of ms', async () => {
+    const c = await client();
+    for (const heartbeat of [0, -1, Number.NaN]) expect(() => redisLedger({ client: c, heartbeat })).toThrow(TypeError);
+    expect(() => redisLedger({ client: c, timeout: 0 })).toThrow(TypeError);
+  });
+
   it('refuses an id with a lone surrogate with a TypeError rather than store another id', async () => {
     nextPrefix();
     const a = await node();
