@@ -75,17 +75,28 @@ export interface LedgerRedisClient {
  * topology anew, which is how the ledger follows a failover).
  */
 export interface LedgerRedisClusterSubscriber extends Omit<LedgerRedisCluster, 'duplicate'> {
+  /** Discovers the cluster and opens its connections. */
   connect(): Promise<unknown>;
   /** Sharded subscribe (SSUBSCRIBE, Redis 7); the channels of one call share one slot. */
   sSubscribe(channels: string[], listener: (message: string, channel: string) => void): Promise<unknown>;
+  /** Connection events: any of these untrusts the mirror until a heartbeat comes back and a reload finishes. */
   on(event: 'error' | 'node-error' | 'node-reconnecting' | 'node-disconnect' | 'disconnect', listener: (...args: unknown[]) => void): unknown;
+  /** False once closed; a connection without it is taken as open. */
   readonly isOpen?: boolean;
+  /** Closes every connection at once (used by `close()` and to replace a stalled connection). */
   destroy?(): void;
 }
 
 /** A node of the cluster, as `masters` lists it. */
 export interface LedgerClusterNode {
+  /** `host:port`, for logs. */
   readonly address?: string;
+}
+
+/** One node's own connection, as `nodeClient()` gives it: the load runs its SCAN there. */
+export interface LedgerClusterNodeClient {
+  /** Runs one raw command on that node (`EVAL` of the load script). */
+  sendCommand(args: string[]): Promise<unknown>;
 }
 
 /** The part of the app's node-redis v5 cluster client (`createCluster()`, connected by the app) the ledger uses. */
@@ -95,9 +106,10 @@ export interface LedgerRedisCluster {
   /** The masters now; the load SCANs each. */
   readonly masters: readonly LedgerClusterNode[];
   /** The connection to one node, for its SCAN. */
-  nodeClient(node: LedgerClusterNode): Promise<{ sendCommand(args: string[]): Promise<unknown> }>;
+  nodeClient(node: LedgerClusterNode): Promise<LedgerClusterNodeClient>;
   /** A second cluster connection for the sharded subscriptions. */
   duplicate(): LedgerRedisClusterSubscriber;
+  /** False while the client is closed: `record()` then rejects with `store_unavailable` at once. */
   readonly isOpen?: boolean;
 }
 
