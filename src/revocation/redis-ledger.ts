@@ -318,7 +318,8 @@ class RedisLedger implements RevocationLedger {
   #epoch = 0;
   #syncing = false;
   #closed = false;
-  #retry: NodeJS.Timeout | undefined;
+  /** Retries of opening the subscriber and of a failed reload: separate, so that one never cancels the other. */
+  #retry: Record<'start' | 'resync', NodeJS.Timeout | undefined> = { start: undefined, resync: undefined };
   #retryDelay = RETRY_MIN;
   #waiters: Array<{ resolve: () => void; reject: (err: Error) => void }> = [];
   #beatTimer: NodeJS.Timeout | undefined;
@@ -399,7 +400,8 @@ class RedisLedger implements RevocationLedger {
     if (this.#closed) return;
     this.#closed = true;
     this.#trusted = false;
-    clearTimeout(this.#retry);
+    clearTimeout(this.#retry.start);
+    clearTimeout(this.#retry.resync);
     clearTimeout(this.#beatTimer);
     this.#beat?.back();
     for (const w of this.#waiters.splice(0)) w.reject(new Error('the revocation ledger is closed'));
@@ -475,11 +477,12 @@ class RedisLedger implements RevocationLedger {
       }
       void this.#resync();
     } catch (err) {
-      if (this.#closed || !mine()) return; // close() or a replacement destroyed the connection under connect()
+      // close() or a replacement destroyed the connection under connect(), or took its place.
+      if (this.#closed || !mine()) return void (await this.#drop(sub));
       this.#onError(err);
       this.#subscriber = undefined;
+      this.#later('start', () => void this.#start());
       await this.#drop(sub);
-      this.#later(() => void this.#start());
     }
   }
 
@@ -520,8 +523,10 @@ class RedisLedger implements RevocationLedger {
    */
   async #beatOnce(): Promise<void> {
     const started = Date.now();
+    // No subscriber and none on its way (nothing should leave it so, but nothing else would notice): open one.
+    if (this.#subscriber === undefined && this.#retry.start === undefined) void this.#start();
     // Not subscribed: the subscriber is (re)connecting, and that path resyncs when it is up.
-    if (this.#subscribed()) {
+    else if (this.#subscribed()) {
       const token = String(++this.#beatSeq);
       const echoes = [...this.#echoes];
       let back!: () => void;
@@ -558,7 +563,7 @@ class RedisLedger implements RevocationLedger {
     debug('replacing a stalled subscriber connection');
     this.#subscriber = undefined;
     void this.#drop(old);
-    clearTimeout(this.#retry);
+    clearTimeout(this.#retry.start);
     void this.#start();
   }
 
@@ -584,7 +589,7 @@ class RedisLedger implements RevocationLedger {
     } catch (err) {
       this.#onError(err);
       // A 'ready' or a heartbeat meanwhile may already have resynced.
-      this.#later(() => void (this.#trusted ? undefined : this.#resync()));
+      this.#later('resync', () => void (this.#trusted ? undefined : this.#resync()));
     } finally {
       this.#syncing = false;
     }
@@ -639,11 +644,15 @@ class RedisLedger implements RevocationLedger {
     return reply;
   }
 
-  #later(work: () => void): void {
+  #later(which: 'start' | 'resync', work: () => void): void {
     if (this.#closed) return;
-    clearTimeout(this.#retry);
-    this.#retry = setTimeout(work, this.#retryDelay);
-    this.#retry.unref();
+    clearTimeout(this.#retry[which]);
+    const timer = setTimeout(() => {
+      this.#retry[which] = undefined;
+      work();
+    }, this.#retryDelay);
+    timer.unref();
+    this.#retry[which] = timer;
     this.#retryDelay = Math.min(this.#retryDelay * 2, RETRY_MAX);
   }
 }
