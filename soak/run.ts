@@ -13,7 +13,7 @@ import { expiryLoad } from './expiry-load.js';
 import { hostile } from './hostile.js';
 import { idleAttackers } from './idle-attackers.js';
 import { nodeLoss } from './node-loss.js';
-import { redisFaults } from './redis-faults.js';
+import { redisFaults, redisStall } from './redis-faults.js';
 import { recorder, summary, type Recorder } from './report.js';
 
 interface Scenario {
@@ -29,6 +29,7 @@ const scenarios: Scenario[] = [
   { name: 'burst', run: burst, limitMs: 120_000 },
   { name: 'idle-attackers', run: idleAttackers, limitMs: 60_000 },
   { name: 'redis-faults', run: redisFaults, limitMs: 60_000 },
+  { name: 'redis-stall', run: redisStall, limitMs: 60_000 },
   { name: 'node-loss', run: nodeLoss, limitMs: 60_000 },
   { name: 'expiry-load', run: expiryLoad, limitMs: 60_000 },
 ];

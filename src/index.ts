@@ -78,6 +78,6 @@ export type {
 export { memoryLedger } from './revocation/ledger.js';
 export type { RevocationLedger, Revocation, RevocationKind, CredentialFacts, MemoryLedgerOptions } from './revocation/ledger.js';
 export { redisLedger } from './revocation/redis-ledger.js';
-export type { RedisLedgerOptions, LedgerRedisClient, LedgerRedisSubscriber } from './revocation/redis-ledger.js';
+export type { RedisLedgerOptions, LedgerRedisClient, LedgerRedisSubscriber, LedgerRedisCluster, LedgerRedisClusterSubscriber, LedgerClusterNode, LedgerClusterNodeClient } from './revocation/redis-ledger.js';
 export { jwks } from '../strategies/jwt/jwks.js';
 export type { JwksOptions, JwksKeySource } from '../strategies/jwt/jwks.js';

@@ -1,8 +1,10 @@
 /**
  * One node of the cluster example: an express app and a Socket.IO server that
- * share sessions (connect-redis) and broadcasts (@socket.io/redis-adapter)
- * with every other node through one Redis. Any node can log a user in, and a
- * revoke or logout on any node cuts that user's sockets on all of them.
+ * share sessions (connect-redis), broadcasts (@socket.io/redis-adapter) and
+ * the revocation ledger (`redisLedger`, mirrored in each node's memory) with
+ * every other node through one Redis. Any node can log a user in, and a
+ * revoke or logout on any node cuts that user's sockets on all of them and
+ * keeps the revoked credentials out of all of them afterwards.
  *
  * Clients use the websocket transport only, so a load balancer needs no
  * sticky sessions (long-polling would need them: its requests must all reach
@@ -28,7 +30,7 @@ import session from 'express-session';
 import jwt from 'jsonwebtoken';
 import { createClient } from 'redis';
 import { Server, type Socket } from 'socket.io';
-import { SockPass, handshakeLimits, jwtAuth, sessionCookie } from 'sockpass';
+import { SockPass, handshakeLimits, jwtAuth, redisLedger, sessionCookie } from 'sockpass';
 import { prometheusHandler } from './metrics.js';
 
 export interface ClusterUser {
@@ -73,7 +75,13 @@ export async function startNode(options: NodeOptions): Promise<ClusterNode> {
   const http = createServer(app);
   const io = new Server(http, { transports: ['websocket'], adapter: createAdapter(redis, subscriber, { key: 'cluster' }) });
 
+  // What a revoke records, shared by every node: without it a revoked token is refused only on the
+  // node that revoked it. Served from memory; ready() once the mirror is loaded.
+  const ledger = redisLedger({ client: redis });
+  await ledger.ready();
+
   const auth = new SockPass<ClusterUser>({
+    ledger,
     revalidateInterval: 30_000,
     metrics: true,
     // One count of refused handshakes per address for the whole cluster, in the same Redis.
@@ -128,6 +136,7 @@ export async function startNode(options: NodeOptions): Promise<ClusterNode> {
     async close() {
       io.disconnectSockets(true);
       await new Promise<void>((resolve) => io.close(() => resolve()));
+      await ledger.close();
       await Promise.allSettled([redis.quit(), subscriber.quit()]);
     },
   };

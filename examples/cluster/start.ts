@@ -7,26 +7,29 @@
  *   npx tsx examples/cluster/start.ts --demo   # demo, then exit (0: every step behaved)
  *
  * With `REDIS_URL` set it uses that Redis; otherwise it starts a private
- * `redis-server` on a free loopback port (no persistence) and stops it on exit.
- * The library is imported `from 'sockpass'` (the package itself; build it
- * with `npx tsup` for dist/, or run through tsx, which maps it to src/).
+ * `redis-server` from PATH on a free loopback port (no persistence) and stops
+ * it on exit. The library is imported `from 'sockpass'` (the package itself;
+ * build it with `npx tsup` for dist/, or run through tsx, which maps it to
+ * src/). The folder needs nothing else from the repository: copied out with a
+ * package.json that depends on sockpass and the packages it imports, it runs
+ * the same (`node --import tsx start.ts`).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { io, type Socket } from 'socket.io-client';
 import { reconnectWithFreshToken, type ClientAuthError } from 'sockpass/client';
-import { startRedis, type RedisServer } from '../../test/helpers/redis.js';
 import { SESSION_COOKIE } from './node.js';
+import { startPrivateRedis, type PrivateRedis } from './redis-server.js';
 
 const demoOnly = process.argv.includes('--demo');
 const children: ChildProcess[] = [];
-let redis: RedisServer | undefined;
+let redis: PrivateRedis | undefined;
 
 async function main(): Promise<boolean> {
   let redisUrl = process.env.REDIS_URL;
   if (redisUrl === undefined || redisUrl === '') {
-    redis = await startRedis();
+    redis = await startPrivateRedis();
     redisUrl = redis.url;
     console.log(`started redis-server on ${redisUrl}`);
   }
@@ -106,6 +109,15 @@ function connect(label: string, url: string, auth: { token?: string; cookie?: st
   });
 }
 
+/** One handshake with `token`: `connected`, or the refusal's code. */
+function refusal(url: string, token: string): Promise<string> {
+  const socket = io(url, { transports: ['websocket'], forceNew: true, reconnection: false, auth: { token } });
+  return new Promise<string>((resolve) => {
+    socket.once('connect', () => resolve('connected'));
+    socket.once('connect_error', (err: Error & { data?: { code?: string } }) => resolve(err.data?.code ?? err.message));
+  }).finally(() => socket.disconnect());
+}
+
 async function demo(a: string, b: string): Promise<boolean> {
   let ok = true;
   const check = (what: string, cond: boolean) => {
@@ -136,6 +148,14 @@ async function demo(a: string, b: string): Promise<boolean> {
     check(`${w.label} on node B cut in ${ms ?? '—'} ms, told ${w.stoppedWith ?? 'nothing'}`, ms !== undefined && ms < 1000 && w.stoppedWith === 'token_revoked');
   }
   check('bob on node B still connected', bobToken.socket.connected);
+  // The revocation ledger (Redis, mirrored on every node) keeps her out afterwards, on every node.
+  for (const [name, url] of [['B', b], ['A', a]] as const) {
+    const code = await refusal(url, alice.body.token!);
+    check(`alice's token from before the revoke, on node ${name}: refused with ${code}`, code === 'token_revoked');
+  }
+  const again = await post(`${a}/login`, { user: 'alice' });
+  const code = await refusal(b, again.body.token!);
+  check(`alice's token from a new login, on node B: ${code}`, code === 'connected');
 
   console.log('\n4. bob logs out through node A: his cookie socket on node B goes with the session');
   const bobCookie = await connect('bob (cookie)', b, { cookie: bob.cookie }, freshToken('bob'));

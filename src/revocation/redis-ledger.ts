@@ -17,6 +17,21 @@
  * trusted again; merges are commutative (latest `at`, latest `until`), so
  * messages arriving during the reload are applied at once, in any order.
  *
+ * A link can also stall without closing (a hung Redis, a hop that stops
+ * forwarding): no connection event ever comes. A heartbeat notices: every
+ * `heartbeat` ms the node PUBLISHes to its own echo channel on the command
+ * connection (the reply is the ping) and waits for the message to come back
+ * through the subscriber (a stalled subscriber is what loses revocations).
+ * Both within `timeout`, or the mirror is untrusted, the subscriber is
+ * replaced by a fresh connection, and the next beat that comes back resyncs.
+ *
+ * On a Redis Cluster (node-redis `createCluster`) the ledger is spread over
+ * BUCKETS hash tags: an entry's key, the channel its change is published on
+ * and the node's echo channel of that bucket share one slot, so the record
+ * script (merge, store, SPUBLISH) stays atomic on one master, and sharded
+ * pub/sub carries each change on the shard that stores it. The load SCANs
+ * every master.
+ *
  * sockpass does not import `redis`: the client is duck-typed.
  *
  * @module
@@ -32,8 +47,8 @@ const debug = createDebug('sockpass:redis-ledger');
 export interface LedgerRedisSubscriber {
   /** Opens the connection; retried with backoff while it fails. */
   connect(): Promise<unknown>;
-  /** Subscribes to the ledger's channel (`<prefix>changes`); `listener` gets each published entry. */
-  subscribe(channel: string, listener: (message: string, channel: string) => void): Promise<unknown>;
+  /** Subscribes to the ledger's channels (changes, and this node's echo); `listener` gets each message. */
+  subscribe(channels: string[], listener: (message: string, channel: string) => void): Promise<unknown>;
   /** Connection events: from `error`, `end` or `reconnecting` the node's view is not trusted until a reload after `ready` finishes. */
   on(event: 'error' | 'ready' | 'end' | 'reconnecting', listener: (...args: unknown[]) => void): unknown;
   /** False while the connection is down; a client without it is taken as connected. */
@@ -54,10 +69,54 @@ export interface LedgerRedisClient {
   readonly isReady?: boolean;
 }
 
+/**
+ * The part of a node-redis v5 cluster connection (`createCluster().duplicate()`) the ledger opens for
+ * itself: its sharded subscriptions, and its commands while it is up (a fresh one learns the
+ * topology anew, which is how the ledger follows a failover).
+ */
+export interface LedgerRedisClusterSubscriber extends Omit<LedgerRedisCluster, 'duplicate'> {
+  /** Discovers the cluster and opens its connections. */
+  connect(): Promise<unknown>;
+  /** Sharded subscribe (SSUBSCRIBE, Redis 7); the channels of one call share one slot. */
+  sSubscribe(channels: string[], listener: (message: string, channel: string) => void): Promise<unknown>;
+  /** Connection events: any of these untrusts the mirror until a heartbeat comes back and a reload finishes. */
+  on(event: 'error' | 'node-error' | 'node-reconnecting' | 'node-disconnect' | 'disconnect', listener: (...args: unknown[]) => void): unknown;
+  /** False once closed; a connection without it is taken as open. */
+  readonly isOpen?: boolean;
+  /** Closes every connection at once (used by `close()` and to replace a stalled connection). */
+  destroy?(): void;
+}
+
+/** A node of the cluster, as `masters` lists it. */
+export interface LedgerClusterNode {
+  /** `host:port`, for logs. */
+  readonly address?: string;
+}
+
+/** One node's own connection, as `nodeClient()` gives it: the load runs its SCAN there. */
+export interface LedgerClusterNodeClient {
+  /** Runs one raw command on that node (`EVAL` of the load script). */
+  sendCommand(args: string[]): Promise<unknown>;
+}
+
+/** The part of the app's node-redis v5 cluster client (`createCluster()`, connected by the app) the ledger uses. */
+export interface LedgerRedisCluster {
+  /** Runs one raw command on the master of `firstKey`'s slot. */
+  sendCommand(firstKey: string, isReadonly: boolean, args: string[]): Promise<unknown>;
+  /** The masters now; the load SCANs each. */
+  readonly masters: readonly LedgerClusterNode[];
+  /** The connection to one node, for its SCAN. */
+  nodeClient(node: LedgerClusterNode): Promise<LedgerClusterNodeClient>;
+  /** A second cluster connection for the sharded subscriptions. */
+  duplicate(): LedgerRedisClusterSubscriber;
+  /** False while the client is closed: `record()` then rejects with `store_unavailable` at once. */
+  readonly isOpen?: boolean;
+}
+
 /** Options of {@link redisLedger}; `maxEntries` caps the node's local mirror as in {@link MemoryLedgerOptions}. */
 export interface RedisLedgerOptions extends Pick<MemoryLedgerOptions, 'maxEntries'> {
-  /** The app's connected node-redis v5 client; the ledger never closes it. */
-  client: LedgerRedisClient;
+  /** The app's connected node-redis v5 client or cluster client (`createCluster`); the ledger never closes it. */
+  client: LedgerRedisClient | LedgerRedisCluster;
   /** Prefix of the ledger's keys and of its pub/sub channel. Default `sockpass:revoked:`. */
   prefix?: string;
   /**
@@ -65,13 +124,19 @@ export interface RedisLedgerOptions extends Pick<MemoryLedgerOptions, 'maxEntrie
    * than waiting in node-redis's offline queue for a Redis that may never come back. Default 2000.
    */
   timeout?: number;
+  /**
+   * How often (ms) the node checks that Redis answers and that its subscriber still receives. A beat
+   * not back within `timeout` untrusts the mirror, so a stalled link is noticed within
+   * `heartbeat + timeout` ms. Default 1000.
+   */
+  heartbeat?: number;
   /** Keys per SCAN batch while loading (1 to 5,000); each batch is one round trip, applied in one synchronous step. Default 1000. */
   loadBatch?: number;
   /** Called with connection and load errors (the ledger keeps retrying); default: logged under `sockpass:redis-ledger`. */
   onError?: (error: unknown) => void;
 }
 
-// KEYS[1] entry key; ARGV: at, until, channel, kind, id. Merge with what is held, store with its own
+// KEYS[1] entry key; ARGV: at, until, channel, kind, id, PUBLISH or SPUBLISH (a cluster: the channel shares the key's slot). Merge with what is held, store with its own
 // expiry, publish the merged entry; returns "<at>:<until>". '%.0f' keeps ms epochs out of Lua's
 // exponent notation.
 const RECORD_SCRIPT = `
@@ -90,7 +155,7 @@ end
 local value = string.format('%.0f:%.0f', at, untl)
 redis.call('SET', KEYS[1], value)
 redis.call('PEXPIREAT', KEYS[1], string.format('%.0f', untl))
-redis.call('PUBLISH', ARGV[3], value .. ':' .. ARGV[4] .. ':' .. ARGV[5])
+redis.call(ARGV[6], ARGV[3], value .. ':' .. ARGV[4] .. ':' .. ARGV[5])
 return value
 `;
 
@@ -111,6 +176,29 @@ if #keys > 0 then
 end
 return out
 `;
+
+// A cluster master's batch: its keys span many slots (all local), so a GET each rather than one MGET,
+// and the flag lets one script touch them.
+const CLUSTER_LOAD_SCRIPT = `#!lua flags=no-writes,allow-cross-slot-keys
+local page = redis.call('SCAN', ARGV[1], 'MATCH', ARGV[2], 'COUNT', ARGV[3])
+local keys = page[2]
+local out = { page[1] }
+for i = 1, #keys do
+  local value = redis.call('GET', keys[i])
+  if value then
+    out[#out + 1] = keys[i]
+    out[#out + 1] = value
+  end
+end
+return out
+`;
+
+/**
+ * Hash tags a cluster ledger is spread over: enough to share the ledger among the masters of a
+ * usual cluster, few enough that each node's subscriptions and echoes stay cheap. Every node must
+ * agree on it (it places keys).
+ */
+const BUCKETS = 16;
 
 const KINDS = new Set<string>(['user', 'session', 'token']);
 const RETRY_MIN = 100;
@@ -152,40 +240,117 @@ function globEscape(text: string): string {
   return text.replace(/[*?[\]\\]/g, (c) => `\\${c}`);
 }
 
+/** 32-bit FNV-1a of a target: its bucket on a cluster. Every node computes the same. */
+function bucketOf(target: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < target.length; i++) {
+    h ^= target.charCodeAt(i);
+    h = Math.imul(h, 0x01000193);
+  }
+  return (h >>> 0) % BUCKETS;
+}
+
+function isCluster(client: LedgerRedisClient | LedgerRedisCluster): client is LedgerRedisCluster {
+  return 'masters' in client && typeof (client as LedgerRedisCluster).nodeClient === 'function';
+}
+
+/** Where the ledger's keys and channels are, on one Redis or spread over a cluster's slots. */
+interface Layout {
+  /** `PUBLISH` on one Redis, `SPUBLISH` (sharded, Redis 7) on a cluster. */
+  readonly publish: 'PUBLISH' | 'SPUBLISH';
+  keyOf(target: string): string;
+  /** The channel a change of this target is published on (same slot as its key on a cluster). */
+  channelOf(target: string): string;
+  /** What one subscribe call takes, per slot: the changes channel and this node's echo channel. */
+  readonly groups: ReadonlyArray<{ changes: string; echo: string }>;
+  /** `"<kind>:<id>"` of a key the load found, or undefined when it is not the ledger's. */
+  targetOf(key: string): string | undefined;
+  /** SCAN's MATCH for the ledger's keys. */
+  readonly match: string;
+}
+
+function singleLayout(prefix: string, nonce: string): Layout {
+  const changes = `${prefix}changes`;
+  return {
+    publish: 'PUBLISH',
+    keyOf: (target) => `${prefix}${target}`,
+    channelOf: () => changes,
+    groups: [{ changes, echo: `${prefix}echo:${nonce}` }],
+    targetOf: (key) => (key.startsWith(prefix) ? key.slice(prefix.length) : undefined),
+    match: `${globEscape(prefix)}*`,
+  };
+}
+
+function clusterLayout(prefix: string, nonce: string): Layout {
+  const tag = (bucket: number) => `{${prefix}${bucket}}`;
+  const groups = Array.from({ length: BUCKETS }, (_, b) => ({ changes: `${tag(b)}changes`, echo: `${tag(b)}echo:${nonce}` }));
+  return {
+    publish: 'SPUBLISH',
+    keyOf: (target) => `${tag(bucketOf(target))}${target}`,
+    channelOf: (target) => groups[bucketOf(target)]!.changes,
+    groups,
+    targetOf(key) {
+      const open = `{${prefix}`;
+      const close = key.indexOf('}', open.length);
+      if (!key.startsWith(open) || close < 0) return undefined;
+      const bucket = key.slice(open.length, close);
+      return /^\d+$/.test(bucket) && Number(bucket) < BUCKETS ? key.slice(close + 1) : undefined;
+    },
+    match: `{${globEscape(prefix)}*`,
+  };
+}
+
+type Subscriber = LedgerRedisSubscriber | LedgerRedisClusterSubscriber;
+
 class RedisLedger implements RevocationLedger {
   readonly #mirror: MemoryLedger;
-  readonly #client: LedgerRedisClient;
-  readonly #prefix: string;
-  readonly #channel: string;
+  readonly #client: LedgerRedisClient | LedgerRedisCluster;
+  readonly #cluster: boolean;
+  readonly #layout: Layout;
+  readonly #echoes: ReadonlySet<string>;
   readonly #timeout: number;
+  readonly #heartbeat: number;
   readonly #loadBatch: number;
   readonly #onError: (error: unknown) => void;
-  #subscriber: LedgerRedisSubscriber | undefined;
+  #subscriber: Subscriber | undefined;
   #trusted = false;
   /** Bumped whenever the subscription may have missed a message: a load started before is not enough. */
   #epoch = 0;
   #syncing = false;
   #closed = false;
-  #retry: NodeJS.Timeout | undefined;
+  /** Retries of opening the subscriber and of a failed reload: separate, so that one never cancels the other. */
+  #retry: Record<'start' | 'resync', NodeJS.Timeout | undefined> = { start: undefined, resync: undefined };
   #retryDelay = RETRY_MIN;
   #waiters: Array<{ resolve: () => void; reject: (err: Error) => void }> = [];
+  #beatTimer: NodeJS.Timeout | undefined;
+  #beatSeq = 0;
+  /** The beat in flight: its token, and the echo channels it has not come back on yet. */
+  #beat: { token: string; missing: Set<string>; back: () => void } | undefined;
 
   constructor(options: RedisLedgerOptions) {
-    const { client, prefix = 'sockpass:revoked:', timeout = 2_000, loadBatch = 1_000, onError, maxEntries } = options;
+    const { client, prefix = 'sockpass:revoked:', timeout = 2_000, heartbeat = 1_000, loadBatch = 1_000, onError, maxEntries } = options;
+    const cluster = client !== null && typeof client === 'object' && isCluster(client);
     if (typeof client?.sendCommand !== 'function' || typeof client.duplicate !== 'function') {
-      throw new TypeError('redisLedger needs a node-redis v5 client (createClient()) as `client`');
+      throw new TypeError('redisLedger needs a node-redis v5 client (createClient() or createCluster()) as `client`');
     }
     if (!(timeout > 0)) throw new TypeError('timeout must be a positive number of ms');
+    if (!(heartbeat > 0)) throw new TypeError('heartbeat must be a positive number of ms');
     // Lua's unpack() of one batch's keys runs out of stack near 8,000.
     if (!(loadBatch >= 1 && loadBatch <= 5_000)) throw new TypeError('loadBatch must be between 1 and 5000');
+    // A brace in the prefix would become the hash tag and put every entry in one slot.
+    if (cluster && /[{}]/.test(prefix)) throw new TypeError('on a Redis Cluster the prefix must not contain { or }');
+    const nonce = `${process.pid}-${Math.random().toString(36).slice(2, 10)}`;
     this.#mirror = new MemoryLedger({ maxEntries });
     this.#client = client;
-    this.#prefix = prefix;
-    this.#channel = `${prefix}changes`;
+    this.#cluster = cluster;
+    this.#layout = cluster ? clusterLayout(prefix, nonce) : singleLayout(prefix, nonce);
+    this.#echoes = new Set(this.#layout.groups.map((g) => g.echo));
     this.#timeout = timeout;
+    this.#heartbeat = heartbeat;
     this.#loadBatch = Math.floor(loadBatch);
     this.#onError = onError ?? ((err) => debug('redis ledger error: %s', (err as Error)?.message ?? err));
     void this.#start();
+    this.#scheduleBeat(heartbeat);
   }
 
   get size(): number {
@@ -206,18 +371,20 @@ class RedisLedger implements RevocationLedger {
     if (this.#closed) throw new AuthError('store_unavailable', 'the revocation ledger is closed');
     if (revocation.until <= Date.now()) return;
     // Fail at once when the client knows it is down; the timeout covers the rest (a half-open socket).
-    if (this.#client.isReady === false) throw new AuthError('store_unavailable', 'the revocation ledger cannot reach Redis');
+    if (this.#clientDown()) throw new AuthError('store_unavailable', 'the revocation ledger cannot reach Redis');
     const { kind, id, at, until } = revocation;
-    const args = ['EVAL', RECORD_SCRIPT, '1', `${this.#prefix}${kind}:${id}`, String(at), String(until), this.#channel, kind, id];
+    const target = `${kind}:${id}`;
+    const key = this.#layout.keyOf(target);
+    const args = ['EVAL', RECORD_SCRIPT, '1', key, String(at), String(until), this.#layout.channelOf(target), kind, id, this.#layout.publish];
     let reply: unknown;
     try {
-      reply = await withTimeout(this.#client.sendCommand(args), this.#timeout);
+      reply = await withTimeout(this.#command(key, args), this.#timeout);
     } catch (cause) {
       throw new AuthError('store_unavailable', 'the revocation ledger could not record in Redis', { cause });
     }
     if (reply === TIMED_OUT) throw new AuthError('store_unavailable', `the revocation ledger got no answer from Redis within ${this.#timeout} ms`);
     const stored = asText(reply);
-    const merged = stored === undefined ? undefined : toRevocation(`${kind}:${id}`, stored);
+    const merged = stored === undefined ? undefined : toRevocation(target, stored);
     // This node sees its own revocation at once, without waiting for its own message.
     this.#mirror.apply(merged ?? revocation);
   }
@@ -232,58 +399,171 @@ class RedisLedger implements RevocationLedger {
     if (this.#closed) return;
     this.#closed = true;
     this.#trusted = false;
-    clearTimeout(this.#retry);
+    clearTimeout(this.#retry.start);
+    clearTimeout(this.#retry.resync);
+    clearTimeout(this.#beatTimer);
+    this.#beat?.back();
     for (const w of this.#waiters.splice(0)) w.reject(new Error('the revocation ledger is closed'));
     await this.#mirror.close();
     const sub = this.#subscriber;
     this.#subscriber = undefined;
-    // destroy(): a close() that waits for pending commands could hang on a Redis that is down.
+    await this.#drop(sub);
+  }
+
+  #clientDown(): boolean {
+    const c = this.#client as { isReady?: boolean; isOpen?: boolean };
+    return this.#cluster ? c.isOpen === false : c.isReady === false;
+  }
+
+  /**
+   * The cluster connection commands go through: the ledger's own while it is up, else the app's.
+   * node-redis 5 does not relearn a cluster's topology when a master dies (commands to its slots wait
+   * for it), so a connection the ledger can replace is the one that follows a failover.
+   */
+  #clusterCommands(): Omit<LedgerRedisCluster, 'duplicate'> {
+    return this.#subscribed() ? (this.#subscriber as LedgerRedisClusterSubscriber) : (this.#client as LedgerRedisCluster);
+  }
+
+  /** One command: on a cluster, routed to the master of `key`'s slot. */
+  #command(key: string, args: string[]): Promise<unknown> {
+    return this.#cluster ? this.#clusterCommands().sendCommand(key, false, args) : (this.#client as LedgerRedisClient).sendCommand(args);
+  }
+
+  /** destroy(): a close that waits for pending commands could hang on a Redis that is down. */
+  async #drop(sub: Subscriber | undefined): Promise<void> {
     if (sub?.destroy !== undefined) sub.destroy();
-    else await sub?.quit?.().catch(() => undefined);
+    else await (sub as LedgerRedisSubscriber | undefined)?.quit?.().catch(() => undefined);
   }
 
   /** Opens the subscription, then loads; retried with backoff until it works or the ledger closes. */
   async #start(): Promise<void> {
+    const sub = this.#client.duplicate();
+    this.#subscriber = sub;
+    const mine = () => this.#subscriber === sub;
+    const on = (event: string, listener: (...args: unknown[]) => void) => (sub as { on(e: string, l: (...a: unknown[]) => void): unknown }).on(event, listener);
     try {
-      const sub = this.#client.duplicate();
-      this.#subscriber = sub;
-      sub.on('error', (err: unknown) => {
-        this.#untrust();
+      on('error', (err: unknown) => {
+        if (!mine()) return;
+        this.#untrust('a subscriber error');
         this.#onError(err);
         // An error that did not drop the connection brings no 'ready': reload now.
-        if (sub.isReady === true) void this.#resync();
+        if (this.#subscribed()) void this.#resync();
       });
-      sub.on('reconnecting', () => this.#untrust());
-      sub.on('end', () => this.#untrust());
-      await sub.connect();
+      if (this.#cluster) {
+        const lost = () => mine() && this.#untrust('a cluster node connection was interrupted');
+        on('node-error', lost);
+        on('node-reconnecting', lost);
+        on('node-disconnect', lost);
+        on('disconnect', lost);
+      } else {
+        on('reconnecting', () => mine() && this.#untrust('the subscriber reconnects'));
+        on('end', () => mine() && this.#untrust('the subscriber connection ended'));
+      }
+      await this.#bounded(sub.connect(), 'connecting the subscriber');
       // node-redis resubscribes before it emits 'ready' again, so a reload from then on misses nothing.
-      await sub.subscribe(this.#channel, this.#onMessage);
-      if (this.#closed) return void sub.destroy?.();
-      sub.on('ready', () => {
-        this.#untrust();
-        void this.#resync();
-      });
+      for (const { changes, echo } of this.#layout.groups) {
+        const channels = [changes, echo];
+        const subscribed = this.#cluster ? (sub as LedgerRedisClusterSubscriber).sSubscribe(channels, this.#onMessage) : (sub as LedgerRedisSubscriber).subscribe(channels, this.#onMessage);
+        await this.#bounded(subscribed, 'subscribing');
+      }
+      if (this.#closed || !mine()) return void (await this.#drop(sub));
+      if (!this.#cluster) {
+        (sub as LedgerRedisSubscriber).on('ready', () => {
+          if (!mine()) return;
+          this.#untrust('the subscriber reconnected');
+          void this.#resync();
+        });
+      }
       void this.#resync();
     } catch (err) {
-      if (this.#closed) return; // close() destroyed the connection under connect()
+      // close() or a replacement destroyed the connection under connect(), or took its place.
+      if (this.#closed || !mine()) return void (await this.#drop(sub));
       this.#onError(err);
-      const sub = this.#subscriber;
       this.#subscriber = undefined;
-      sub?.destroy?.();
-      this.#later(() => void this.#start());
+      this.#later('start', () => void this.#start());
+      await this.#drop(sub);
     }
   }
 
-  readonly #onMessage = (message: string | Buffer): void => {
-    const revocation = parseMessage(String(message));
+  readonly #onMessage = (message: string | Buffer, channel: string | Buffer): void => {
+    const text = String(message);
+    const on = String(channel);
+    if (this.#echoes.has(on)) {
+      const beat = this.#beat;
+      if (beat === undefined || beat.token !== text) return; // a beat that already missed
+      beat.missing.delete(on);
+      if (beat.missing.size === 0) beat.back();
+      return;
+    }
+    const revocation = parseMessage(text);
     if (revocation === undefined) return void debug('ignored a malformed ledger message');
     this.#mirror.apply(revocation);
   };
 
-  #untrust(): void {
+  #untrust(why: string): void {
     this.#epoch++;
-    if (this.#trusted) debug('mirror no longer trusted: the subscription was interrupted');
+    if (this.#trusted) debug('mirror no longer trusted: %s', why);
     this.#trusted = false;
+  }
+
+  #scheduleBeat(delay: number): void {
+    if (this.#closed) return;
+    this.#beatTimer = setTimeout(() => void this.#beatOnce(), delay);
+    this.#beatTimer.unref();
+  }
+
+  /**
+   * One heartbeat: PUBLISH this node's token on its echo channel(s) through the command connection,
+   * and wait for it to come back through the subscriber, both within `timeout`. A beat that does not
+   * come back untrusts the mirror; one whose PUBLISH was answered but whose echo never arrived means
+   * the subscriber's link stalled (nothing will ever close it), so the subscriber is replaced (on a
+   * cluster, after any miss: the ledger's own connection carried both). A beat that comes back to an
+   * untrusted mirror starts the resync.
+   */
+  async #beatOnce(): Promise<void> {
+    const started = Date.now();
+    // No subscriber and none on its way (nothing should leave it so, but nothing else would notice): open one.
+    if (this.#subscriber === undefined && this.#retry.start === undefined) void this.#start();
+    // Not subscribed: the subscriber is (re)connecting, and that path resyncs when it is up.
+    else if (this.#subscribed()) {
+      const token = String(++this.#beatSeq);
+      const echoes = [...this.#echoes];
+      let back!: () => void;
+      const returned = new Promise<void>((resolve) => (back = resolve));
+      this.#beat = { token, missing: new Set(echoes), back };
+      let answered = false;
+      const published = Promise.all(echoes.map((ch) => this.#command(ch, [this.#layout.publish, ch, token]))).then(() => {
+        answered = true;
+      });
+      let ok = false;
+      try {
+        ok = (await withTimeout(Promise.all([published, returned]), this.#timeout)) !== TIMED_OUT;
+      } catch (err) {
+        this.#onError(err);
+      }
+      published.catch(() => undefined);
+      this.#beat = undefined;
+      if (this.#closed) return;
+      if (!ok) {
+        this.#untrust(answered ? 'the heartbeat did not come back through the subscriber' : 'Redis did not answer the heartbeat');
+        // On a cluster the beat ran on the ledger's own connection: a fresh one also relearns the topology.
+        if (answered || this.#cluster) this.#replaceSubscriber();
+      } else if (!this.#trusted && !this.#syncing) {
+        void this.#resync();
+      }
+    }
+    this.#scheduleBeat(Math.max(0, this.#heartbeat - (Date.now() - started)));
+  }
+
+  /** A subscriber whose link stalled: a fresh connection, which loads again once it is subscribed. */
+  #replaceSubscriber(): void {
+    const old = this.#subscriber;
+    if (old === undefined) return;
+    debug('replacing a stalled subscriber connection');
+    this.#subscriber = undefined;
+    void this.#drop(old);
+    clearTimeout(this.#retry.start);
+    void this.#start();
   }
 
   /** Reloads every entry; trusted only if the subscription stayed up for the whole load. */
@@ -292,7 +572,7 @@ class RedisLedger implements RevocationLedger {
     this.#syncing = true;
     try {
       for (;;) {
-        if (this.#closed || !this.#subscribed()) return; // the next 'ready' starts over
+        if (this.#closed || !this.#subscribed()) return; // the next 'ready' or heartbeat starts over
         const epoch = this.#epoch;
         const started = Date.now();
         await this.#load();
@@ -307,46 +587,71 @@ class RedisLedger implements RevocationLedger {
       }
     } catch (err) {
       this.#onError(err);
-      // A 'ready' meanwhile may already have resynced.
-      this.#later(() => void (this.#trusted ? undefined : this.#resync()));
+      // A 'ready' or a heartbeat meanwhile may already have resynced.
+      this.#later('resync', () => void (this.#trusted ? undefined : this.#resync()));
     } finally {
       this.#syncing = false;
     }
   }
 
-  /** Whether the subscription is up (a client without `isReady` is taken at its word). */
+  /** Whether the subscription is up (a client without `isReady` / `isOpen` is taken at its word). */
   #subscribed(): boolean {
-    return this.#subscriber !== undefined && this.#subscriber.isReady !== false;
+    const sub = this.#subscriber as { isReady?: boolean; isOpen?: boolean } | undefined;
+    if (sub === undefined) return false;
+    return this.#cluster ? sub.isOpen !== false : sub.isReady !== false;
+  }
+
+  /** Every node holding ledger keys: the one Redis, or each master of the cluster. */
+  async #sources(): Promise<Array<(args: string[]) => Promise<unknown>>> {
+    if (!this.#cluster) {
+      const client = this.#client as LedgerRedisClient;
+      return [(args) => client.sendCommand(args)];
+    }
+    const cluster = this.#clusterCommands();
+    // A connection between topologies (rediscovering) lists no master: loading from none is not a load.
+    if (cluster.masters.length === 0) throw new Error('the cluster connection knows no master yet');
+    const nodes = await Promise.all(cluster.masters.map((m) => this.#bounded(cluster.nodeClient(m), 'reaching a master')));
+    return nodes.map((node) => (args) => node.sendCommand(args));
   }
 
   /** SCAN in batches (with the values, server-side), apply each batch: the event loop gets a turn between batches. */
   async #load(): Promise<void> {
-    const match = `${globEscape(this.#prefix)}*`;
-    let cursor = '0';
-    do {
-      const page = await this.#bounded(['EVAL', LOAD_SCRIPT, '0', cursor, match, String(this.#loadBatch)]);
-      if (!Array.isArray(page) || page.length % 2 !== 1) throw new Error('unexpected reply to the ledger load script');
-      cursor = asText(page[0]) ?? String(page[0]);
-      for (let i = 1; i < page.length; i += 2) {
-        const key = asText(page[i]);
-        const value = asText(page[i + 1]);
-        const revocation = key === undefined || value === undefined ? undefined : toRevocation(key.slice(this.#prefix.length), value);
-        if (revocation !== undefined) this.#mirror.apply(revocation);
-      }
-    } while (cursor !== '0' && !this.#closed);
+    const script = this.#cluster ? CLUSTER_LOAD_SCRIPT : LOAD_SCRIPT;
+    for (const send of await this.#sources()) {
+      let cursor = '0';
+      do {
+        const page = await this.#bounded(send(['EVAL', script, '0', cursor, this.#layout.match, String(this.#loadBatch)]), 'loading');
+        if (!Array.isArray(page) || page.length % 2 !== 1) throw new Error('unexpected reply to the ledger load script');
+        cursor = asText(page[0]) ?? String(page[0]);
+        for (let i = 1; i < page.length; i += 2) {
+          const key = asText(page[i]);
+          const value = asText(page[i + 1]);
+          const target = key === undefined ? undefined : this.#layout.targetOf(key);
+          const revocation = target === undefined || value === undefined ? undefined : toRevocation(target, value);
+          if (revocation !== undefined) this.#mirror.apply(revocation);
+        }
+      } while (cursor !== '0' && !this.#closed);
+    }
   }
 
-  async #bounded(args: string[]): Promise<unknown> {
-    const reply = await withTimeout(this.#client.sendCommand(args), this.#timeout);
-    if (reply === TIMED_OUT) throw new Error(`no answer from Redis within ${this.#timeout} ms`);
+  async #bounded<T>(work: Promise<T>, what: string): Promise<T> {
+    const reply = await withTimeout(work, this.#timeout);
+    if (reply === TIMED_OUT) {
+      work.catch(() => undefined);
+      throw new Error(`${what}: no answer from Redis within ${this.#timeout} ms`);
+    }
     return reply;
   }
 
-  #later(work: () => void): void {
+  #later(which: 'start' | 'resync', work: () => void): void {
     if (this.#closed) return;
-    clearTimeout(this.#retry);
-    this.#retry = setTimeout(work, this.#retryDelay);
-    this.#retry.unref();
+    clearTimeout(this.#retry[which]);
+    const timer = setTimeout(() => {
+      this.#retry[which] = undefined;
+      work();
+    }, this.#retryDelay);
+    timer.unref();
+    this.#retry[which] = timer;
     this.#retryDelay = Math.min(this.#retryDelay * 2, RETRY_MAX);
   }
 }

@@ -2,7 +2,8 @@
 // nodes on one real redis-server; Chromium logs in on node A (session cookie +
 // token), holds a cookie socket on node A and a token socket on node B, sees a
 // broadcast from node B on node A's socket, and both sockets are cut when node B
-// revokes the user. The example has no page, so the test drives Chromium from a
+// revokes the user; the same cookie and token are then refused on node A (the
+// ledger is shared). The example has no page, so the test drives Chromium from a
 // document on node A's origin (the Socket.IO client script that node serves).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startNode, type ClusterNode } from '../../examples/cluster/node.js';
@@ -33,7 +34,7 @@ interface Seen {
 }
 
 describe('examples/cluster with Chromium as the client', () => {
-  it('a revoke on node B cuts the browser\'s sockets on node A and node B within 1 s', { timeout: 60_000 }, async () => {
+  it('a revoke on node B cuts the browser\'s sockets on node A and node B within 1 s, and keeps its cookie and token out of node A', { timeout: 60_000 }, async () => {
     const page = await browser.newPage();
     await page.goto(`${a.url}/socket.io/socket.io.esm.min.js`);
     // (A string, not a function: vitest would rewrite a function's dynamic import.)
@@ -41,6 +42,7 @@ describe('examples/cluster with Chromium as the client', () => {
       const { io } = await import('/socket.io/socket.io.esm.min.js');
       const res = await fetch('/login', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ user: 'carol' }) });
       const { token } = await res.json();
+      window.carolToken = token;
       const seen = (window.seen = { hello: {}, news: {}, revoked: {}, disconnected: {} });
       const watch = (label, socket) => {
         seen.news[label] = [];
@@ -75,6 +77,18 @@ describe('examples/cluster with Chromium as the client', () => {
       expect(after.disconnected[label]!.at - revokedAt).toBeLessThan(1000);
     }
     console.log(`cluster revoke → browser disconnects: ${Object.values(after.disconnected).map((d) => d.at - revokedAt).join(' ms, ')} ms`);
+
+    // Revoked on node B, kept out of node A too (the ledger is shared): the same cookie, the same token.
+    const again = (await page.evaluate(`(async () => {
+      const { io } = await import('/socket.io/socket.io.esm.min.js');
+      const attempt = (options) => new Promise((resolve) => {
+        const socket = io('/', { transports: ['websocket'], reconnection: false, forceNew: true, ...options });
+        socket.on('connect', () => (socket.disconnect(), resolve('connected')));
+        socket.on('connect_error', (err) => (socket.disconnect(), resolve(err.data?.code ?? err.message)));
+      });
+      return { cookie: await attempt({}), token: await attempt({ auth: { token: window.carolToken } }) };
+    })()`)) as { cookie: string; token: string };
+    expect(again).toEqual({ cookie: 'token_revoked', token: 'token_revoked' });
     // The nodes serve no page, so Chromium's favicon request gets a 404; nothing else may fail.
     expect(browser.errors.filter((e) => !e.includes('/favicon.ico'))).toEqual([]);
   });

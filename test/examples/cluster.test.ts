@@ -1,7 +1,8 @@
 /**
  * The cluster example's one command (`examples/cluster/start.ts --demo`):
  * two node processes on a redis-server it starts itself; every step of the
- * scripted demo must behave, and nothing may be left running.
+ * scripted demo must behave (among them: a token revoked on node A refused on
+ * node B), and nothing may be left running.
  */
 import { spawn, execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
@@ -18,7 +19,7 @@ function running(pattern: string): string[] {
 }
 
 describe('examples/cluster', () => {
-  it('runs the demo end to end: a revoke on node A cuts node B\'s sockets within 1 s', async () => {
+  it('runs the demo end to end: a revoke on node A cuts node B\'s sockets within 1 s, and the token stays refused on node B', async () => {
     const env = { ...process.env };
     delete env.REDIS_URL;
     const child = spawn(process.execPath, ['--import', 'tsx', script, '--demo'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -34,6 +35,10 @@ describe('examples/cluster', () => {
     });
     expect(out).toContain('demo: every step behaved');
     expect(out).not.toContain('FAIL');
+    // The ledger is shared: revoked on A, the same token is refused on B (and A); a new login connects.
+    expect(out).toContain("ok   alice's token from before the revoke, on node B: refused with token_revoked");
+    expect(out).toContain("ok   alice's token from before the revoke, on node A: refused with token_revoked");
+    expect(out).toContain("ok   alice's token from a new login, on node B: connected");
     // Step 5 read node B's /metrics in Prometheus format.
     expect(out).toMatch(/sockpass_handshakes_total\{[^}]*strategy="jwt-auth"[^}]*\} [1-9]/);
     expect(code).toBe(0);

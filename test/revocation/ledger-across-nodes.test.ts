@@ -14,6 +14,7 @@ import { closeClient, startRedis, type RedisServer } from '../helpers/redis.js';
 import { codeOf, once, outcome, sleep, startServer, type TestServer } from '../helpers/server.js';
 import { hs256, SECRET } from '../helpers/tokens.js';
 import { eventually } from '../helpers/eventually.js';
+import { startTcpProxy } from '../helpers/tcp-proxy.js';
 
 let redis: RedisServer;
 const closers: Array<() => Promise<unknown>> = [];
@@ -28,13 +29,29 @@ afterAll(async () => {
   await redis?.stop();
 });
 
-async function startNode(): Promise<{ auth: SockPass<Claims>; server: TestServer; ledger: RevocationLedger }> {
+/** One node; with `ledgerSubscriberVia`, the ledger's subscriber reaches Redis through that URL (a proxy the test stalls). */
+async function startNode(options: { ledgerSubscriberVia?: string; heartbeat?: number } = {}): Promise<{ auth: SockPass<Claims>; server: TestServer; ledger: RevocationLedger }> {
   const client = createClient({ url: redis.url, socket: { reconnectStrategy: () => 100 } });
   client.on('error', () => undefined);
   const sub = client.duplicate();
   sub.on('error', () => undefined);
   await Promise.all([client.connect(), sub.connect()]);
-  const ledger = redisLedger({ client, timeout: 500, onError: () => undefined });
+  const via = options.ledgerSubscriberVia;
+  const ledgerClient =
+    via === undefined
+      ? client
+      : {
+          sendCommand: (args: string[]) => client.sendCommand(args),
+          get isReady() {
+            return client.isReady;
+          },
+          duplicate: () => {
+            const s = createClient({ url: via, socket: { reconnectStrategy: () => 100 } });
+            s.on('error', () => undefined);
+            return s;
+          },
+        };
+  const ledger = redisLedger({ client: ledgerClient, timeout: 500, heartbeat: options.heartbeat, onError: () => undefined });
   await ledger.ready();
   const auth = new SockPass({ ledger }).use('jwt', jwtAuth({ secret: SECRET, algorithms: ['HS256'] }));
   const server = await startServer((io) => {
@@ -90,6 +107,29 @@ describe('the Redis revocation ledger on two nodes', () => {
     await sleep(50);
     expect(await codeOf(b.server.client('/', { auth: { token: stolen } }))).toBe('token_revoked');
     expect(await codeOf(b.server.client('/', { auth: { token: hs256({ sub: 'mallory', jti: 'other' }) } }))).toBe('connected');
+  });
+
+  it('refuses on node B a user revoked on node A while B\'s ledger subscriber is stalled, within heartbeat + timeout', async () => {
+    const proxy = await startTcpProxy(redis.port);
+    closers.push(() => proxy.close());
+    const a = await startNode();
+    const b = await startNode({ ledgerSubscriberVia: proxy.url, heartbeat: 250 });
+    const token = hs256({ sub: 'dana' });
+    expect(await codeOf(b.server.client('/', { auth: { token } }))).toBe('connected');
+    // The hop stops carrying B's subscription and never closes it.
+    proxy.blackhole();
+    await a.auth.revoke(a.server.io, { user: 'dana' });
+    const revoked = performance.now();
+    // Bound: heartbeat 250 + timeout 500 ms, then a fresh subscriber and a reload; generous slack for a loaded machine.
+    let code = '';
+    while (performance.now() - revoked < 4_000) {
+      code = await codeOf(b.server.client('/', { auth: { token } }));
+      if (code === 'token_revoked') break;
+      await sleep(50);
+    }
+    console.log(`stalled subscriber on B: dana refused on B ${(performance.now() - revoked).toFixed(0)} ms after revoke() resolved on A (heartbeat 250 + timeout 500 ms)`);
+    expect(code).toBe('token_revoked');
+    expect(await codeOf(b.server.client('/', { auth: { token: hs256({ sub: 'bob' }) } }))).toBe('connected');
   });
 
   it('rejects revoke() while Redis is stopped; token clients nobody revoked keep connecting', async () => {

@@ -197,6 +197,12 @@ describe('redisLedger', () => {
     expect(late.ledger.size).toBe(b.ledger.size);
   }, 60_000);
 
+  it('refuses a heartbeat or timeout that is not a positive number of ms', async () => {
+    const c = await client();
+    for (const heartbeat of [0, -1, Number.NaN]) expect(() => redisLedger({ client: c, heartbeat })).toThrow(TypeError);
+    expect(() => redisLedger({ client: c, timeout: 0 })).toThrow(TypeError);
+  });
+
   it('refuses an id with a lone surrogate with a TypeError rather than store another id', async () => {
     nextPrefix();
     const a = await node();
@@ -296,6 +302,109 @@ describe('redisLedger', () => {
       } finally {
         await proxy.close();
       }
+    });
+  });
+
+  describe('when Redis stalls (connections stay open, nothing comes back)', () => {
+    const HEARTBEAT = 200;
+    const TIMEOUT = 300;
+    // The stated bound is heartbeat + timeout; the slack covers a loaded 2-core machine's timers.
+    const BOUND = HEARTBEAT + TIMEOUT;
+    const SLACK = 1_500;
+
+    /** A node whose commands go straight to Redis and whose subscriber goes through `url` (a proxy the test stalls). */
+    async function nodeWithSubscriberVia(url: string) {
+      const direct = await client();
+      const proxied = createClient({ url, socket: { reconnectStrategy: () => 100 } });
+      const split = {
+        sendCommand: (args: string[]) => direct.sendCommand(args),
+        get isReady() {
+          return direct.isReady;
+        },
+        duplicate: () => {
+          const sub = proxied.duplicate();
+          sub.on('error', () => undefined);
+          return sub;
+        },
+      };
+      const ledger = redisLedger({ client: split, prefix, heartbeat: HEARTBEAT, timeout: TIMEOUT, onError: () => undefined });
+      ledgers.push(ledger);
+      return { client: direct, ledger };
+    }
+
+    it('untrusts a node whose subscriber stalls within heartbeat + timeout, keeps its mirror, and resyncs before it is trusted again', async () => {
+      nextPrefix();
+      const proxy = await startTcpProxy(redis.port);
+      try {
+        const a = await node();
+        const b = await nodeWithSubscriberVia(proxy.url);
+        await Promise.all([a.ledger.ready(), b.ledger.ready()]);
+        await a.ledger.record(revocation('user', 'before'));
+        await timeUntil(() => b.ledger.isRevoked({ user: 'before' }) !== undefined);
+
+        proxy.pause();
+        const untrustedIn = await timeUntil(() => !b.ledger.trusted, BOUND + SLACK);
+        console.log(`[redis-ledger] stalled subscriber: untrusted ${untrustedIn.toFixed(0)} ms after the stall (bound heartbeat ${HEARTBEAT} + timeout ${TIMEOUT} ms)`);
+        await a.ledger.record(revocation('user', 'missed'));
+        await sleep(2 * BOUND);
+        // The documented outage behaviour: the mirror it had keeps answering; what it missed is not known yet.
+        expect(b.ledger.trusted).toBe(false);
+        expect(b.ledger.isRevoked({ user: 'before' })).toBeDefined();
+        expect(b.ledger.isRevoked({ user: 'missed' })).toBeUndefined();
+
+        const resynced = b.ledger.ready();
+        proxy.resume();
+        await resynced;
+        expect(b.ledger.trusted).toBe(true);
+        expect(b.ledger.isRevoked({ user: 'missed' })).toBeDefined();
+        await a.ledger.record(revocation('session', 'after'));
+        await timeUntil(() => b.ledger.isRevoked({ session: 'after' }) !== undefined);
+      } finally {
+        await proxy.close();
+      }
+    });
+
+    it('refuses a revocation sent into a black-holed subscriber connection within the heartbeat bound, on a fresh connection', async () => {
+      nextPrefix();
+      const proxy = await startTcpProxy(redis.port);
+      try {
+        const a = await node();
+        const b = await nodeWithSubscriberVia(proxy.url);
+        await Promise.all([a.ledger.ready(), b.ledger.ready()]);
+        // The hop forgets the connection it carries (a stuck NAT entry): nothing on it arrives, ever; new ones work.
+        proxy.blackhole();
+        const stalled = performance.now();
+        await a.ledger.record(revocation('token', 'stolen'));
+        const refusedIn = await timeUntil(() => b.ledger.isRevoked({ tokenId: 'stolen' }) !== undefined, BOUND + SLACK + 2_000);
+        console.log(`[redis-ledger] black-holed subscriber: revocation refused on B ${(performance.now() - stalled).toFixed(0)} ms after the stall (${refusedIn.toFixed(0)} ms after record())`);
+        await b.ledger.ready();
+        await a.ledger.record(revocation('user', 'later'));
+        await timeUntil(() => b.ledger.isRevoked({ user: 'later' }) !== undefined);
+      } finally {
+        await proxy.close();
+      }
+    });
+
+    it('untrusts every node of a SIGSTOPped redis-server within the bound, and trusts them again after SIGCONT', async () => {
+      nextPrefix();
+      const a = await node({ heartbeat: HEARTBEAT, timeout: TIMEOUT });
+      const b = await node({ heartbeat: HEARTBEAT, timeout: TIMEOUT });
+      await Promise.all([a.ledger.ready(), b.ledger.ready()]);
+      await a.ledger.record(revocation('user', 'before'));
+      await timeUntil(() => b.ledger.isRevoked({ user: 'before' }) !== undefined);
+      redis.pause();
+      try {
+        const untrustedIn = await timeUntil(() => !a.ledger.trusted && !b.ledger.trusted, BOUND + SLACK);
+        console.log(`[redis-ledger] SIGSTOPped Redis: both nodes untrusted ${untrustedIn.toFixed(0)} ms after the stop`);
+        await expect(a.ledger.record(revocation('user', 'during'))).rejects.toMatchObject({ code: 'store_unavailable' });
+        expect(b.ledger.isRevoked({ user: 'before' })).toBeDefined();
+      } finally {
+        redis.resume();
+      }
+      await Promise.all([a.ledger.ready(), b.ledger.ready()]);
+      // The record that timed out may still have been applied when Redis woke: never half of it.
+      await a.ledger.record(revocation('user', 'after'));
+      await timeUntil(() => b.ledger.isRevoked({ user: 'after' }) !== undefined);
     });
   });
 
