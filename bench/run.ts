@@ -28,7 +28,8 @@
  * for quick runs), BENCH_PHASES (handshakes,events,memory,scale),
  * BENCH_CPU_PROF=<scenarios> (writes a .cpuprofile of each of those server
  * processes into bench/results/), BENCH_HEAP_SNAPSHOT=<scenarios> (a heap snapshot with the
- * memory round's sockets open, same place).
+ * memory round's sockets open, same place), BENCH_BASE=<commit> (adds sp-auth-hs-base: the
+ * jwt-auth server on that commit's build, measured in the same rounds).
  *
  * @module
  */
@@ -43,6 +44,7 @@ import { checkScaleLimits, runScale, SCALE, type ScaleResult } from './scale.js'
 import { EVENT_SCENARIOS, HANDSHAKE_SCENARIOS, MEMORY_SCENARIOS, SCALE_SCENARIOS, type Scenario } from './scenarios.js';
 import { diffs, fmt, median, medianInterval, pairedDiff, pairedRatio, percentile, ratio, ratios, table } from './stats.js';
 import { env } from './knobs.js';
+import { prepareBase } from './base-build.js';
 
 const ROUNDS = env('BENCH_ROUNDS', 5);
 const CLIENTS = env('BENCH_CLIENTS', 1500);
@@ -66,6 +68,8 @@ const PHASES = new Set((process.env.BENCH_PHASES ?? 'handshakes,events,memory,sc
 /** `distinct` (default): one token and one user per socket. `shared`: every socket sends the same token of one user. */
 const USERS = process.env.BENCH_USERS ?? 'distinct';
 if (USERS !== 'distinct' && USERS !== 'shared') throw new Error('bench: BENCH_USERS must be distinct or shared');
+/** A commit to measure beside this tree (the sp-auth-hs-base scenario), e.g. the main a change started from. */
+const BASE = process.env.BENCH_BASE || undefined;
 /** The whole run stops after this, whatever state it is in. */
 const RUN_TIMEOUT_MS = env('BENCH_TIMEOUT_MS', 30 * 60_000);
 
@@ -226,7 +230,12 @@ async function main(): Promise<void> {
   const started = Date.now();
   const loadBefore = loadavg()[0]!;
   pinOrchestrator();
-  const selected = (list: readonly Scenario[]) => list.filter((s) => ONLY === undefined || ONLY.includes(s.id));
+  const selected = (list: readonly Scenario[]) =>
+    list.filter((s) => (ONLY === undefined || ONLY.includes(s.id)) && (s.id !== 'sp-auth-hs-base' || BASE !== undefined));
+  if (BASE !== undefined) {
+    log(`bench: building BENCH_BASE=${BASE}`);
+    process.env.BENCH_BASE_DIST = prepareBase(BASE);
+  }
   const byId = (id: string) => HANDSHAKE_SCENARIOS.find((h) => h.id === id)!;
   const shared = USERS === 'shared';
   const scaleScenarios = PHASES.has('scale') ? selected(SCALE_SCENARIOS.map(byId)) : [];
@@ -494,6 +503,8 @@ function render({ hs, ev, mem, scale, skipped, loadBefore, seconds }: Results): 
     // The fair reference for the lifecycle's price: the same guarantees written by hand (issue 15's own bound, applied to it).
     target('jwt-auth HS256 server CPU/handshake vs the same guarantees by hand', vs('jwt-key-life', 'cpuPerHandshake'), '≤', 1.03, cpu);
     target('jwt-auth HS256 conn/s vs the same guarantees by hand', vs('jwt-key-life', 'connPerSec'), '≥', 1.0, conn);
+    target('jwt-auth HS256 server CPU/handshake vs the BENCH_BASE build', vs('sp-auth-hs-base', 'cpuPerHandshake'), '≤', 1.0, cpu);
+    target('(same, user CPU only)', vs('sp-auth-hs-base', 'userPerHandshake'), '≤', 1.0, user);
     target('jwt-auth HS256 conn/s vs socketio-jwt 4.6', vs('socketio-jwt', 'connPerSec'), '≥', 1.0, conn);
     target('jwt-auth HS256 conn/s vs hand-written, KeyObject', vs('jwt-key', 'connPerSec'), '≥', 1.0, conn);
     target('jwt-auth HS256 conn/s vs hand-written, string secret', vs('jwt-string', 'connPerSec'), '≥', 1.5, conn);

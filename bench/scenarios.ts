@@ -47,6 +47,8 @@ export const HANDSHAKE_SCENARIOS: readonly Scenario[] = [
   { id: 'socketio-jwt', label: 'socketio-jwt 4.6 (handshake: true)', credential: 'query', algorithm: 'HS256' },
   { id: 'thream', label: '@thream/socketio-jwt 3', credential: 'auth-bearer', algorithm: 'HS256' },
   { id: 'sp-auth-hs', label: 'sockpass jwt-auth HS256', credential: 'auth', algorithm: 'HS256', baseline: 'jwt-key' },
+  // The same server on the BENCH_BASE build (another commit, e.g. the old main): runs only when BENCH_BASE is set.
+  { id: 'sp-auth-hs-base', label: 'sockpass jwt-auth HS256, BENCH_BASE build', credential: 'auth', algorithm: 'HS256', baseline: 'sp-auth-hs' },
   // The A/A control: jwt-key again under another id, in a process of its own. Its ratio to jwt-key
   // is what this bench reads as a difference between two identical servers: the noise floor. It runs
   // right after sp-auth-hs, as far from jwt-key in each round as sp-auth-hs is (give or take one), so

@@ -21,7 +21,7 @@ import { metrics } from '@opentelemetry/api';
 import { Server, type Socket } from 'socket.io';
 import { handWritten, handWrittenLife, type Middleware } from './hand-written.js';
 import { HS_SECRET, hsKey, rsaPublicKey } from './keys.js';
-import { loadSockpass, type Sockpass } from './library.js';
+import { loadBaseSockpass, loadSockpass, type Sockpass } from './library.js';
 import { serve, type ServerReply, type ServerRequest } from './protocol.js';
 import { BENCH_ORIGIN, ECHO_EVENT, scenario } from './scenarios.js';
 
@@ -204,6 +204,10 @@ async function setupFor(id: string): Promise<Setup | string> {
     }
     case 'sp-auth-hs':
       return sockpassSetup(library, library.jwtAuth(hs));
+    case 'sp-auth-hs-base': {
+      const base = await loadBaseSockpass();
+      return sockpassSetup(base, base.jwtAuth(hs));
+    }
     case 'sp-auth-hs-ledger':
       return ledgerSetup(library, library.jwtAuth(hs));
     case 'sp-auth-metrics': {
