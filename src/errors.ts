@@ -17,6 +17,8 @@ export type AuthErrorCode =
   /** Malformed, unsigned (`alg: none`), wrongly signed or wrongly keyed token. */
   | 'invalid_token'
   | 'token_expired'
+  /** The socket's session reached `maxSessionAge` since it was admitted: refreshing cannot extend it; log in again. */
+  | 'session_too_old'
   /** `nbf` is still in the future. */
   | 'token_not_active'
   | 'invalid_audience'
@@ -49,6 +51,7 @@ export const AUTH_ERROR_CODES: readonly AuthErrorCode[] = [
   'credentials_bad_format',
   'invalid_token',
   'token_expired',
+  'session_too_old',
   'token_not_active',
   'invalid_audience',
   'invalid_issuer',
@@ -66,6 +69,48 @@ export const AUTH_ERROR_CODES: readonly AuthErrorCode[] = [
   'server_error',
 ];
 
+/**
+ * What a client should do after a refusal or a cut, sent beside every code:
+ *
+ * - `refresh`: get a fresh credential and try again now;
+ * - `backoff`: try again later (after `retryAfter` ms when given), with a fresh credential;
+ * - `login`: the credential is done for; the user has to sign in again;
+ * - `stop`: retrying cannot help (a forged token, a wrong origin, a refused room).
+ */
+export type ClientAction = 'refresh' | 'backoff' | 'login' | 'stop';
+
+/**
+ * The one table from code to the client's next step. A `Record` over the
+ * union, so a new code does not compile until it says what the client does.
+ */
+export const CLIENT_ACTIONS: Readonly<Record<AuthErrorCode, ClientAction>> = {
+  credentials_required: 'login',
+  credentials_bad_format: 'stop',
+  invalid_token: 'login',
+  token_expired: 'refresh',
+  session_too_old: 'login',
+  token_not_active: 'backoff',
+  invalid_audience: 'stop',
+  invalid_issuer: 'stop',
+  token_too_large: 'stop',
+  token_revoked: 'login',
+  user_mismatch: 'stop',
+  key_unavailable: 'backoff',
+  session_not_found: 'login',
+  session_expired: 'login',
+  store_unavailable: 'backoff',
+  origin_not_allowed: 'stop',
+  authentication_timeout: 'refresh',
+  forbidden: 'stop',
+  rate_limited: 'backoff',
+  server_error: 'stop',
+};
+
+/** The client's next step for `code`; `stop` for a code this version does not know. */
+export function actionFor(code: string): ClientAction {
+  return Object.prototype.hasOwnProperty.call(CLIENT_ACTIONS, code) ? CLIENT_ACTIONS[code as AuthErrorCode] : 'stop';
+}
+
 /** What a client receives as `connect_error`'s `err.data` (and in `unauthorized`). */
 export interface AuthErrorData {
   /** Always `UnauthorizedError`, the shape socketio-jwt clients already test for. */
@@ -74,9 +119,27 @@ export interface AuthErrorData {
   code: AuthErrorCode;
   /** Human-readable reason, written by sockpass; never contains the credential. */
   message: string;
+  /** What the client should do next ({@link CLIENT_ACTIONS}). */
+  action: ClientAction;
   /** Name of the strategy that refused, as registered with `use()`. */
   strategy?: string;
   /** With `rate_limited`: ms before a new attempt can succeed. */
+  retryAfter?: number;
+}
+
+/**
+ * What a connected client is told when the server cuts it (`auth:expired`,
+ * `auth:revoked`, `auth:refused`) or refuses a request of it (an ack's `error`).
+ * `message` never holds a credential.
+ */
+export interface AuthNotice {
+  /** Why, e.g. `token_expired` or `token_revoked`. */
+  code: AuthErrorCode;
+  /** Human-readable reason. */
+  message: string;
+  /** What the client should do next ({@link CLIENT_ACTIONS}). */
+  action: ClientAction;
+  /** With `backoff`, when the server knows: ms before a new attempt can succeed. */
   retryAfter?: number;
 }
 
@@ -118,10 +181,17 @@ export class AuthError extends Error {
 
   /** The payload Socket.IO sends to the client as `err.data`. */
   get data(): AuthErrorData {
-    const data: AuthErrorData = { type: 'UnauthorizedError', code: this.code, message: this.message };
+    const data: AuthErrorData = { type: 'UnauthorizedError', code: this.code, message: this.message, action: actionFor(this.code) };
     if (this.strategy !== undefined) data.strategy = this.strategy;
     if (this.retryAfter !== undefined) data.retryAfter = this.retryAfter;
     return data;
+  }
+
+  /** The payload of a cut notice or of an ack's `error`: code, message, the client's next step. */
+  get notice(): AuthNotice {
+    const notice: AuthNotice = { code: this.code, message: this.message, action: actionFor(this.code) };
+    if (this.retryAfter !== undefined) notice.retryAfter = this.retryAfter;
+    return notice;
   }
 
   /** Serializes as {@link AuthError.data}, so a logged or sent error never carries `cause`. */

@@ -6,6 +6,7 @@
  * @module
  */
 import type { AuthError } from './errors.js';
+import type { Authorization } from './authorization/authorization.js';
 import type { RevocationLedger } from './revocation/ledger.js';
 import type { NamespaceBook } from './life/namespace-book.js';
 import type { SocketLike } from './socket-like.js';
@@ -64,8 +65,10 @@ export interface RegistryContext<U> {
   readonly admitted: { latestExpiry: number };
   /** Moves a socket to authenticated: sets `socket.data.auth`, starts the lifecycle, runs waiting handlers. */
   authenticated(socket: SocketLike, state: SocketState<U>, result: AuthSuccess<U>): void;
-  /** Reports a refusal to `failure` listeners. */
-  reportFailure(socket: SocketLike, error: AuthError): void;
+  /** Reports a refusal to `failure` listeners (with the room, for a room policy's refusal). */
+  reportFailure(socket: SocketLike, error: AuthError, room?: string): void;
+  /** Room policies and the session's absolute age: the hooks the lifecycle calls at each moment of a socket's life. */
+  readonly authorization: Authorization<U>;
   /**
    * Namespaces where a socket of this registry authenticated (for revocation
    * on every node). Never one only an unauthenticated handshake reached:

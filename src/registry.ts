@@ -13,7 +13,7 @@ import { EventEmitter } from 'node:events';
 import createDebug from 'debug';
 import { createHandshakeContext } from './handshake/context.js';
 import { AuthError, toAuthError } from './errors.js';
-import { enterLife, resumeRecovered, revocationOf } from './life/lifecycle.js';
+import { cutSocket, enterLife, resumeRecovered, revocationOf } from './life/lifecycle.js';
 import { isThenable } from './immediate.js';
 import { memoryLedger, type RevocationLedger } from './revocation/ledger.js';
 import { NamespaceBook } from './life/namespace-book.js';
@@ -25,6 +25,9 @@ import { listenForRefresh } from './life/refresh.js';
 import type { LifecycleOptions, RegistryContext } from './registry-context.js';
 import { startRevalidation } from './life/revalidate.js';
 import { createGuard, type Guard, type GuardPolicy } from './life/guard.js';
+import { Authorization } from './authorization/authorization.js';
+import type { RoomPolicy } from './authorization/rooms.js';
+import type { RoomTarget } from './authorization/room-gate.js';
 import { handshakeStarted, recordHandshake } from './metrics.js';
 import { revokeSockets, type RevokeOptions, type RevokeTarget } from './revocation/revoke.js';
 import type { Namespace, Server, Socket } from 'socket.io';
@@ -50,6 +53,12 @@ export interface SockPassOptions<U> extends Partial<LifecycleOptions<U>> {
    * registry admitted, at least one hour, at most 30 days.
    */
   revocationTtl?: number;
+  /**
+   * Ms a login may last, however often its socket refreshes: a socket is cut
+   * at `admittedAt + maxSessionAge` with `session_too_old` (action `login`),
+   * and a refresh cannot move its deadline past it. Default: none.
+   */
+  maxSessionAge?: number;
 }
 
 /** Options of {@link SockPass.middleware}. */
@@ -133,8 +142,14 @@ export class SockPass<U = unknown> {
       revocationTtl: ttl,
       admitted: { latestExpiry: Number.NEGATIVE_INFINITY },
       authenticated: (socket, state, result) => this.#authenticated(socket, state, result),
-      reportFailure: (socket, error) => this.#reportFailure(socket, error),
+      reportFailure: (socket, error, room) => this.#reportFailure(socket, error, room),
       namespaces: new NamespaceBook(),
+      authorization: new Authorization<U>({
+        options: lifecycle,
+        maxSessionAge: options.maxSessionAge,
+        cut: cutSocket,
+        reportFailure: (socket, error, room) => this.#reportFailure(socket, error, room),
+      }),
       strategy: (name) => this.#strategies.get(name),
     };
     this.#events.setMaxListeners(0);
@@ -341,6 +356,32 @@ export class SockPass<U = unknown> {
     return createGuard(policy, inBandEvents);
   }
 
+  /**
+   * Rooms by policy on a Server (its main namespace), a Namespace or a
+   * dynamic parent namespace: room name (exact, `prefix*`, `*`) → `true`,
+   * `false`, or `(auth, room) => boolean | Promise<boolean>`. Once set, a room
+   * no rule matches is refused. Judged on every way in on this node: the
+   * app's `socket.join`, `socketsJoin` (from this node or another), recovery,
+   * and the client's `auth:join` / `auth:leave`; judged again after every
+   * refresh, upgrade and revalidation. A socket's own id room and its
+   * `user:`/`session:` rooms are never judged.
+   *
+   * @example
+   * ```ts
+   * auth.rooms(io, {
+   *   'lobby': true,
+   *   'chat:*': claimRooms('rooms'),
+   *   'admin': (a) => a.claims.role === 'admin',
+   * });
+   * io.on('connection', (socket) => socket.join('admin')); // joins only an admin's socket
+   * ```
+   */
+  rooms(target: Server | Namespace | ConnectionTarget, policy: RoomPolicy<U>): this {
+    const watched = this.#context.authorization.setRoomPolicy(target as unknown as RoomTarget, policy);
+    this.attach(watched as AttachTarget);
+    return this;
+  }
+
   /** @internal Hooks for the lifecycle and compat modules; not part of the public API. */
   get context(): RegistryContext<U> {
     return this.#context;
@@ -361,6 +402,7 @@ export class SockPass<U = unknown> {
 
   #connected(socket: SocketLike): void {
     let state = getState<U>(socket);
+    if (state === undefined || state.owner === this.#context) this.#context.authorization.connected(socket);
     if (state === undefined) {
       if (!socket.recovered) return;
       state = resumeRecovered(socket, this.#context);
@@ -385,6 +427,7 @@ export class SockPass<U = unknown> {
   /** Starts the lifecycle of an authenticated socket whose `data.auth` is set, and runs the handlers that waited. */
   #started(socket: SocketLike, state: SocketState<U>): void {
     if (!enterLife(socket, state, this.#context)) return;
+    this.#context.authorization.admitted(socket, state);
     listenForRefresh(socket, state, this.#context);
     startRevalidation(socket, state, this.#context);
     if (state.waiters.length > 0) for (const run of takeWaiters(state as SocketState<unknown>)) run();
@@ -396,7 +439,7 @@ export class SockPass<U = unknown> {
    * contained here, since it would otherwise escape from a promise callback
    * or a timer and take the process down.
    */
-  #reportFailure(socket: SocketLike, error: AuthError): boolean {
+  #reportFailure(socket: SocketLike, error: AuthError, room?: string): boolean {
     debug('refused %s on %s: %s (%s)', socket.handshake.address, socket.nsp.name, error.code, error.strategy ?? '-');
     if (this.#events.listenerCount('failure') === 0) return true;
     const failure: FailureEvent = {
@@ -405,6 +448,7 @@ export class SockPass<U = unknown> {
       namespace: socket.nsp.name,
       address: socket.handshake.address,
     };
+    if (room !== undefined) failure.room = room;
     try {
       this.#events.emit('failure', failure);
       return true;

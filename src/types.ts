@@ -158,6 +158,11 @@ export interface SocketAuth<U> {
   issuedAt?: Date | null;
   /** The credential's id (JWT `jti`), when it has one: `revoke({ token })` finds the socket by it. */
   tokenId?: string;
+  /**
+   * With `maxSessionAge`: when this login began (the first admission, or the
+   * token's `auth_time`); the socket is cut at `admittedAt + maxSessionAge`.
+   */
+  admittedAt?: Date;
 }
 
 /** Payload of the registry's `failure` event: enough to log and rate-limit, never the credential. */
@@ -170,4 +175,6 @@ export interface FailureEvent {
   namespace: string;
   /** The client's remote address. */
   address: string;
+  /** With `forbidden` from a room policy: the room the socket was refused. */
+  room?: string;
 }

@@ -20,7 +20,7 @@
 import createDebug from 'debug';
 import type { SocketLike } from '../socket-like.js';
 import type { SocketAuth } from '../types.js';
-import { FORBIDDEN_EVENT, REFRESH_EVENT, type ForbiddenNotice } from '../wire.js';
+import { FORBIDDEN_EVENT, JOIN_EVENT, LEAVE_EVENT, REFRESH_EVENT, type ForbiddenNotice } from '../wire.js';
 
 const debug = createDebug('sockpass:guard');
 
@@ -69,7 +69,8 @@ export function createGuard<U>(policy: GuardPolicy<U>, exempt: Iterable<string> 
     else prefixes.push([pattern.slice(0, -1), rule]);
   }
   prefixes.sort((a, b) => b[0].length - a[0].length);
-  const skip = new Set<string>([REFRESH_EVENT, ...exempt]);
+  // Room requests are judged by the namespace's room policy, not by event guards.
+  const skip = new Set<string>([REFRESH_EVENT, JOIN_EVENT, LEAVE_EVENT, ...exempt]);
   const cache = new Map<string, GuardRule<U>>();
 
   const ruleFor = (event: string): GuardRule<U> => {
@@ -119,7 +120,7 @@ function refuse(socket: SocketLike, packet: unknown[], event: string): void {
   debug('socket %s: %s refused', socket.id, event);
   const message = `not allowed to send ${event.length > 100 ? event.slice(0, 100) + '…' : event}`;
   const ack = packet.length > 1 ? packet[packet.length - 1] : undefined;
-  if (typeof ack === 'function') ack({ error: { code: 'forbidden', message } });
-  const notice: ForbiddenNotice = { event, code: 'forbidden', message };
+  if (typeof ack === 'function') ack({ error: { code: 'forbidden', message, action: 'stop' } });
+  const notice: ForbiddenNotice = { event, code: 'forbidden', message, action: 'stop' };
   socket.emit(FORBIDDEN_EVENT, notice);
 }

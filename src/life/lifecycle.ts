@@ -360,7 +360,7 @@ function adopt<U>(
 export function cutSocket(socket: SocketLike, event: string, error: AuthError): void {
   if (!socket.connected) return;
   debug('socket %s: %s (%s)', socket.id, event, error.code);
-  const notice: AuthNotice = { code: error.code, message: error.message };
+  const notice: AuthNotice = error.notice;
   socket.emit(event, notice);
   socket.disconnect();
 }

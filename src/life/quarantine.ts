@@ -126,7 +126,9 @@ export function awaitInBandCredential<U>(
       return;
     }
     try {
+      ctx.authorization.beforeRenewal(socket);
       renewCredential(socket, state, result, ctx);
+      ctx.authorization.renewed(socket, state);
     } catch (err) {
       return refuse(toAuthError(err, state.strategyName));
     }

@@ -57,7 +57,7 @@ export function guardRecovery<U>(nsp: GuardedNamespace, ctx: RegistryContext<U>)
   const list: Array<RegistryContext<any>> = [ctx];
   judgesOf.set(nsp, list);
   let current = nsp.adapter;
-  wrapAdapter(current, nsp.name, list);
+  wrapAdapter(current, nsp, list);
   // `io.adapter(...)` after this point assigns a new `nsp.adapter`: wrap that one too.
   Object.defineProperty(nsp, 'adapter', {
     configurable: true,
@@ -65,17 +65,18 @@ export function guardRecovery<U>(nsp: GuardedNamespace, ctx: RegistryContext<U>)
     get: () => current,
     set: (adapter: RestoringAdapter) => {
       current = adapter;
-      wrapAdapter(adapter, nsp.name, list);
+      wrapAdapter(adapter, nsp, list);
     },
   });
 }
 
-function wrapAdapter(adapter: RestoringAdapter | undefined, name: string, judges: ReadonlyArray<RegistryContext<any>>): void {
+function wrapAdapter(adapter: RestoringAdapter | undefined, nsp: GuardedNamespace, judges: ReadonlyArray<RegistryContext<any>>): void {
+  const name = nsp.name;
   if (adapter === undefined || typeof adapter.restoreSession !== 'function' || wrapped.has(adapter)) return;
   wrapped.add(adapter);
   const restore = adapter.restoreSession;
   adapter.restoreSession = async function restoreJudged(this: RestoringAdapter, pid: string, offset: string): Promise<unknown> {
-    const session = await restore.call(this, pid, offset);
+    let session = await restore.call(this, pid, offset);
     if (session === null || session === undefined) return session;
     for (const judge of judges) {
       const refusal = recoveryRefusal(judge, (session as { data?: unknown }).data);
@@ -83,6 +84,11 @@ function wrapAdapter(adapter: RestoringAdapter | undefined, name: string, judges
         debug('not restoring a session on %s: %s', name, refusal.code);
         return null;
       }
+    }
+    // Room policies and the session's age: only allowed rooms come back, a session past its age not at all.
+    for (const judge of judges) {
+      session = await judge.authorization.restoring(nsp, session as object);
+      if (session === undefined) return null;
     }
     return session;
   };

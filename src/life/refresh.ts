@@ -49,7 +49,7 @@ function refreshListener<U>(ctx: RegistryContext<U>): (this: SocketLike, payload
     if (state === undefined) return;
     // One refresh at a time: a client flooding tokens costs one verification, not one per packet.
     if (state.refreshing) {
-      ack?.({ error: { code: 'credentials_bad_format', message: 'a refresh is already in progress' } });
+      ack?.({ error: new AuthError('credentials_bad_format', 'a refresh is already in progress').notice });
       return;
     }
     state.refreshing = true;
@@ -65,7 +65,7 @@ function refreshListener<U>(ctx: RegistryContext<U>): (this: SocketLike, payload
         recordRefresh(state.strategyName, error.code);
         if (!socket.connected) return;
         ctx.reportFailure(socket, error);
-        ack?.({ error: { code: error.code, message: error.message } });
+        ack?.({ error: error.notice });
         cutSocket(socket, REFUSED_EVENT, error);
       },
     );
@@ -108,11 +108,12 @@ async function refresh<U>(socket: SocketLike, state: SocketState<U>, ctx: Regist
   if (result.expiresAt instanceof Date && Number.isNaN(result.expiresAt.getTime())) {
     throw new AuthError('server_error', 'the strategy gave an invalid expiry', { strategy: name });
   }
+  ctx.authorization.beforeRenewal(socket);
   // The ledger is checked in the same synchronous step that applies the credential: a revoke during the verification wins.
   if (upgrading) upgradeAnonymous(socket, state, name, strategy, result, ctx);
   else renewCredential(socket, state, result, ctx);
   debug('socket %s: credential refreshed by %s', socket.id, name);
-  return state.auth?.expiresAt ?? null;
+  return ctx.authorization.renewed(socket, state);
 }
 
 function readToken(payload: unknown): unknown {

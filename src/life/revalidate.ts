@@ -48,6 +48,7 @@ export function startRevalidation<U>(socket: SocketLike, state: SocketState<U>, 
     if (stopped || !socket.connected) return;
     if (result !== null && typeof result === 'object' && result.kind === 'success') {
       moveExpiry(socket, state, result.expiresAt, ctx);
+      ctx.authorization.revalidated(socket);
       timer = setTimeout(run, interval);
       return;
     }

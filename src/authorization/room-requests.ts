@@ -1,0 +1,98 @@
+/**
+ * The client's side door into rooms: `auth:join` `{ room }` and `auth:leave`
+ * `{ room }`, each with an ack. A join goes through the same judged
+ * `socket.join` as the app's own joins, so the room policy decides; the ack
+ * is `{ ok: true, room }` or `{ error: { code: 'forbidden', message, action } }`
+ * (a refused join also gets `auth:forbidden` and is reported to `failure`).
+ *
+ * What a client may never ask for, whatever the policy says: another user's
+ * or session's sockpass room, or another socket's id room (a name shaped like
+ * a socket id); and it may never leave its own id, `user:` or `session:` room,
+ * which `revoke()` and `io.to(socket.id)` must keep reaching.
+ *
+ * One listener per registry for all its sockets (Socket.IO calls it with the
+ * socket as `this`), not a closure per socket.
+ *
+ * @module
+ */
+import createDebug from 'debug';
+import { AuthError } from '../errors.js';
+import type { SocketLike } from '../socket-like.js';
+import { FORBIDDEN_EVENT, JOIN_EVENT, LEAVE_EVENT, type RoomForbiddenNotice, type RoomReply } from '../wire.js';
+import type { RoomGate, RoomGateHost } from './room-gate.js';
+
+const debug = createDebug('sockpass:room-requests');
+
+/** Longest room name a client may ask for; a longer one is `credentials_bad_format`. */
+const MAX_ROOM_LENGTH = 256;
+
+type Ack = (reply: RoomReply) => void;
+type Listener = (this: SocketLike, payload: unknown, maybeAck?: unknown) => void;
+
+const listeners = new WeakMap<object, { join: Listener; leave: Listener }>();
+
+/** Takes `auth:join` / `auth:leave` from a socket of a namespace with a room policy. */
+export function listenForRoomRequests<U>(socket: SocketLike, gate: RoomGate<U>, host: RoomGateHost<U>): void {
+  const { join, leave } = listenersOf(gate, host);
+  socket.on(JOIN_EVENT, join);
+  socket.on(LEAVE_EVENT, leave);
+}
+
+function listenersOf<U>(gate: RoomGate<U>, host: RoomGateHost<U>): { join: Listener; leave: Listener } {
+  const known = listeners.get(gate);
+  if (known !== undefined) return known;
+  const made = {
+    join: function onJoinRequest(this: SocketLike, payload: unknown, maybeAck?: unknown): void {
+      const socket = this;
+      const ack = ackOf(payload, maybeAck);
+      const room = roomOf(payload);
+      if (room instanceof AuthError) return ack?.({ error: room.notice });
+      if (gate.isOwn(socket, room)) return ack?.({ ok: true, room });
+      if (gate.isReserved(socket, room)) {
+        const error = new AuthError('forbidden', 'this room cannot be asked for');
+        host.reportFailure(socket, error, room);
+        const notice: RoomForbiddenNotice = { room, code: 'forbidden', message: error.message, action: 'stop' };
+        socket.emit(FORBIDDEN_EVENT, notice);
+        return ack?.({ error: error.notice });
+      }
+      gate.request(socket, room).then(
+        (inside) => {
+          if (!socket.connected) return;
+          ack?.(inside ? { ok: true, room } : { error: new AuthError('forbidden', 'not allowed in this room').notice });
+        },
+        (err: unknown) => {
+          debug('socket %s: join failed: %s', socket.id, (err as Error)?.message);
+          ack?.({ error: new AuthError('server_error', 'the room could not be joined').notice });
+        },
+      );
+    },
+    leave: function onLeaveRequest(this: SocketLike, payload: unknown, maybeAck?: unknown): void {
+      const socket = this;
+      const ack = ackOf(payload, maybeAck);
+      const room = roomOf(payload);
+      if (room instanceof AuthError) return ack?.({ error: room.notice });
+      if (gate.isOwn(socket, room)) return ack?.({ error: new AuthError('forbidden', 'a socket cannot leave its own rooms').notice });
+      Promise.resolve(socket.leave(room)).then(
+        () => ack?.({ ok: true, room }),
+        (err: unknown) => {
+          debug('socket %s: leave failed: %s', socket.id, (err as Error)?.message);
+          ack?.({ error: new AuthError('server_error', 'the room could not be left').notice });
+        },
+      );
+    },
+  };
+  listeners.set(gate, made);
+  return made;
+}
+
+function ackOf(payload: unknown, maybeAck: unknown): Ack | undefined {
+  return (typeof maybeAck === 'function' ? maybeAck : typeof payload === 'function' ? payload : undefined) as Ack | undefined;
+}
+
+function roomOf(payload: unknown): string | AuthError {
+  const room = typeof payload === 'object' && payload !== null ? (payload as { room?: unknown }).room : undefined;
+  if (typeof room !== 'string' || room === '' || room.length > MAX_ROOM_LENGTH) {
+    return new AuthError('credentials_bad_format', `a room request carries { room }, a name of 1 to ${MAX_ROOM_LENGTH} characters`);
+  }
+  return room;
+}
