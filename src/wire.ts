@@ -107,6 +107,7 @@ export type RoomReply =
   | {
       /** The socket is now in (`auth:join`) or out of (`auth:leave`) `room`. */
       ok: true;
+      /** The room asked for. */
       room: string;
     }
   | {
