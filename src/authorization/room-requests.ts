@@ -25,11 +25,19 @@ const debug = createDebug('sockpass:room-requests');
 
 /** Longest room name a client may ask for; a longer one is `credentials_bad_format`. */
 const MAX_ROOM_LENGTH = 256;
+/**
+ * Joins a socket may have waiting for an async predicate at once: a client
+ * flooding `auth:join` costs this many predicate calls (a database read each,
+ * perhaps), not one per packet. Past it: `rate_limited`.
+ */
+const MAX_IN_FLIGHT = 8;
 
 type Ack = (reply: RoomReply) => void;
 type Listener = (this: SocketLike, payload: unknown, maybeAck?: unknown) => void;
 
 const listeners = new WeakMap<object, { join: Listener; leave: Listener }>();
+/** Joins waiting for an answer, per socket (gone with the socket). */
+const inFlight = new WeakMap<object, number>();
 
 /** Takes `auth:join` / `auth:leave` from a socket of a namespace with a room policy. */
 export function listenForRoomRequests<U>(socket: SocketLike, gate: RoomGate<U>, host: RoomGateHost<U>): void {
@@ -55,12 +63,18 @@ function listenersOf<U>(gate: RoomGate<U>, host: RoomGateHost<U>): { join: Liste
         socket.emit(FORBIDDEN_EVENT, notice);
         return ack?.({ error: error.notice });
       }
+      const waiting = inFlight.get(socket) ?? 0;
+      if (waiting >= MAX_IN_FLIGHT) return ack?.({ error: new AuthError('rate_limited', 'too many room requests at once').notice });
+      inFlight.set(socket, waiting + 1);
+      const done = () => inFlight.set(socket, (inFlight.get(socket) ?? 1) - 1);
       gate.request(socket, room).then(
         (inside) => {
+          done();
           if (!socket.connected) return;
           ack?.(inside ? { ok: true, room } : { error: new AuthError('forbidden', 'not allowed in this room').notice });
         },
         (err: unknown) => {
+          done();
           debug('socket %s: join failed: %s', socket.id, (err as Error)?.message);
           ack?.({ error: new AuthError('server_error', 'the room could not be joined').notice });
         },

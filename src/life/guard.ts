@@ -13,7 +13,8 @@
  * predicate opens it to authenticated sockets it approves of. Anonymous and
  * not-yet-authenticated sockets never pass a predicate. Events no rule
  * matches pass (add `'*': false` to close them). The in-band authentication
- * events (`auth:refresh`, an event strategy's `authenticate`) are never guarded.
+ * events (`auth:refresh`, an event strategy's `authenticate`) are never guarded,
+ * nor the room requests (`auth:join`, `auth:leave`): a room policy judges those.
  *
  * @module
  */

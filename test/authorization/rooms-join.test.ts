@@ -215,6 +215,26 @@ describe('auth:join and auth:leave', () => {
     expect(await ann.timeout(3000).emitWithAck('auth:join', { room: 'free' })).toEqual({ ok: true, room: 'free' });
   });
 
+  it('holds a client to 8 joins waiting on an async predicate: the rest are rate_limited, not more predicate calls', async () => {
+    let calls = 0;
+    const release: Array<(ok: boolean) => void> = [];
+    await serve({
+      'slow:*': () => {
+        calls++;
+        return new Promise<boolean>((r) => release.push(r));
+      },
+    });
+    const ann = await connect({ sub: 'ann' });
+    const replies = Array.from({ length: 10 }, (_, i) => ann.timeout(5000).emitWithAck('auth:join', { room: `slow:${i}` }));
+    await until(() => calls === 8);
+    await sleep(100);
+    expect(calls).toBe(8);
+    for (const r of release) r(true);
+    const answers = (await Promise.all(replies)) as Array<{ ok?: true; error?: { code: string; action: string } }>;
+    expect(answers.filter((a) => a.ok).length).toBe(8);
+    expect(answers.filter((a) => a.error?.code === 'rate_limited' && a.error.action === 'backoff').length).toBe(2);
+  });
+
   it('refuses a malformed request with credentials_bad_format', async () => {
     await serve({ '*': true });
     const ann = await connect({ sub: 'ann' });
