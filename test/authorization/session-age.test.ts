@@ -77,6 +77,39 @@ describe('maxSessionAge', () => {
     await expect(client.timeout(300).emitWithAck('auth:refresh', { token: hs256({ sub: 'ann' }) })).rejects.toThrow();
   });
 
+  it('a recovered socket keeps its deadline: the cap counts from the first admission, not the recovery', async () => {
+    const auth = new SockPass({ maxSessionAge: 2500 }).use('jwt-auth', jwtAuth({ secret: SECRET, algorithms: ['HS256'] }));
+    const admitted: number[] = [];
+    let cutAt: number | undefined;
+    server = await startServer(
+      (io) => {
+        io.use(auth.middleware('jwt-auth'));
+        auth.onAuthenticated(io, (s: Socket) => {
+          admitted.push((s.data.auth.admittedAt as Date).getTime());
+          s.on('disconnect', (reason) => reason === 'server namespace disconnect' && (cutAt = Date.now()));
+        });
+      },
+      { connectionStateRecovery: { maxDisconnectionDuration: 10_000, skipMiddlewares: true } },
+    );
+    const client = server.client('/', { reconnection: true, randomizationFactor: 0, reconnectionDelay: 100, reconnectionDelayMax: 100, auth: { token: hs256({ sub: 'ann' }) } });
+    await outcome(client);
+    const offset = once(client, 'offset');
+    server.io.emit('offset', 1);
+    await offset;
+    await sleep(300);
+    const back = once(client, 'connect', 10_000);
+    client.io.engine.close();
+    await back;
+    expect(client.recovered).toBe(true);
+    const expired = await once<{ code: string }>(client, 'auth:expired', 5000);
+    expect(expired.code).toBe('session_too_old');
+    for (let t = 0; t < 100 && cutAt === undefined; t++) await sleep(10);
+    expect(admitted).toHaveLength(2);
+    expect(admitted[1]).toBe(admitted[0]);
+    expect(cutAt! - (admitted[0]! + 2500)).toBeGreaterThanOrEqual(-5);
+    expect(cutAt! - (admitted[0]! + 2500)).toBeLessThan(500);
+  });
+
   it('is session_too_old in the error code list, with the action login', async () => {
     const { AUTH_ERROR_CODES, actionFor } = await import('sockpass');
     expect(AUTH_ERROR_CODES).toContain('session_too_old');
