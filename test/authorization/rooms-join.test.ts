@@ -86,6 +86,25 @@ describe('the app\'s socket.join', () => {
     expect(open.sockets.get('bob')!.rooms.has('anything')).toBe(true);
   });
 
+  it('takes the exact name first, then the longest prefix*, then *', async () => {
+    const { sockets } = await serve({ '*': true, 'chat:*': false, 'chat:ops:*': true, 'chat:ops:x': false, 'chat:ops:y': true });
+    await connect({ sub: 'ann' });
+    const socket = sockets.get('ann')!;
+    const verdicts: Record<string, boolean> = {};
+    for (const room of ['other', 'chat:a', 'chat:ops:a', 'chat:ops:x', 'chat:ops:y', 'chat:op']) {
+      socket.join(room);
+      verdicts[room] = socket.rooms.has(room);
+    }
+    expect(verdicts).toEqual({ other: true, 'chat:a': false, 'chat:ops:a': true, 'chat:ops:x': false, 'chat:ops:y': true, 'chat:op': false });
+  });
+
+  it('refuses a malformed policy at setup, not per join', () => {
+    const auth = new SockPass<Claims>();
+    const fake = { on() {} } as never;
+    expect(() => auth.rooms(fake, { 'a*b': true })).toThrow(/may only end with \*/);
+    expect(() => auth.rooms(fake, { a: 'yes' as never })).toThrow(/must be a function or a boolean/);
+  });
+
   it('socket.join([...]) admits exactly the allowed rooms', async () => {
     const { sockets } = await serve();
     await connect({ sub: 'ann', rooms: ['chat:a', 'chat:b'] });
