@@ -25,7 +25,7 @@
  * @module
  */
 import createDebug from 'debug';
-import { AuthError } from '../errors.js';
+import { AuthError, CLIENT_ACTIONS } from '../errors.js';
 import { catchRoomChange, childrenOf, interceptJoins, isIn, isServer, restoreOnly, roomsOf, type JoinResult, type RestoredSession, type SocketLike } from '../socketio.js';
 import { getState } from '../life/socket-state.js';
 import type { SocketAuth } from '../types.js';
@@ -258,7 +258,7 @@ export class RoomGate<U> {
     const message = `not allowed in room ${shown(room)}`;
     this.#host.report(socket, new AuthError('forbidden', message), room);
     if (!socket.connected) return;
-    const notice: RoomForbiddenNotice = { room, code: 'forbidden', message, action: 'stop' };
+    const notice: RoomForbiddenNotice = { room, code: 'forbidden', message, action: CLIENT_ACTIONS.forbidden };
     socket.emit(FORBIDDEN_EVENT, notice);
   }
 }
@@ -282,7 +282,7 @@ function leaveRefused(socket: SocketLike, room: string): void {
 
 function tellLeft(socket: SocketLike, room: string): void {
   if (!socket.connected) return;
-  const notice: RoomLeftNotice = { room, code: 'forbidden', action: 'stop' };
+  const notice: RoomLeftNotice = { room, code: 'forbidden', action: CLIENT_ACTIONS.forbidden };
   socket.emit(LEFT_EVENT, notice);
 }
 

@@ -13,7 +13,7 @@
  * @module
  */
 import createDebug from 'debug';
-import { AuthError } from '../errors.js';
+import { AuthError, CLIENT_ACTIONS } from '../errors.js';
 import type { SocketLike } from '../socketio.js';
 import { FORBIDDEN_EVENT, JOIN_EVENT, LEAVE_EVENT, type RoomForbiddenNotice, type RoomReply } from '../protocol.js';
 import type { RoomGate, RoomGateHost } from './room-gate.js';
@@ -58,7 +58,7 @@ export class RoomRequests<U> {
     if (gate.isReserved(socket, room)) {
       const error = new AuthError('forbidden', 'this room cannot be asked for');
       this.#host.report(socket, error, room);
-      const notice: RoomForbiddenNotice = { room, code: 'forbidden', message: error.message, action: 'stop' };
+      const notice: RoomForbiddenNotice = { room, code: 'forbidden', message: error.message, action: CLIENT_ACTIONS.forbidden };
       socket.emit(FORBIDDEN_EVENT, notice);
       return ack?.({ error: error.notice });
     }

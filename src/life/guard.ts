@@ -19,6 +19,7 @@
  * @module
  */
 import createDebug from 'debug';
+import { CLIENT_ACTIONS } from '../errors.js';
 import type { SocketLike } from '../socketio.js';
 import type { SocketAuth } from '../types.js';
 import { FORBIDDEN_EVENT, JOIN_EVENT, LEAVE_EVENT, REFRESH_EVENT, type ForbiddenNotice } from '../protocol.js';
@@ -121,7 +122,7 @@ function refuse(socket: SocketLike, packet: unknown[], event: string): void {
   debug('socket %s: %s refused', socket.id, event);
   const message = `not allowed to send ${event.length > 100 ? event.slice(0, 100) + '…' : event}`;
   const ack = packet.length > 1 ? packet[packet.length - 1] : undefined;
-  if (typeof ack === 'function') ack({ error: { code: 'forbidden', message, action: 'stop' } });
-  const notice: ForbiddenNotice = { event, code: 'forbidden', message, action: 'stop' };
+  if (typeof ack === 'function') ack({ error: { code: 'forbidden', message, action: CLIENT_ACTIONS.forbidden } });
+  const notice: ForbiddenNotice = { event, code: 'forbidden', message, action: CLIENT_ACTIONS.forbidden };
   socket.emit(FORBIDDEN_EVENT, notice);
 }
