@@ -6,7 +6,8 @@
  * and nothing else of this folder:
  *
  * - `connected`: a socket reached `connection` (before the app's listeners);
- * - `admitted`: its authenticated life started (handshake, in-band, recovery);
+ * - `admitted`: its authenticated life started (handshake, in-band, recovery)
+ *   or its credential was swapped; `sessionEnd`: the deadline that gives;
  * - `beforeRenewal` / `renewed`: around a refresh, an anonymous upgrade or a
  *   second `authenticate` event;
  * - `revalidated`: its session was found still valid;
@@ -23,13 +24,10 @@ import type { SocketState } from '../life/socket-state.js';
 import { RoomGate, type RoomGateHost, type RoomTarget } from './room-gate.js';
 import { RoomRequests } from './room-requests.js';
 import type { RoomPolicy } from './rooms.js';
-import { SessionAge } from './session-age.js';
+import { SessionAge, tooOld } from './session-age.js';
 
 /** What authorization needs of the Lifecycle (declared here, so this folder does not import it). */
-export interface AuthorizationHost<U> extends RoomGateHost<U> {
-  /** The cut: a notice, then a disconnect. */
-  cut(socket: SocketLike, event: string, error: AuthError): void;
-}
+export type AuthorizationHost<U> = RoomGateHost<U>;
 
 export class Authorization<U> {
   readonly rooms: RoomGate<U>;
@@ -40,10 +38,7 @@ export class Authorization<U> {
   constructor(host: AuthorizationHost<U>, maxSessionAge: number | undefined) {
     this.rooms = new RoomGate(host);
     this.#requests = new RoomRequests(this.rooms, host);
-    this.sessionAge =
-      maxSessionAge === undefined
-        ? undefined
-        : new SessionAge(maxSessionAge, (socket, event, error) => host.cut(socket, event, error), (socket, error) => host.report(socket, error));
+    this.sessionAge = maxSessionAge === undefined ? undefined : new SessionAge(maxSessionAge);
   }
 
   /** `auth.rooms(target, policy)`: returns the namespace (or parent) the registry must watch. */
@@ -56,9 +51,23 @@ export class Authorization<U> {
     if (this.rooms.watch(socket) !== undefined) this.#requests.listen(socket);
   }
 
-  /** Its authenticated life started: the session's clock starts (once; a recovered socket keeps its start). */
+  /**
+   * Its authenticated life started, or its credential was swapped: the
+   * session's end is set (once; a recovered socket keeps its start) and
+   * written on the record. Called before the Lifecycle arms the deadline.
+   */
   admitted(socket: SocketLike, state: SocketState<U>): void {
     this.sessionAge?.admitted(socket, state);
+  }
+
+  /** The session's end (ms epoch), one more deadline for the Lifecycle's queue; Infinity for none. */
+  sessionEnd(state: SocketState<U>): number {
+    return this.sessionAge === undefined ? Number.POSITIVE_INFINITY : this.sessionAge.endOf(state);
+  }
+
+  /** What a socket is cut with at its session's end. */
+  sessionTooOld(): AuthError {
+    return tooOld();
   }
 
   /** Before a refresh or an upgrade is applied: throws `session_too_old` past the session's deadline. */
@@ -67,12 +76,10 @@ export class Authorization<U> {
   }
 
   /**
-   * A refresh or an upgrade was applied: the session clock carries over to
-   * the new record (an upgrade starts it), every room is judged again.
+   * A refresh or an upgrade was applied: every room is judged again.
    * Returns the deadline to report to the client.
    */
   renewed(socket: SocketLike, state: SocketState<U>): Date | null {
-    this.admitted(socket, state);
     void this.rooms.rejudge(socket);
     const expiresAt = state.auth?.expiresAt ?? null;
     return this.sessionAge === undefined ? expiresAt : this.sessionAge.deadlineOf(socket, expiresAt);

@@ -13,7 +13,9 @@
  * restored. A refresh past the deadline is refused; the refresh ack reports
  * the earlier of the token's expiry and the session's deadline.
  *
- * Costs nothing unless configured: one timer per authenticated socket then.
+ * The cut itself is the Lifecycle's: the session's end is one more deadline
+ * in its deadline queue, beside the credential's expiry (no timer of its own
+ * per socket). Costs nothing unless configured.
  *
  * @module
  */
@@ -22,84 +24,70 @@ import { AuthError } from '../errors.js';
 import type { SocketLike } from '../socketio.js';
 import { getState, type SocketState } from '../life/socket-state.js';
 import type { SocketAuth } from '../types.js';
-import { EXPIRED_EVENT } from '../protocol.js';
 
 const debug = createDebug('sockpass:session-age');
-
-/** How the session age cuts a socket: the lifecycle's cut (notice, then disconnect). */
-export type Cut = (socket: SocketLike, event: string, error: AuthError) => void;
-
-interface Clock {
-  deadline: number;
-  timer: NodeJS.Timeout;
-}
 
 const TOO_OLD = 'the session is older than the longest allowed; log in again';
 
 export class SessionAge {
   readonly #maxAge: number;
-  readonly #cut: Cut;
-  readonly #report: (socket: SocketLike, error: AuthError) => void;
-  readonly #clocks = new WeakMap<object, Clock>();
+  /** The session's end (ms epoch) of each socket state, set at its first admission with a user. */
+  readonly #ends = new WeakMap<object, number>();
 
-  constructor(maxAge: number, cut: Cut, report: (socket: SocketLike, error: AuthError) => void) {
+  constructor(maxAge: number) {
     if (!(Number.isFinite(maxAge) && maxAge > 0)) throw new TypeError('sockpass: maxSessionAge must be a positive number of ms');
     this.#maxAge = maxAge;
-    this.#cut = cut;
-    this.#report = report;
   }
 
   /**
    * A socket entered (or re-entered, after a recovery or an upgrade) its
-   * authenticated life: start its clock once, from `admittedAt` when the
-   * record has one. Anonymous sockets have no login to age.
+   * authenticated life, or renewed its credential: its session's end is set
+   * once, from `admittedAt` when the record has one, and the start is written
+   * on the (new) record. Anonymous sockets have no login to age.
    */
   admitted<U>(socket: SocketLike, state: SocketState<U>): void {
     const auth = state.auth;
     if (auth === undefined || auth.anonymous) return;
-    let clock = this.#clocks.get(state);
-    if (clock === undefined) {
-      const admittedAt = startOf(auth, Date.now());
-      const deadline = admittedAt + this.#maxAge;
-      const timer = setTimeout(() => this.#tooOld(socket), Math.max(0, deadline - Date.now()));
-      timer.unref?.();
-      clock = { deadline, timer };
-      this.#clocks.set(state, clock);
-      state.cleanup.push(() => clearTimeout(timer));
-      debug('socket %s: session ends at %s', socket.id, new Date(deadline).toISOString());
+    let end = this.#ends.get(state);
+    if (end === undefined) {
+      end = startOf(auth, Date.now()) + this.#maxAge;
+      this.#ends.set(state, end);
+      debug('socket %s: session ends at %s', socket.id, new Date(end).toISOString());
     }
     // A renewal made a new record: the start travels with it (recovery reads it there).
-    auth.admittedAt = new Date(clock.deadline - this.#maxAge);
+    auth.admittedAt = new Date(end - this.#maxAge);
   }
 
-  /** Throws `session_too_old` when the socket's session has reached its deadline: a refresh must not land past it. */
+  /** The session's end (ms epoch) for the Lifecycle's deadline queue, or Infinity before the first admission with a user. */
+  endOf(state: object): number {
+    return this.#ends.get(state) ?? Number.POSITIVE_INFINITY;
+  }
+
+  /** Throws `session_too_old` when the socket's session has reached its end: a refresh must not land past it. */
   check(socket: SocketLike): void {
     const state = getState(socket);
-    const clock = state === undefined ? undefined : this.#clocks.get(state);
-    if (clock !== undefined && Date.now() >= clock.deadline) throw new AuthError('session_too_old', TOO_OLD);
+    if (state !== undefined && Date.now() >= this.endOf(state)) throw tooOld();
   }
 
   /** The deadline a client should plan for: the earlier of the credential's expiry and the session's end. */
   deadlineOf(socket: SocketLike, expiresAt: Date | null): Date | null {
     const state = getState(socket);
-    const clock = state === undefined ? undefined : this.#clocks.get(state);
-    if (clock === undefined) return expiresAt;
-    return expiresAt !== null && expiresAt.getTime() <= clock.deadline ? expiresAt : new Date(clock.deadline);
+    const end = state === undefined ? Number.POSITIVE_INFINITY : this.endOf(state);
+    if (end === Number.POSITIVE_INFINITY) return expiresAt;
+    return expiresAt !== null && expiresAt.getTime() <= end ? expiresAt : new Date(end);
   }
 
-  /** `session_too_old` for a session being restored past its deadline, else undefined. */
+  /** `session_too_old` for a session being restored past its end, else undefined. */
   restoreRefusal(data: unknown): AuthError | undefined {
     const auth = (data as { auth?: SocketAuth<unknown> } | null | undefined)?.auth;
     if (typeof auth !== 'object' || auth === null || auth.anonymous) return undefined;
-    return startOf(auth, Date.now()) + this.#maxAge <= Date.now() ? new AuthError('session_too_old', TOO_OLD) : undefined;
+    return startOf(auth, Date.now()) + this.#maxAge <= Date.now() ? tooOld() : undefined;
   }
+}
 
-  #tooOld(socket: SocketLike): void {
-    if (!socket.connected) return;
-    const error = new AuthError('session_too_old', TOO_OLD);
-    this.#report(socket, error);
-    this.#cut(socket, EXPIRED_EVENT, error);
-  }
+/** The cut at the session's end, and the refusal of a refresh past it. */
+export function tooOld(): AuthError {
+  return new AuthError('session_too_old', TOO_OLD);
 }
 
 /** When the login began: the record's `admittedAt`, else `auth_time`, else now; never later than now. */

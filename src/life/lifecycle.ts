@@ -354,9 +354,9 @@ export class Lifecycle<U> {
     this.namespaces.add(socket.nsp);
     this.#noteLifetime(auth);
     this.#joinRooms(socket, auth);
+    this.authorization.admitted(socket, state);
     this.#scheduleExpiry(socket, state, auth.expiresAt);
     if (!socket.connected) return;
-    this.authorization.admitted(socket, state);
     this.#count(state);
     listenForRefresh(this, socket, state);
     startRevalidation(this, socket, state);
@@ -452,24 +452,31 @@ export class Lifecycle<U> {
    * Sets the socket's deadline: `refreshBefore` ms ahead of `expiresAt` (but
    * not before half the remaining life) it is asked for a refresh
    * (`auth:refresh`) when its strategy can take one, and at `expiresAt` it is
-   * told `auth:expired` and disconnected. Re-arming replaces the previous deadline.
+   * told `auth:expired` and disconnected. With `maxSessionAge`, the session's
+   * end is a deadline too, and no refresh is asked for past it. Re-arming
+   * replaces the previous deadline.
    */
   #scheduleExpiry(socket: SocketLike, state: SocketState<U>, expiresAt: Date | null): void {
     this.deadlines.cancel(state);
     state.noticeDue = false;
-    if (expiresAt === null) return;
+    const end = this.authorization.sessionEnd(state);
+    if (expiresAt === null) {
+      if (end !== Number.POSITIVE_INFINITY) this.deadlines.schedule(state, end);
+      return;
+    }
     const exp = expiresAt.getTime();
     const now = Date.now();
     // An Invalid Date must not leave a socket without a deadline: fail closed.
     if (isExpired(expiresAt, now)) return this.expire(socket, state);
     const refreshBefore = state.strategy?.authenticateCredential === undefined ? 0 : this.options.refreshBefore;
-    if (refreshBefore > 0) {
+    // Never before half the remaining life: a refreshBefore longer than the tokens' life
+    // would otherwise ask again the moment each refresh lands, in a loop.
+    const noticeAt = refreshBefore > 0 ? Math.max(exp - refreshBefore, now + (exp - now) / 2) : Number.POSITIVE_INFINITY;
+    if (noticeAt < end) {
       state.noticeDue = true;
-      // Never before half the remaining life: a refreshBefore longer than the tokens' life
-      // would otherwise ask again the moment each refresh lands, in a loop.
-      this.deadlines.schedule(state, Math.max(exp - refreshBefore, now + (exp - now) / 2));
+      this.deadlines.schedule(state, noticeAt);
     } else {
-      this.deadlines.schedule(state, exp);
+      this.deadlines.schedule(state, Math.min(exp, end));
     }
   }
 
@@ -477,7 +484,13 @@ export class Lifecycle<U> {
   #onDeadline(state: SocketState<U>): void {
     const { socket } = state;
     if (!socket.connected) return;
-    if (!state.noticeDue) return this.expire(socket, state);
+    const end = this.authorization.sessionEnd(state);
+    if (Date.now() >= end) return this.#endSession(socket);
+    if (!state.noticeDue) {
+      const exp = state.auth?.expiresAt instanceof Date ? state.auth.expiresAt.getTime() : Number.POSITIVE_INFINITY;
+      // The deadline armed was the session's end when it comes first (or the socket has no expiry).
+      return end <= exp ? this.#endSession(socket) : this.expire(socket, state);
+    }
     state.noticeDue = false;
     const expiresAt: Date | null | undefined = state.auth?.expiresAt;
     // The expiry the notice was armed for; a record without a valid one fails closed.
@@ -485,7 +498,7 @@ export class Lifecycle<U> {
     debug('socket %s: asking for a refresh before %s', socket.id, expiresAt.toISOString());
     const notice: RefreshNotice = { expiresAt: expiresAt.toISOString() };
     socket.emit(REFRESH_EVENT, notice);
-    this.deadlines.schedule(state, expiresAt.getTime());
+    this.deadlines.schedule(state, Math.min(expiresAt.getTime(), end));
   }
 
   /**
@@ -581,6 +594,8 @@ export class Lifecycle<U> {
     // A refreshed token does not carry the session's revalidation: the socket keeps the one it had.
     this.#record(state, auth, result.revalidate ?? state.revalidate);
     this.#noteLifetime(auth);
+    // The session's start carries over to the new record (an upgrade starts it).
+    this.authorization.admitted(socket, state);
     this.#scheduleExpiry(socket, state, auth.expiresAt);
     return auth;
   }
@@ -607,6 +622,13 @@ export class Lifecycle<U> {
   expire(socket: SocketLike, state: SocketState<U>): void {
     if (socket.connected) this.metrics?.expiry(state.strategyName);
     this.cut(socket, EXPIRED_EVENT, new AuthError('token_expired', 'credential has expired'));
+  }
+
+  /** The login reached `maxSessionAge`: `auth:expired` with `session_too_old` (action `login`), then the disconnect. */
+  #endSession(socket: SocketLike): void {
+    const error = this.authorization.sessionTooOld();
+    this.report(socket, error);
+    this.cut(socket, EXPIRED_EVENT, error);
   }
 
   /** A refusal of an in-band credential: reported, then the cut. */

@@ -8,6 +8,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { SockPass, jwtAuth } from 'sockpass';
 import type { Socket } from 'socket.io';
 import { once, outcome, sleep, startServer, type TestServer } from '../helpers/server.js';
+import jwt from 'jsonwebtoken';
 import { hs256, SECRET } from '../helpers/tokens.js';
 
 let server: TestServer | undefined;
@@ -75,6 +76,23 @@ describe('maxSessionAge', () => {
     // After the cut no refresh is taken: the socket is gone.
     expect(client.connected).toBe(false);
     await expect(client.timeout(300).emitWithAck('auth:refresh', { token: hs256({ sub: 'ann' }) })).rejects.toThrow();
+  });
+
+  it('cuts a credential without expiry at the cap too: the session\'s end is a deadline of its own', async () => {
+    const seen = await serve();
+    const token = jwt.sign({ sub: 'ann' }, SECRET, { algorithm: 'HS256' });
+    const client = server!.client('/', { auth: { token } });
+    expect(await outcome(client)).toEqual({ connected: true });
+    const lag = watchLoopLag();
+    try {
+      expect(await once(client, 'auth:expired', 5000)).toEqual({ code: 'session_too_old', message: expect.any(String), action: 'login' });
+      for (let t = 0; t < 100 && seen.cutAt === undefined; t++) await sleep(10);
+    } finally {
+      lag.stop();
+    }
+    const cap = seen.admittedAt! + MAX_AGE;
+    expect(seen.cutAt!).toBeGreaterThanOrEqual(cap - 5);
+    expect(seen.cutAt! - cap).toBeLessThanOrEqual(100 + lag.max);
   });
 
   it('a recovered socket keeps its deadline: the cap counts from the first admission, not the recovery', async () => {
