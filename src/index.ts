@@ -7,7 +7,10 @@
 export { SockPass, defaultUserId } from './registry.js';
 export type { SockPassOptions, MiddlewareOptions, SockPassMiddleware, AuthenticatedSocket, AuthenticatedData, SocketOf, WithStrategy, AttachTarget } from './registry.js';
 export type { ConnectionTarget } from './registry.js';
-export { AuthError, isAuthError, AUTH_ERROR_CODES } from './errors.js';
+export { AuthError, isAuthError, AUTH_ERROR_CODES, CLIENT_ACTIONS, actionFor } from './errors.js';
+export type { ClientAction } from './errors.js';
+export { claimRooms } from './authorization/rooms.js';
+export type { RoomPolicy, RoomRule, RoomPredicate } from './authorization/rooms.js';
 export { handshakeLimits } from './handshake/rate-limit.js';
 export type { HandshakeLimits, HandshakeLimitsOptions, HandshakeLimitRules, HandshakeVerdict, RateLimitedVerdict, RateLimitObserver, LimitRule } from './handshake/rate-limit.js';
 export type { AuthErrorCode, AuthErrorData, AuthErrorOptions } from './errors.js';
@@ -35,8 +38,21 @@ export {
   REVOKED_EVENT,
   REFUSED_EVENT,
   FORBIDDEN_EVENT,
+  JOIN_EVENT,
+  LEAVE_EVENT,
+  LEFT_EVENT,
 } from './protocol.js';
-export type { AuthNotice, RefreshNotice, RefreshRequest, RefreshReply, ForbiddenNotice } from './protocol.js';
+export type {
+  AuthNotice,
+  RefreshNotice,
+  RefreshRequest,
+  RefreshReply,
+  ForbiddenNotice,
+  RoomForbiddenNotice,
+  RoomLeftNotice,
+  RoomRequest,
+  RoomReply,
+} from './protocol.js';
 export { anonymous } from '../strategies/anonymous.js';
 export type { AnonymousOptions } from '../strategies/anonymous.js';
 

@@ -6,7 +6,9 @@
  *
  * @module
  */
-import type { AuthErrorCode } from './errors.js';
+import type { AuthNotice, ClientAction } from './errors.js';
+
+export type { AuthNotice } from './errors.js';
 
 /** Server → client: the credential expired; a disconnect follows. Payload: {@link AuthNotice} with `token_expired`. */
 export const EXPIRED_EVENT = 'auth:expired';
@@ -23,13 +25,19 @@ export const REFUSED_EVENT = 'auth:refused';
 /** Server → client: a guard refused an event; the socket stays. Payload: {@link ForbiddenNotice}. */
 export const FORBIDDEN_EVENT = 'auth:forbidden';
 
-/** Why the server is about to disconnect a socket. `message` never holds a credential. */
-export interface AuthNotice {
-  /** Why, e.g. `token_expired` or `token_revoked`. */
-  code: AuthErrorCode;
-  /** Human-readable reason. */
-  message: string;
-}
+/**
+ * Client → server: `{ room }` with an ack, answered by a {@link RoomReply}:
+ * join a room the namespace's room policy (`auth.rooms()`) allows.
+ */
+export const JOIN_EVENT = 'auth:join';
+/** Client → server: `{ room }` with an ack, answered by a {@link RoomReply}: leave a room. */
+export const LEAVE_EVENT = 'auth:leave';
+/**
+ * Server → client: the socket was taken out of a room it was in, because its
+ * credential changed (a refresh, an upgrade, a revalidation, a recovery) and
+ * the room policy no longer allows it. Payload: {@link RoomLeftNotice}.
+ */
+export const LEFT_EVENT = 'auth:left';
 
 /** Server → client `auth:refresh`: the current credential's expiry, ISO 8601. */
 export interface RefreshNotice {
@@ -54,7 +62,7 @@ export type RefreshReply =
       error: AuthNotice;
     };
 
-/** Server → client `auth:forbidden`. */
+/** Server → client `auth:forbidden` from a guard: an event was refused. */
 export interface ForbiddenNotice {
   /** The event the guard refused. */
   event: string;
@@ -62,4 +70,47 @@ export interface ForbiddenNotice {
   code: 'forbidden';
   /** Human-readable reason. */
   message: string;
+  /** Always `stop`: sending the same event again is refused again. */
+  action: ClientAction;
 }
+
+/** Server → client `auth:forbidden` from a room policy: a join was refused; the socket is not in `room`. */
+export interface RoomForbiddenNotice {
+  /** The room the socket was not let into. */
+  room: string;
+  /** Always `forbidden`. */
+  code: 'forbidden';
+  /** Human-readable reason. */
+  message: string;
+  /** Always `stop`. */
+  action: ClientAction;
+}
+
+/** Server → client `auth:left`. */
+export interface RoomLeftNotice {
+  /** The room the socket left. */
+  room: string;
+  /** Always `forbidden`: the room policy no longer allows this socket in. */
+  code: 'forbidden';
+  /** Always `stop`. */
+  action: ClientAction;
+}
+
+/** Client → server `auth:join` / `auth:leave`. */
+export interface RoomRequest {
+  /** The room's name. */
+  room: string;
+}
+
+/** The ack of `auth:join` / `auth:leave`. */
+export type RoomReply =
+  | {
+      /** The socket is now in (`auth:join`) or out of (`auth:leave`) `room`. */
+      ok: true;
+      /** The room asked for. */
+      room: string;
+    }
+  | {
+      /** Why not: `forbidden` (the policy refused, or a room the client may not join or leave), `credentials_bad_format` (no `{ room }`). */
+      error: AuthNotice;
+    };

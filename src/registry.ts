@@ -13,6 +13,8 @@ import { toAuthError } from './errors.js';
 import { createHandshakeContext } from './handshake/context.js';
 import { decide, type Mode, type NamedStrategy } from './handshake/pipeline.js';
 import type { HandshakeLimits } from './handshake/rate-limit.js';
+import type { RoomTarget } from './authorization/room-gate.js';
+import type { RoomPolicy } from './authorization/rooms.js';
 import { createGuard, type Guard, type GuardPolicy } from './life/guard.js';
 import { Lifecycle, type LifecycleOptions } from './life/lifecycle.js';
 import { getState } from './life/socket-state.js';
@@ -44,6 +46,12 @@ export interface SockPassOptions<U> extends Partial<LifecycleOptions<U>> {
    * `{ meter }`. Default: none.
    */
   metrics?: MetricsOption;
+  /**
+   * Ms a login may last, however often its socket refreshes: a socket is cut
+   * at `admittedAt + maxSessionAge` with `session_too_old` (action `login`),
+   * and a refresh cannot move its deadline past it. Default: none.
+   */
+  maxSessionAge?: number;
 }
 
 /** Options of {@link SockPass.middleware}. */
@@ -140,6 +148,7 @@ export class SockPass<U = unknown> {
       revocationTtl: ttl,
       metrics: Metrics.from(options.metrics),
       strategies: this.#strategies,
+      maxSessionAge: options.maxSessionAge,
     });
   }
 
@@ -280,7 +289,7 @@ export class SockPass<U = unknown> {
   /**
    * Disconnects every socket of a user (`user:<id>` room) or of a session
    * (`session:<sid>`), on every node, through the server's adapter. Each
-   * client first gets `auth:revoked` `{ code: 'token_revoked', message }`.
+   * client first gets `auth:revoked` `{ code: 'token_revoked', message, action: 'login' }`.
    *
    * @example
    * ```ts
@@ -310,6 +319,32 @@ export class SockPass<U = unknown> {
     const inBandEvents: string[] = [];
     for (const strategy of this.#strategies.values()) if (strategy.inBand) inBandEvents.push(strategy.inBand.eventName);
     return createGuard(policy, inBandEvents);
+  }
+
+  /**
+   * Rooms by policy on a Server (its main namespace), a Namespace or a
+   * dynamic parent namespace: room name (exact, `prefix*`, `*`) → `true`,
+   * `false`, or `(auth, room) => boolean | Promise<boolean>`. Once set, a room
+   * no rule matches is refused. Judged on every way in on this node: the
+   * app's `socket.join`, `socketsJoin` (from this node or another), recovery,
+   * and the client's `auth:join` / `auth:leave`; judged again after every
+   * refresh, upgrade and revalidation. A socket's own id room and its
+   * `user:`/`session:` rooms are never judged.
+   *
+   * @example
+   * ```ts
+   * auth.rooms(io, {
+   *   'lobby': true,
+   *   'chat:*': claimRooms('rooms'),
+   *   'admin': (a) => a.claims.role === 'admin',
+   * });
+   * io.on('connection', (socket) => socket.join('admin')); // joins only an admin's socket
+   * ```
+   */
+  rooms(target: Server | Namespace | ConnectionTarget, policy: RoomPolicy<U>): this {
+    const watched = this.#lifecycle.authorization.setRoomPolicy(target as unknown as RoomTarget, policy);
+    this.attach(watched as AttachTarget);
+    return this;
   }
 
   /**

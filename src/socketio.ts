@@ -202,3 +202,64 @@ export function emitOnNamespace(nsp: NamespaceLike, event: string, ...args: unkn
 export function catchRoomChange(result: Promise<void> | void, onError: (err: unknown) => void): void {
   if (result !== undefined && typeof (result as Promise<void>).then === 'function') (result as Promise<void>).catch(onError);
 }
+
+// ---------------------------------------------------------------------------
+// Rooms (room policies, `auth.rooms()`)
+
+/** What a socket's `join` returns: the adapter may answer with a promise (the sharded Redis adapter does). */
+export type JoinResult = Promise<void> | void;
+
+/** Decides which of `rooms` the socket enters, and enters them through `join` (the socket's own, unjudged). */
+export type JoinJudge = (rooms: string[], join: (rooms: string[]) => JoinResult) => JoinResult;
+
+/**
+ * Replaces this socket's `join` by one that hands the rooms to `judge`; the
+ * original enters the admitted ones. Relies on every way into a room of a
+ * connected socket ending in the socket's own `join()`, looked up on the
+ * instance (so an own property shadows `Socket.prototype.join`): the app's
+ * `socket.join`, and `io.in(…).socketsJoin(…)`, whose adapter `addSockets`
+ * calls `socket.join(rooms)` for each local socket (the Redis adapter does the
+ * same for a request from another node) (test/authorization/rooms-join.test.ts,
+ * test/authorization/rooms-across-nodes.test.ts). Connection-state recovery
+ * joins the restored rooms in the `Socket` constructor, before this can run:
+ * see {@link restoreOnly}.
+ */
+export function interceptJoins(socket: SocketLike, judge: JoinJudge): void {
+  const join = socket.join;
+  const enter = (rooms: string[]): JoinResult => (rooms.length === 0 ? undefined : join.call(socket, rooms));
+  socket.join = function judgedJoin(rooms: string | string[]): JoinResult {
+    return judge(Array.isArray(rooms) ? [...rooms] : [rooms], enter);
+  };
+}
+
+/** The rooms the socket is in on this node (`socket.rooms`, a documented getter; a copy, so leaving while iterating is safe). */
+export function roomsOf(socket: SocketLike): string[] {
+  const rooms = (socket as { rooms?: ReadonlySet<string> }).rooms;
+  return rooms === undefined ? [] : [...rooms];
+}
+
+/** True when the socket is in `room` on this node. */
+export function isIn(socket: SocketLike, room: string): boolean {
+  return (socket as { rooms?: ReadonlySet<string> }).rooms?.has(room) === true;
+}
+
+/**
+ * A session as the adapter's `restoreSession` hands it to Socket.IO (its
+ * `Session` type): the fields sockpass reads and rewrites.
+ */
+export interface RestoredSession {
+  sid?: unknown;
+  rooms?: unknown;
+  data?: unknown;
+  missedPackets?: unknown;
+}
+
+/**
+ * The session with only `rooms`, and without its missed packets. Relies on
+ * the `Socket` constructor of a restored socket joining `session.rooms` and
+ * writing `session.missedPackets` from the object `restoreSession` resolved
+ * to, so a copy with fewer rooms restores fewer (test/authorization/rooms-recovery.test.ts).
+ */
+export function restoreOnly(session: RestoredSession, rooms: string[]): RestoredSession {
+  return { ...session, rooms, missedPackets: [] };
+}

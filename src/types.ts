@@ -164,6 +164,11 @@ export interface SocketAuth<U> {
   issuedAt?: Date | null;
   /** The credential's id (JWT `jti`), when it has one: `revoke({ token })` finds the socket by it. */
   tokenId?: string;
+  /**
+   * With `maxSessionAge`: when this login began (the first admission, or the
+   * token's `auth_time`); the socket is cut at `admittedAt + maxSessionAge`.
+   */
+  admittedAt?: Date;
 }
 
 /**
@@ -192,4 +197,6 @@ export interface FailureEvent {
   namespace: string;
   /** The client's remote address. */
   address: string;
+  /** With `forbidden` from a room policy: the room the socket was refused. */
+  room?: string;
 }

@@ -7,7 +7,7 @@
  *
  * @module
  */
-import type { AuthErrorCode } from '../errors.js';
+import { actionFor, type AuthErrorCode, type ClientAction } from '../errors.js';
 
 /** A code the server sent, or one of the client-side outcomes of the helpers. */
 export type ClientAuthErrorCode = AuthErrorCode | 'disconnected' | (string & {});
@@ -22,10 +22,13 @@ export class ClientAuthError extends Error {
   override readonly name = 'ClientAuthError';
   /** The server's code, or `authentication_timeout` / `disconnected` from the helper. */
   readonly code: ClientAuthErrorCode;
+  /** What to do next: the server's `action` when it sent one, else the shared table's for `code`. */
+  readonly action: ClientAction;
 
-  constructor(code: ClientAuthErrorCode, message: string) {
+  constructor(code: ClientAuthErrorCode, message: string, action?: ClientAction) {
     super(message);
     this.code = code;
+    this.action = isClientAction(action) ? action : actionFor(code);
   }
 }
 
@@ -39,8 +42,44 @@ export interface UnauthorizedData {
   message: string;
   /** Name of the strategy that refused, when one did. */
   strategy?: string;
+  /** What the client should do next: `refresh`, `backoff`, `login` or `stop`. */
+  action?: ClientAction;
   /** With `rate_limited`: ms before the server accepts a new attempt. */
   retryAfter?: number;
+}
+
+const ACTIONS: ReadonlySet<string> = new Set<ClientAction>(['refresh', 'backoff', 'login', 'stop']);
+
+function isClientAction(value: unknown): value is ClientAction {
+  return typeof value === 'string' && ACTIONS.has(value);
+}
+
+/**
+ * What the server says to do after a refusal or a cut: the `action` field of
+ * a `connect_error`'s `err.data`, of an `unauthorized` payload, of a notice
+ * (`auth:expired`, `auth:revoked`, `auth:refused`, `auth:forbidden`,
+ * `auth:left`) or of a `ClientAuthError`. A server that sent none (an older
+ * sockpass) is read by the same code table the server uses. Undefined when
+ * `value` is not a refusal at all (network trouble).
+ *
+ * @example
+ * ```ts
+ * socket.on('connect_error', (err) => {
+ *   switch (nextStep(err)) {
+ *     case 'refresh': case 'backoff': return retryWithFreshToken();
+ *     case 'login': return showLogin();
+ *     case 'stop': return showError(err.message);
+ *     case undefined: return; // network trouble: socket.io-client retries by itself
+ *   }
+ * });
+ * ```
+ */
+export function nextStep(value: unknown): ClientAction | undefined {
+  if (value instanceof ClientAuthError) return value.action;
+  const data = isUnauthorizedError(value) ? value.data : value;
+  if (typeof data !== 'object' || data === null || typeof (data as { code?: unknown }).code !== 'string') return undefined;
+  const { code, action } = data as { code: string; action?: unknown };
+  return isClientAction(action) ? action : actionFor(code);
 }
 
 /**

@@ -23,24 +23,27 @@
  * @module
  */
 import type { Socket } from 'socket.io-client';
-import type { AuthErrorCode } from '../errors.js';
+import { CLIENT_ACTIONS, actionFor, type AuthErrorCode, type ClientAction } from '../errors.js';
 import { EXPIRED_EVENT, REFUSED_EVENT, REVOKED_EVENT, type AuthNotice } from '../protocol.js';
 import { ClientAuthError, authErrorCode, type ClientAuthErrorCode, type UnauthorizedData } from './errors.js';
 import type { GetToken } from './refresh.js';
 
-/** Refusals that a fresh token (or a moment) can fix. Every other code is terminal. */
-export const RECOVERABLE_CODES: ReadonlySet<AuthErrorCode> = new Set<AuthErrorCode>([
-  'token_expired',
-  'token_not_active',
-  'store_unavailable',
-  'key_unavailable',
-  'authentication_timeout',
-  'rate_limited',
-]);
+/**
+ * Refusals that a fresh token (or a moment) can fix: the codes whose action
+ * in the server's table is `refresh` or `backoff`. Every other code is terminal.
+ */
+export const RECOVERABLE_CODES: ReadonlySet<AuthErrorCode> = new Set<AuthErrorCode>(
+  (Object.keys(CLIENT_ACTIONS) as AuthErrorCode[]).filter((code) => retries(CLIENT_ACTIONS[code])),
+);
 
 /** True when a fresh token and a reconnect can fix a refusal with this code. */
 export function isRecoverable(code: ClientAuthErrorCode | undefined): boolean {
-  return code !== undefined && RECOVERABLE_CODES.has(code as AuthErrorCode);
+  return code !== undefined && retries(actionFor(code));
+}
+
+/** `refresh` and `backoff` are worth another attempt; `login` and `stop` are not. */
+function retries(action: ClientAction | undefined): boolean {
+  return action === 'refresh' || action === 'backoff';
 }
 
 /** Options of {@link reconnectWithFreshToken}. */
@@ -146,8 +149,9 @@ export function reconnectWithFreshToken(socket: Socket, options: ReconnectWithFr
     else void withToken(previous ?? {});
   };
 
-  const retry = (code: ClientAuthErrorCode, message: string, retryAfter?: unknown) => {
-    if (!isRecoverable(code)) return stop(new ClientAuthError(code, message));
+  // The server's `action` decides; a server that sent none is read by the same table.
+  const retry = (code: ClientAuthErrorCode, message: string, retryAfter?: unknown, action?: ClientAction) => {
+    if (!retries(action ?? actionFor(code))) return stop(new ClientAuthError(code, message, action));
     if (++attempts > maxAttempts) return stop(new ClientAuthError(code, `gave up after ${maxAttempts} attempts: ${message}`));
     clearTimeout(timer);
     // `rate_limited` says how long the server will keep refusing: retrying sooner only spends the wait.
@@ -177,8 +181,8 @@ export function reconnectWithFreshToken(socket: Socket, options: ReconnectWithFr
       }
       return;
     }
-    const { message, retryAfter } = (err as { data: UnauthorizedData }).data;
-    retry(code, message, retryAfter);
+    const { message, retryAfter, action } = (err as { data: UnauthorizedData }).data;
+    retry(code, message, retryAfter, action);
   };
   const onNotice = (payload: unknown) => {
     if (typeof payload === 'object' && payload !== null && typeof (payload as AuthNotice).code === 'string') notice = payload as AuthNotice;
@@ -190,7 +194,7 @@ export function reconnectWithFreshToken(socket: Socket, options: ReconnectWithFr
     const why = notice;
     notice = undefined;
     if (why === undefined) return stop(new ClientAuthError('disconnected', 'the server closed the connection'));
-    retry(why.code, why.message);
+    retry(why.code, why.message, why.retryAfter, why.action);
   };
 
   socket.on('connect', onConnect);

@@ -50,7 +50,7 @@ export function refreshToken(socket: Socket, token: string, options: RefreshToke
         return reject(new ClientAuthError(code, code === 'disconnected' ? 'the socket closed before the refresh was answered' : 'no answer to the refresh in time'));
       }
       if (typeof reply !== 'object' || reply === null) return reject(new ClientAuthError('server_error', 'malformed refresh answer'));
-      if ('error' in reply) return reject(new ClientAuthError(reply.error.code, reply.error.message));
+      if ('error' in reply) return reject(new ClientAuthError(reply.error.code, reply.error.message, reply.error.action));
       resolve(reply.expiresAt === null ? null : new Date(reply.expiresAt));
     });
   });

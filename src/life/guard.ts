@@ -2,8 +2,8 @@
  * Per-event authorization for `socket.use`: a policy maps event names (exact,
  * `prefix*` wildcards, or `*`) to a predicate on `socket.data.auth`. A refused
  * event never reaches its handler; its ack, if it has one, gets
- * `{ error: { code: 'forbidden', message } }`, and the client gets
- * `auth:forbidden` `{ event, code, message }`. The socket stays connected.
+ * `{ error: { code: 'forbidden', message, action: 'stop' } }`, and the client gets
+ * `auth:forbidden` `{ event, code, message, action }`. The socket stays connected.
  *
  * Built for the hot path: the policy is compiled once (exact names in a Map,
  * wildcards longest-prefix first) and each event's rule is cached, so an
@@ -13,14 +13,16 @@
  * predicate opens it to authenticated sockets it approves of. Anonymous and
  * not-yet-authenticated sockets never pass a predicate. Events no rule
  * matches pass (add `'*': false` to close them). The in-band authentication
- * events (`auth:refresh`, an event strategy's `authenticate`) are never guarded.
+ * events (`auth:refresh`, an event strategy's `authenticate`) are never guarded,
+ * nor the room requests (`auth:join`, `auth:leave`): a room policy judges those.
  *
  * @module
  */
 import createDebug from 'debug';
+import { CLIENT_ACTIONS } from '../errors.js';
 import type { SocketLike } from '../socketio.js';
 import type { SocketAuth } from '../types.js';
-import { FORBIDDEN_EVENT, REFRESH_EVENT, type ForbiddenNotice } from '../protocol.js';
+import { FORBIDDEN_EVENT, JOIN_EVENT, LEAVE_EVENT, REFRESH_EVENT, type ForbiddenNotice } from '../protocol.js';
 
 const debug = createDebug('sockpass:guard');
 
@@ -69,7 +71,8 @@ export function createGuard<U>(policy: GuardPolicy<U>, exempt: Iterable<string> 
     else prefixes.push([pattern.slice(0, -1), rule]);
   }
   prefixes.sort((a, b) => b[0].length - a[0].length);
-  const skip = new Set<string>([REFRESH_EVENT, ...exempt]);
+  // Room requests are judged by the namespace's room policy, not by event guards.
+  const skip = new Set<string>([REFRESH_EVENT, JOIN_EVENT, LEAVE_EVENT, ...exempt]);
   const cache = new Map<string, GuardRule<U>>();
 
   const ruleFor = (event: string): GuardRule<U> => {
@@ -119,7 +122,7 @@ function refuse(socket: SocketLike, packet: unknown[], event: string): void {
   debug('socket %s: %s refused', socket.id, event);
   const message = `not allowed to send ${event.length > 100 ? event.slice(0, 100) + '…' : event}`;
   const ack = packet.length > 1 ? packet[packet.length - 1] : undefined;
-  if (typeof ack === 'function') ack({ error: { code: 'forbidden', message } });
-  const notice: ForbiddenNotice = { event, code: 'forbidden', message };
+  if (typeof ack === 'function') ack({ error: { code: 'forbidden', message, action: CLIENT_ACTIONS.forbidden } });
+  const notice: ForbiddenNotice = { event, code: 'forbidden', message, action: CLIENT_ACTIONS.forbidden };
   socket.emit(FORBIDDEN_EVENT, notice);
 }

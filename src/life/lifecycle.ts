@@ -22,18 +22,22 @@
  *
  * Refresh, revalidation, quarantine, recovery and revocation are the files
  * beside this one; each is a function of the Lifecycle and calls its methods.
+ * Authorization beyond the handshake (room policies, the session's absolute
+ * age: `src/authorization/`) is one object the Lifecycle owns and calls at
+ * connection, start, renewal, upgrade, revalidation and recovery.
  *
  * @module
  */
 import { EventEmitter } from 'node:events';
 import createDebug from 'debug';
 import { AuthError, toAuthError } from '../errors.js';
+import { Authorization } from '../authorization/authorization.js';
 import { issuedAtMs } from '../issued-at.js';
 import type { Metrics } from '../metrics.js';
 import type { Decision } from '../handshake/pipeline.js';
 import type { CredentialFacts, RevocationLedger } from '../revocation/ledger.js';
 import { revokeSockets, type RevokeOptions, type RevokeTarget } from '../revocation/revoke.js';
-import type { AdapterLike, NamespaceLike, ServerLike, SocketLike } from '../socketio.js';
+import type { AdapterLike, NamespaceLike, RestoredSession, ServerLike, SocketLike } from '../socketio.js';
 import type { AuthSuccess, Claims, FailureEvent, SocketAuth, Strategy } from '../types.js';
 import { EXPIRED_EVENT, REFRESH_EVENT, REVOKED_EVENT, type AuthNotice, type RefreshNotice } from '../protocol.js';
 import { DeadlineQueue } from './deadline-queue.js';
@@ -107,6 +111,8 @@ export interface LifecycleParts<U> {
   metrics: Metrics | undefined;
   /** The strategies registered so far (an anonymous socket upgrades with one; a recovered socket refreshes with one). */
   strategies: ReadonlyMap<string, Strategy<U>>;
+  /** Ms a login may last however often it refreshes (`session_too_old` past it), or undefined for no bound. */
+  maxSessionAge?: number | undefined;
 }
 
 const REVOKED = 'credentials have been revoked';
@@ -117,6 +123,8 @@ export class Lifecycle<U> {
   readonly ledger: RevocationLedger;
   readonly revocationTtl: number | undefined;
   readonly metrics: Metrics | undefined;
+  /** Room policies and the session's absolute age: called at each moment of a socket's life below. */
+  readonly authorization: Authorization<U>;
   /** Every socket's next deadline (refresh notice or expiry), on one timer. */
   readonly deadlines = new DeadlineQueue<SocketState<U>>((state) => this.#onDeadline(state));
   /**
@@ -156,6 +164,7 @@ export class Lifecycle<U> {
     this.metrics = parts.metrics;
     this.#strategies = parts.strategies;
     this.#events.setMaxListeners(0);
+    this.authorization = new Authorization<U>(this, parts.maxSessionAge);
   }
 
   /** The strategy registered under `name`. */
@@ -186,10 +195,12 @@ export class Lifecycle<U> {
    * contained here, since it would otherwise escape from a promise callback
    * or a timer and take the process down.
    */
-  report(socket: SocketLike, error: AuthError): boolean {
+  report(socket: SocketLike, error: AuthError, room?: string): boolean {
     debug('refused %s on %s: %s (%s)', socket.handshake.address, socket.nsp.name, error.code, error.strategy ?? '-');
     if (this.#events.listenerCount('failure') === 0) return true;
     const failure: FailureEvent = { code: error.code, strategy: error.strategy, namespace: socket.nsp.name, address: socket.handshake.address };
+    // A room policy's refusal names the room.
+    if (room !== undefined) failure.room = room;
     try {
       this.#events.emit('failure', failure);
       return true;
@@ -281,7 +292,7 @@ export class Lifecycle<U> {
     const a = auth as SocketAuth<U>;
     const expiresAt = reviveDate(a.expiresAt);
     if (expiresAt === undefined || isExpired(expiresAt, Date.now())) return new AuthError('token_expired', 'credential has expired');
-    return this.revocationOf({
+    const revoked = this.revocationOf({
       user: a.user,
       anonymous: a.anonymous === true,
       session: typeof a.session === 'string' ? a.session : undefined,
@@ -290,6 +301,12 @@ export class Lifecycle<U> {
       issuedAt: a.issuedAt === undefined ? undefined : (reviveDate(a.issuedAt) ?? null),
       claims: typeof a.claims === 'object' && a.claims !== null ? a.claims : undefined,
     });
+    return revoked ?? this.authorization.restoreRefusal(data);
+  }
+
+  /** A session that may be restored (see `recoveryRefusal`): it comes back with only the rooms its namespace's room policy allows. */
+  restoring(nsp: NamespaceLike, session: RestoredSession): Promise<RestoredSession> | RestoredSession {
+    return this.authorization.restoring(nsp, session);
   }
 
   // -------------------------------------------------------------------------
@@ -298,6 +315,8 @@ export class Lifecycle<U> {
   /** A socket reached `connect` on a watched namespace. */
   #connected(socket: SocketLike): void {
     let state = getState<U>(socket);
+    // Before anything joins it anywhere: in a namespace with a room policy, every join is judged from here on.
+    if (state === undefined || state.owner === this) this.authorization.connected(socket);
     if (state === undefined) {
       if (!socket.recovered) return;
       state = this.#resumeRecovered(socket);
@@ -335,6 +354,7 @@ export class Lifecycle<U> {
     this.namespaces.add(socket.nsp);
     this.#noteLifetime(auth);
     this.#joinRooms(socket, auth);
+    this.authorization.admitted(socket, state);
     this.#scheduleExpiry(socket, state, auth.expiresAt);
     if (!socket.connected) return;
     this.#count(state);
@@ -432,24 +452,31 @@ export class Lifecycle<U> {
    * Sets the socket's deadline: `refreshBefore` ms ahead of `expiresAt` (but
    * not before half the remaining life) it is asked for a refresh
    * (`auth:refresh`) when its strategy can take one, and at `expiresAt` it is
-   * told `auth:expired` and disconnected. Re-arming replaces the previous deadline.
+   * told `auth:expired` and disconnected. With `maxSessionAge`, the session's
+   * end is a deadline too, and no refresh is asked for past it. Re-arming
+   * replaces the previous deadline.
    */
   #scheduleExpiry(socket: SocketLike, state: SocketState<U>, expiresAt: Date | null): void {
     this.deadlines.cancel(state);
     state.noticeDue = false;
-    if (expiresAt === null) return;
+    const end = this.authorization.sessionEnd(state);
+    if (expiresAt === null) {
+      if (end !== Number.POSITIVE_INFINITY) this.deadlines.schedule(state, end);
+      return;
+    }
     const exp = expiresAt.getTime();
     const now = Date.now();
     // An Invalid Date must not leave a socket without a deadline: fail closed.
     if (isExpired(expiresAt, now)) return this.expire(socket, state);
     const refreshBefore = state.strategy?.authenticateCredential === undefined ? 0 : this.options.refreshBefore;
-    if (refreshBefore > 0) {
+    // Never before half the remaining life: a refreshBefore longer than the tokens' life
+    // would otherwise ask again the moment each refresh lands, in a loop.
+    const noticeAt = refreshBefore > 0 ? Math.max(exp - refreshBefore, now + (exp - now) / 2) : Number.POSITIVE_INFINITY;
+    if (noticeAt < end) {
       state.noticeDue = true;
-      // Never before half the remaining life: a refreshBefore longer than the tokens' life
-      // would otherwise ask again the moment each refresh lands, in a loop.
-      this.deadlines.schedule(state, Math.max(exp - refreshBefore, now + (exp - now) / 2));
+      this.deadlines.schedule(state, noticeAt);
     } else {
-      this.deadlines.schedule(state, exp);
+      this.deadlines.schedule(state, Math.min(exp, end));
     }
   }
 
@@ -457,7 +484,13 @@ export class Lifecycle<U> {
   #onDeadline(state: SocketState<U>): void {
     const { socket } = state;
     if (!socket.connected) return;
-    if (!state.noticeDue) return this.expire(socket, state);
+    const end = this.authorization.sessionEnd(state);
+    if (Date.now() >= end) return this.#endSession(socket);
+    if (!state.noticeDue) {
+      const exp = state.auth?.expiresAt instanceof Date ? state.auth.expiresAt.getTime() : Number.POSITIVE_INFINITY;
+      // The deadline armed was the session's end when it comes first (or the socket has no expiry).
+      return end <= exp ? this.#endSession(socket) : this.expire(socket, state);
+    }
     state.noticeDue = false;
     const expiresAt: Date | null | undefined = state.auth?.expiresAt;
     // The expiry the notice was armed for; a record without a valid one fails closed.
@@ -465,20 +498,30 @@ export class Lifecycle<U> {
     debug('socket %s: asking for a refresh before %s', socket.id, expiresAt.toISOString());
     const notice: RefreshNotice = { expiresAt: expiresAt.toISOString() };
     socket.emit(REFRESH_EVENT, notice);
-    this.deadlines.schedule(state, expiresAt.getTime());
+    this.deadlines.schedule(state, Math.min(expiresAt.getTime(), end));
   }
 
   /**
    * A revalidation moved the credential's expiry (a rolling session): re-arm
    * the deadline. A revalidation never removes an expiry (null keeps the old one).
    */
-  moveExpiry(socket: SocketLike, state: SocketState<U>, expiresAt: Date | null | undefined): void {
+  #moveExpiry(socket: SocketLike, state: SocketState<U>, expiresAt: Date | null | undefined): void {
     const auth = state.auth;
     if (expiresAt === undefined || expiresAt === null || auth === undefined) return;
     if (auth.expiresAt?.getTime() === expiresAt.getTime()) return;
     auth.expiresAt = expiresAt;
     this.#noteLifetime(auth);
     this.#scheduleExpiry(socket, state, expiresAt);
+  }
+
+  /**
+   * A revalidation found the credential still valid: its expiry may move (a
+   * rolling session), and every room the socket is in is judged again (a
+   * predicate may read what changed).
+   */
+  revalidated(socket: SocketLike, state: SocketState<U>, expiresAt: Date | null | undefined): void {
+    this.#moveExpiry(socket, state, expiresAt);
+    this.authorization.revalidated(socket);
   }
 
   // -------------------------------------------------------------------------
@@ -489,9 +532,10 @@ export class Lifecycle<U> {
    * `authenticate` event): it must name the same user and not be revoked;
    * claims and expiry move, the socket stays. Throws the AuthError to report.
    * A credential without expiry keeps the socket's deadline unless
-   * `allowRefreshToRemoveExpiry`.
+   * `allowRefreshToRemoveExpiry`. Returns the deadline the client should plan
+   * for (the credential's expiry, or the session's end when that comes first).
    */
-  renew(socket: SocketLike, state: SocketState<U>, result: AuthSuccess<U>): void {
+  renew(socket: SocketLike, state: SocketState<U>, result: AuthSuccess<U>): Date | null {
     const current = state.auth;
     const before = current === undefined || current.anonymous ? undefined : this.userIdOf(current.user);
     if (before === undefined || this.userIdOf(result.user) !== before) {
@@ -503,23 +547,29 @@ export class Lifecycle<U> {
       result = { ...result, expiresAt: had };
     }
     this.#swapCredential(socket, state, state.strategyName, state.strategy, result);
+    return this.authorization.renewed(socket, state);
   }
 
   /**
    * An anonymous socket proved who it is (see `anonymous({ upgrade })`): it
    * becomes an ordinary authenticated socket of `strategyName`, joins its user
-   * room, and gets the new credential's expiry.
+   * room, and gets the new credential's expiry. Returns the deadline, as `renew`.
    */
-  upgrade(socket: SocketLike, state: SocketState<U>, strategyName: string, strategy: Strategy<U>, result: AuthSuccess<U>): void {
+  upgrade(socket: SocketLike, state: SocketState<U>, strategyName: string, strategy: Strategy<U>, result: AuthSuccess<U>): Date | null {
     if (result.anonymous || this.userIdOf(result.user) === undefined) {
       throw new AuthError('credentials_required', 'the upgrade credential names no user', { strategy: strategyName });
     }
     const auth = this.#swapCredential(socket, state, strategyName, strategy, result);
     this.#joinRooms(socket, auth);
     debug('socket %s: anonymous socket upgraded by %s', socket.id, strategyName);
+    return this.authorization.renewed(socket, state);
   }
 
-  /** Applies a verified credential; the ledger check and the change are one synchronous step, so a revoke cannot slip between. */
+  /**
+   * Applies a verified credential; the ledger check and the change are one
+   * synchronous step, so a revoke cannot slip between. Past the session's
+   * absolute age it throws `session_too_old` instead.
+   */
   #swapCredential(
     socket: SocketLike,
     state: SocketState<U>,
@@ -527,6 +577,7 @@ export class Lifecycle<U> {
     strategy: Strategy<U> | undefined,
     result: AuthSuccess<U>,
   ): SocketAuth<U> {
+    this.authorization.beforeRenewal(socket);
     const revoked = this.revocationOf(result);
     if (revoked !== undefined) {
       revoked.strategy = strategyName;
@@ -543,6 +594,8 @@ export class Lifecycle<U> {
     // A refreshed token does not carry the session's revalidation: the socket keeps the one it had.
     this.#record(state, auth, result.revalidate ?? state.revalidate);
     this.#noteLifetime(auth);
+    // The session's start carries over to the new record (an upgrade starts it).
+    this.authorization.admitted(socket, state);
     this.#scheduleExpiry(socket, state, auth.expiresAt);
     return auth;
   }
@@ -557,11 +610,11 @@ export class Lifecycle<U> {
     socket.disconnect();
   }
 
-  /** The cut: `event` with `{ code, message }`, then the disconnect. */
+  /** The cut: `event` with `{ code, message, action }`, then the disconnect. */
   cut(socket: SocketLike, event: string, error: AuthError): void {
     if (!socket.connected) return;
     debug('socket %s: %s (%s)', socket.id, event, error.code);
-    const notice: AuthNotice = { code: error.code, message: error.message };
+    const notice: AuthNotice = error.notice;
     this.tellAndDisconnect(socket, event, notice);
   }
 
@@ -569,6 +622,13 @@ export class Lifecycle<U> {
   expire(socket: SocketLike, state: SocketState<U>): void {
     if (socket.connected) this.metrics?.expiry(state.strategyName);
     this.cut(socket, EXPIRED_EVENT, new AuthError('token_expired', 'credential has expired'));
+  }
+
+  /** The login reached `maxSessionAge`: `auth:expired` with `session_too_old` (action `login`), then the disconnect. */
+  #endSession(socket: SocketLike): void {
+    const error = this.authorization.sessionTooOld();
+    this.report(socket, error);
+    this.cut(socket, EXPIRED_EVENT, error);
   }
 
   /** A refusal of an in-band credential: reported, then the cut. */

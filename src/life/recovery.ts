@@ -6,8 +6,9 @@
  * constructor, before any middleware runs (with `skipMiddlewares` true or
  * false). So sockpass judges the session there: the restore step of each
  * namespace it guards is wrapped, and a session is restored only when its
- * `data.auth` exists (a quarantined socket has none), has not expired and is
- * not revoked in the ledger. Otherwise the adapter's answer becomes `null`:
+ * `data.auth` exists (a quarantined socket has none), has not expired, is
+ * not revoked in the ledger and is not past `maxSessionAge`; it comes back
+ * with only the rooms its namespace's room policy allows. Otherwise the adapter's answer becomes `null`:
  * the client gets a fresh socket, with no missed packet, that goes through the
  * middleware chain like any new one.
  *
@@ -27,7 +28,7 @@
  * @module
  */
 import createDebug from 'debug';
-import { onEveryAdapter, type AdapterLike, type NamespaceLike } from '../socketio.js';
+import { onEveryAdapter, type AdapterLike, type NamespaceLike, type RestoredSession } from '../socketio.js';
 import type { AuthError } from '../errors.js';
 
 const debug = createDebug('sockpass:recovery');
@@ -36,14 +37,16 @@ const debug = createDebug('sockpass:recovery');
 export interface RecoveryJudge {
   readonly judgedAdapters: WeakSet<AdapterLike>;
   recoveryRefusal(data: unknown): AuthError | undefined;
+  /** The session as it may come back: only the rooms its namespace's room policy allows. */
+  restoring(nsp: NamespaceLike, session: RestoredSession): Promise<RestoredSession> | RestoredSession;
 }
 
 /** Judges every session this namespace's adapter restores, now and after the adapter is replaced. */
 export function guardRecovery(life: RecoveryJudge, nsp: NamespaceLike): void {
-  onEveryAdapter(nsp, (adapter) => judgeRestores(life, adapter, nsp.name));
+  onEveryAdapter(nsp, (adapter) => judgeRestores(life, adapter, nsp));
 }
 
-function judgeRestores(life: RecoveryJudge, adapter: AdapterLike | undefined, name: string): void {
+function judgeRestores(life: RecoveryJudge, adapter: AdapterLike | undefined, nsp: NamespaceLike): void {
   if (adapter === undefined || typeof adapter.restoreSession !== 'function' || life.judgedAdapters.has(adapter)) return;
   life.judgedAdapters.add(adapter);
   const restore = adapter.restoreSession;
@@ -52,9 +55,9 @@ function judgeRestores(life: RecoveryJudge, adapter: AdapterLike | undefined, na
     if (session === null || session === undefined) return session;
     const refusal = life.recoveryRefusal((session as { data?: unknown }).data);
     if (refusal !== undefined) {
-      debug('not restoring a session on %s: %s', name, refusal.code);
+      debug('not restoring a session on %s: %s', nsp.name, refusal.code);
       return null;
     }
-    return session;
+    return life.restoring(nsp, session as RestoredSession);
   };
 }

@@ -8,8 +8,9 @@
  * strategy that admitted the socket (`authenticateCredential`, which also runs
  * the `isRevoked` hook), must name the same user, and moves the expiry; the
  * ack gets `{ expiresAt }` (the deadline the socket now has: a token without
- * `exp` keeps the old one unless `allowRefreshToRemoveExpiry`). A revoked token
- * is refused with `token_revoked`. A refused token gets `{ error: { code, message } }`,
+ * `exp` keeps the old one unless `allowRefreshToRemoveExpiry`; with
+ * `maxSessionAge`, the session's end when it comes first). A revoked token
+ * is refused with `token_revoked`. A refused token gets `{ error: { code, message, action } }`,
  * then `auth:refused` and a disconnect. For an anonymous socket the same
  * event is the upgrade: the token is verified by the strategy named in
  * `anonymous({ upgrade })`.
@@ -35,8 +36,9 @@ export interface RefreshOwner<U> {
   readonly metrics: Metrics | undefined;
   readonly options: { readonly refreshTimeout: number };
   strategy(name: string): Strategy<U> | undefined;
-  renew(socket: SocketLike, state: SocketState<U>, result: AuthSuccess<U>): void;
-  upgrade(socket: SocketLike, state: SocketState<U>, strategyName: string, strategy: Strategy<U>, result: AuthSuccess<U>): void;
+  /** Both return the deadline the ack reports. */
+  renew(socket: SocketLike, state: SocketState<U>, result: AuthSuccess<U>): Date | null;
+  upgrade(socket: SocketLike, state: SocketState<U>, strategyName: string, strategy: Strategy<U>, result: AuthSuccess<U>): Date | null;
   refuse(socket: SocketLike, event: string, err: unknown, strategy: string): AuthError;
 }
 
@@ -49,7 +51,7 @@ export function listenForRefresh<U>(life: RefreshOwner<U>, socket: SocketLike, s
     const ack = (typeof maybeAck === 'function' ? maybeAck : typeof payload === 'function' ? payload : undefined) as Ack | undefined;
     // One refresh at a time: a client flooding tokens costs one verification, not one per packet.
     if (state.refreshing) {
-      ack?.({ error: { code: 'credentials_bad_format', message: 'a refresh is already in progress' } });
+      ack?.({ error: new AuthError('credentials_bad_format', 'a refresh is already in progress').notice });
       return;
     }
     state.refreshing = true;
@@ -64,7 +66,7 @@ export function listenForRefresh<U>(life: RefreshOwner<U>, socket: SocketLike, s
         const error = toAuthError(err, state.strategyName);
         life.metrics?.refresh(state.strategyName, error.code);
         if (!socket.connected) return;
-        ack?.({ error: { code: error.code, message: error.message } });
+        ack?.({ error: error.notice });
         life.refuse(socket, REFUSED_EVENT, error, state.strategyName);
       },
     );
@@ -107,8 +109,7 @@ async function refresh<U>(life: RefreshOwner<U>, socket: SocketLike, state: Sock
     throw new AuthError('server_error', 'the strategy gave an invalid expiry', { strategy: name });
   }
   // The ledger is checked in the same synchronous step that applies the credential: a revoke during the verification wins.
-  if (upgrading) life.upgrade(socket, state, name, strategy, result);
-  else life.renew(socket, state, result);
+  const deadline = upgrading ? life.upgrade(socket, state, name, strategy, result) : life.renew(socket, state, result);
   debug('socket %s: credential refreshed by %s', socket.id, name);
-  return state.auth?.expiresAt ?? null;
+  return deadline;
 }

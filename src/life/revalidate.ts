@@ -5,7 +5,8 @@
  * `revalidate()` its strategy returned. One store read per socket per
  * interval, never one per packet, and never two at once for one socket.
  *
- * Still valid: the expiry may move (rolling sessions). No longer valid: the
+ * Still valid: the expiry may move (rolling sessions), and the socket's rooms
+ * are judged again by its namespace's room policy. No longer valid: the
  * client gets `auth:revoked` (`auth:expired` for an expired token or
  * session) with the code `revalidate()` returned, and is disconnected.
  * Unknown (`store_unavailable`): the socket keeps what it had and is checked
@@ -28,7 +29,7 @@ const debug = createDebug('sockpass:revalidate');
 /** What revalidation needs of the Lifecycle (declared here, so this file does not import it). */
 export interface RevalidationOwner<U> {
   readonly options: { readonly revalidateInterval: number };
-  moveExpiry(socket: SocketLike, state: SocketState<U>, expiresAt: Date | null | undefined): void;
+  revalidated(socket: SocketLike, state: SocketState<U>, expiresAt: Date | null | undefined): void;
   refuse(socket: SocketLike, event: string, err: unknown, strategy: string): AuthError;
 }
 
@@ -51,7 +52,7 @@ export function startRevalidation<U>(life: RevalidationOwner<U>, socket: SocketL
     }
     if (stopped || !socket.connected) return;
     if (result.kind === 'success') {
-      life.moveExpiry(socket, state, result.expiresAt);
+      life.revalidated(socket, state, result.expiresAt);
       timer = setTimeout(run, interval);
       return;
     }

@@ -2,12 +2,12 @@
  * A sockpass refusal in Nest's WebSocket exception flow: a `WsException`
  * whose error is an object, so Nest's `BaseWsExceptionFilter` sends it to the
  * client as is, in the `exception` event: `{ status: 'error', code, message,
- * event }` with sockpass's stable code.
+ * action, event }` with sockpass's stable code and the client's next step.
  *
  * @module
  */
 import { WsException } from '@nestjs/websockets';
-import type { AuthErrorCode } from '../errors.js';
+import { actionFor, type AuthErrorCode, type ClientAction } from '../errors.js';
 
 /** What the client receives in Nest's `exception` event when a sockpass guard refuses a message. */
 export interface SockPassWsError {
@@ -17,6 +17,8 @@ export interface SockPassWsError {
   code: AuthErrorCode;
   /** Says what was refused; never a credential. */
   message: string;
+  /** What the client should do next, as beside every sockpass code. */
+  action: ClientAction;
   /** The event the refused message was sent as. */
   event: string;
 }
@@ -27,7 +29,7 @@ export class SockPassWsException extends WsException {
   readonly code: AuthErrorCode;
 
   constructor(code: AuthErrorCode, message: string, event: string) {
-    super({ status: 'error', code, message, event } satisfies SockPassWsError);
+    super({ status: 'error', code, message, action: actionFor(code), event } satisfies SockPassWsError);
     this.code = code;
   }
 }

@@ -22,7 +22,7 @@
  * @module
  */
 import createDebug from 'debug';
-import { AuthError, type AuthErrorCode } from '../errors.js';
+import { AuthError, actionFor, type AuthErrorCode } from '../errors.js';
 import type { Revocation } from './ledger.js';
 import type { AuthenticatedNamespaces } from '../life/authenticated-namespaces.js';
 import type { Metrics } from '../metrics.js';
@@ -97,7 +97,8 @@ export async function revokeSockets(
     debug('could not record the revocation of a %s: %s', revocation.kind, (err as Error)?.message);
   }
 
-  const notice: AuthNotice = { code: options.code ?? 'token_revoked', message: reason ?? 'credentials have been revoked' };
+  const code = options.code ?? 'token_revoked';
+  const notice: AuthNotice = { code, message: reason ?? 'credentials have been revoked', action: actionFor(code) };
   const targets = new Map<string, NamespaceLike>();
   for (const nsp of life.namespaces.values()) targets.set(nsp.name, nsp);
   // `/` always exists; named namespaces are the app's word that they exist (on some node).

@@ -70,8 +70,8 @@ describe('examples/nest (a real Nest application)', () => {
     const exception = once<{ status: string; code: string; event: string; message: string }>(member, 'exception');
     const forbidden = once<{ event: string; code: string }>(member, 'auth:forbidden');
     const ack = await member.emitWithAck('admin:announce', 'hello');
-    expect(ack).toEqual({ error: { code: 'forbidden', message: 'not allowed to send admin:announce' } });
-    expect(await exception).toEqual({ status: 'error', code: 'forbidden', event: 'admin:announce', message: 'not allowed to send admin:announce' });
+    expect(ack).toEqual({ error: { code: 'forbidden', message: 'not allowed to send admin:announce', action: 'stop' } });
+    expect(await exception).toEqual({ status: 'error', code: 'forbidden', action: 'stop', event: 'admin:announce', message: 'not allowed to send admin:announce' });
     expect((await forbidden).code).toBe('forbidden');
 
     const admin = client(url, (await alice(url)).token);

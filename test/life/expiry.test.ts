@@ -64,7 +64,7 @@ describe('expiry', () => {
     const { seen, ended } = watchEnd(client);
     expect((await outcome(client)).connected).toBe(true);
     await ended;
-    expect(seen.expired?.payload).toEqual({ code: 'token_expired', message: 'credential has expired' });
+    expect(seen.expired?.payload).toEqual({ code: 'token_expired', message: 'credential has expired', action: 'refresh' });
     expect(seen.expired!.at).toBeLessThanOrEqual(seen.disconnected!.at);
     expect(seen.disconnected!.reason).toBe('io server disconnect');
     const late = seen.disconnected!.at - exp;
@@ -173,7 +173,7 @@ describe('session expiry and revalidation', () => {
     const gone = once(victim, 'disconnect', 5000);
     const destroyedAt = Date.now();
     store.sessions.delete('s3');
-    expect(await revoked).toEqual({ code: 'session_not_found', message: 'session not found' });
+    expect(await revoked).toEqual({ code: 'session_not_found', message: 'session not found', action: 'login' });
     await gone;
     expect(Date.now() - destroyedAt).toBeLessThan(interval + 500);
     expect(clients.filter((c) => c.connected)).toHaveLength(n - 1);
@@ -227,7 +227,7 @@ describe('session expiry and revalidation', () => {
     await outcome(client);
     const told = once<{ code: string }>(client, 'auth:expired');
     expired = true;
-    expect(await told).toEqual({ code: 'session_expired', message: 'the session has expired' });
+    expect(await told).toEqual({ code: 'session_expired', message: 'the session has expired', action: 'login' });
   });
 
   it('keeps a socket through a store outage at revalidation, and cuts it once the store says the session is gone', async () => {

@@ -92,8 +92,8 @@ describe('guard', () => {
     const client = server!.client('/', { auth: { token: hs256({ role: 'user' }) } });
     await outcome(client);
     const told = once<{ event: string; code: string; message: string }>(client, 'auth:forbidden');
-    expect(await send(client, 'admin:ban')).toEqual({ error: { code: 'forbidden', message: 'not allowed to send admin:ban' } });
-    expect(await told).toEqual({ event: 'admin:ban', code: 'forbidden', message: 'not allowed to send admin:ban' });
+    expect(await send(client, 'admin:ban')).toEqual({ error: { code: 'forbidden', message: 'not allowed to send admin:ban', action: 'stop' } });
+    expect(await told).toEqual({ event: 'admin:ban', code: 'forbidden', message: 'not allowed to send admin:ban', action: 'stop' });
     // Without an ack: still refused, still told, still not handled.
     const toldAgain = once<{ event: string }>(client, 'auth:forbidden');
     client.emit('chat:send', 'hello');

@@ -49,7 +49,7 @@ describe('a strategy that returns an Invalid Date expiry', () => {
     const client = server.client('/', { auth: { token: 'good' } });
     await once(client, 'connect');
     const reply = await client.timeout(5000).emitWithAck('auth:refresh', { token: 'bad' });
-    expect(reply).toEqual({ error: { code: 'server_error', message: expect.any(String) } });
+    expect(reply).toEqual({ error: { code: 'server_error', message: expect.any(String), action: 'stop' } });
     await sleep(50);
     expect(unhandled).toEqual([]);
   });

@@ -122,7 +122,7 @@ describe('in-band refresh', () => {
     const client = server!.client('/', { auth: { token: hs256({ sub: 'alice' }) } });
     await outcome(client);
     const { reply, notice, reason } = await refusal(client, { token: hs256({ sub: 'mallory' }) });
-    expect(reply).toEqual({ error: { code: 'user_mismatch', message: 'the new credential names another user' } });
+    expect(reply).toEqual({ error: { code: 'user_mismatch', message: 'the new credential names another user', action: 'stop' } });
     expect(notice.code).toBe('user_mismatch');
     expect(reason).toBe('io server disconnect');
   });
@@ -147,7 +147,7 @@ describe('in-band refresh', () => {
     const client = server!.client('/', { auth: { token: hs256({ jti: 'ok' }) } });
     await outcome(client);
     const { reply } = await refusal(client, { token: hs256({ jti: 'revoked' }) });
-    expect(reply).toEqual({ error: { code: 'token_revoked', message: 'token has been revoked' } });
+    expect(reply).toEqual({ error: { code: 'token_revoked', message: 'token has been revoked', action: 'login' } });
   });
 
   it('bounds a refresh whose key resolver hangs by refreshTimeout', async () => {
@@ -190,7 +190,7 @@ describe('in-band refresh', () => {
     const first = refresh(client, { token: hs256() });
     await eventually(() => release !== undefined, { timeout: 1000, interval: 10 }).catch(() => {});
     const second = await refresh(client, { token: hs256() });
-    expect(second).toEqual({ error: { code: 'credentials_bad_format', message: 'a refresh is already in progress' } });
+    expect(second).toEqual({ error: { code: 'credentials_bad_format', message: 'a refresh is already in progress', action: 'stop' } });
     release!();
     expect(await first).toHaveProperty('expiresAt');
     expect(client.connected).toBe(true);

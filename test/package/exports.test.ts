@@ -39,7 +39,7 @@ describe('package exports', () => {
     expect(JSON.parse(cjs)).toEqual(JSON.parse(esm));
     const parsed = JSON.parse(cjs);
     expect(parsed.keys).toEqual(expect.arrayContaining(['SockPass', 'AuthError', 'jwtAuth', 'jwtQuery', 'jwtHeader', 'passportStrategy']));
-    expect(parsed.err).toEqual({ type: 'UnauthorizedError', code: 'forbidden', message: 'no' });
+    expect(parsed.err).toEqual({ type: 'UnauthorizedError', code: 'forbidden', message: 'no', action: 'stop' });
     expect(parsed.mw).toBe('function');
   });
 

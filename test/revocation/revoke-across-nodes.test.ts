@@ -102,7 +102,7 @@ describe('revoke across two nodes on one Redis', () => {
     for (const [i, end] of ends.entries()) {
       expect(end.at - started).toBeLessThan(1000);
       expect(end.noticed).toBe(true);
-      expect(watches[i]!.notices).toEqual([{ code: 'token_revoked', message: 'signed out everywhere' }]);
+      expect(watches[i]!.notices).toEqual([{ code: 'token_revoked', message: 'signed out everywhere', action: 'login' }]);
     }
     await sleep(300);
     expect(await alive(bobOnB)).toBe(true);
@@ -121,7 +121,7 @@ describe('revoke across two nodes on one Redis', () => {
     await a.auth.revoke(a.server.io, { session: 'sess-1' });
     const end = await w.ended;
     expect(end.at - started).toBeLessThan(1000);
-    expect(w.notices).toEqual([{ code: 'token_revoked', message: 'credentials have been revoked' }]);
+    expect(w.notices).toEqual([{ code: 'token_revoked', message: 'credentials have been revoked', action: 'login' }]);
     await sleep(300);
     expect(phone.connected).toBe(true);
   });

@@ -56,7 +56,7 @@ describe('revoke (one node)', () => {
     const ends = await Promise.all(watches.map((w) => w.disconnected));
     for (const [i, end] of ends.entries()) {
       expect(end.afterNotice).toBe(true);
-      expect(watches[i]!.notices).toEqual([{ code: 'token_revoked', message: 'account suspended' }]);
+      expect(watches[i]!.notices).toEqual([{ code: 'token_revoked', message: 'account suspended', action: 'login' }]);
       expect(end.at - started).toBeLessThan(1000);
     }
     await sleep(200);
@@ -74,7 +74,7 @@ describe('revoke (one node)', () => {
     const w2 = ended(tab2);
     await auth.revoke(server.io, { session: 'one' });
     await Promise.all([w1.disconnected, w2.disconnected]);
-    expect(w1.notices[0]).toEqual({ code: 'token_revoked', message: 'credentials have been revoked' });
+    expect(w1.notices[0]).toEqual({ code: 'token_revoked', message: 'credentials have been revoked', action: 'login' });
     await sleep(200);
     expect(otherDevice.connected).toBe(true);
   });

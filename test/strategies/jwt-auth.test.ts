@@ -84,7 +84,7 @@ describe('jwt-auth (handshake auth payload)', () => {
     const token = hs256({}, {}, 'wrong-secret-wrong-secret-wrong-secret');
     const client = server.client('/', { auth: { token } });
     const err = await once<Error & { data: Record<string, string> }>(client, 'connect_error');
-    expect(err.data).toEqual({ type: 'UnauthorizedError', code: 'invalid_token', message: err.message, strategy: 'jwt-auth' });
+    expect(err.data).toEqual({ type: 'UnauthorizedError', code: 'invalid_token', message: err.message, action: 'login', strategy: 'jwt-auth' });
     expect(JSON.stringify(err.data)).not.toContain(token.split('.')[2]);
   });
 });

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { AUTH_ERROR_CODES, SockPass, jwtAuth, jwtAuthenticateEvent, type FailureEvent } from 'sockpass';
+import { AUTH_ERROR_CODES, SockPass, actionFor, jwtAuth, jwtAuthenticateEvent, type FailureEvent } from 'sockpass';
 import type { Socket as ClientSocket } from 'socket.io-client';
 import { codeOf, once, outcome, sleep, startServer, type TestServer } from '../helpers/server.js';
 import { SECRET, hs256, unsigned } from '../helpers/tokens.js';
@@ -79,7 +79,7 @@ describe('jwt-authenticate-event', () => {
     const refusedAt = Date.now();
     expect(answer.kind).toBe('unauthorized');
     const body = (answer as { body: Unauthorized }).body;
-    expect(body).toEqual({ message: body.data.message, data: { type: 'UnauthorizedError', code, message: body.message, strategy: 'jwt-event' } });
+    expect(body).toEqual({ message: body.data.message, data: { type: 'UnauthorizedError', code, message: body.message, action: actionFor(code), strategy: 'jwt-event' } });
     // The server ends the namespace itself, without waiting on any acknowledgement from the client.
     expect(await disconnected).toBe('io server disconnect');
     expect(Date.now() - refusedAt).toBeLessThan(1000);

@@ -64,7 +64,7 @@ describe('a token whose exp is beyond the range of a Date', () => {
     const client = server.client('/', { auth: { token: hs256() } });
     await once(client, 'connect');
     const reply = await client.timeout(5000).emitWithAck('auth:refresh', { token });
-    expect(reply).toEqual({ error: { code: 'invalid_token', message: expect.any(String) } });
+    expect(reply).toEqual({ error: { code: 'invalid_token', message: expect.any(String), action: 'login' } });
     await sleep(50);
     expect(unhandled).toEqual([]);
   });

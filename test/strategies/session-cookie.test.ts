@@ -265,7 +265,7 @@ describe('session cookie on MemoryStore', () => {
     const r = await outcome(web.cookieClient(tampered));
     expect(r.connected).toBe(false);
     const err = (r as { error: ConnectError }).error;
-    expect(err.data).toEqual({ type: 'UnauthorizedError', code: 'invalid_token', message: err.message, strategy: 'session' });
+    expect(err.data).toEqual({ type: 'UnauthorizedError', code: 'invalid_token', message: err.message, action: 'login', strategy: 'session' });
     const value = decodeURIComponent(tampered.split('=')[1]!);
     expect(JSON.stringify(err.data)).not.toContain(sidOf(cookie));
     expect(JSON.stringify(err.data)).not.toContain(value.slice(value.lastIndexOf('.') + 1));
