@@ -135,6 +135,8 @@ export class Lifecycle<U> {
    * must survive the recovery.
    */
   readonly #revalidators = new WeakMap<SocketAuth<U>, NonNullable<AuthSuccess<U>['revalidate']>>();
+  /** Session ids restored and not yet connected: each session is restored once (`recovery.ts`). */
+  readonly restoring = new Map<string, number>();
   /** Adapters whose restores this lifecycle judges. */
   readonly judgedAdapters = new WeakSet<AdapterLike>();
   /**
@@ -298,6 +300,7 @@ export class Lifecycle<U> {
   /** A socket reached `connect` on a watched namespace. */
   #connected(socket: SocketLike): void {
     let state = getState<U>(socket);
+    if (socket.recovered) this.restoring.delete(socket.id);
     if (state === undefined) {
       if (!socket.recovered) return;
       state = this.#resumeRecovered(socket);

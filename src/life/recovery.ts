@@ -35,15 +35,20 @@ const debug = createDebug('sockpass:recovery');
 /** What recovery needs of the Lifecycle (declared here, so this file does not import it). */
 export interface RecoveryJudge {
   readonly judgedAdapters: WeakSet<AdapterLike>;
+  /** Session ids restored and not yet connected (ms epoch of the restore): a second restore of one is refused. */
+  readonly restoring: Map<string, number>;
   recoveryRefusal(data: unknown): AuthError | undefined;
 }
 
+/** How long a restored session may take to become a connected socket before it counts as gone. */
+const RESTORE_WINDOW = 10_000;
+
 /** Judges every session this namespace's adapter restores, now and after the adapter is replaced. */
 export function guardRecovery(life: RecoveryJudge, nsp: NamespaceLike): void {
-  onEveryAdapter(nsp, (adapter) => judgeRestores(life, adapter, nsp.name));
+  onEveryAdapter(nsp, (adapter) => judgeRestores(life, adapter, nsp));
 }
 
-function judgeRestores(life: RecoveryJudge, adapter: AdapterLike | undefined, name: string): void {
+function judgeRestores(life: RecoveryJudge, adapter: AdapterLike | undefined, nsp: NamespaceLike): void {
   if (adapter === undefined || typeof adapter.restoreSession !== 'function' || life.judgedAdapters.has(adapter)) return;
   life.judgedAdapters.add(adapter);
   const restore = adapter.restoreSession;
@@ -52,8 +57,21 @@ function judgeRestores(life: RecoveryJudge, adapter: AdapterLike | undefined, na
     if (session === null || session === undefined) return session;
     const refusal = life.recoveryRefusal((session as { data?: unknown }).data);
     if (refusal !== undefined) {
-      debug('not restoring a session on %s: %s', name, refusal.code);
+      debug('not restoring a session on %s: %s', nsp.name, refusal.code);
       return null;
+    }
+    // A session is restored once. The in-memory adapter keeps a session after restoring it, so the same
+    // pid and offset presented again would give a second socket with the same id: a ghost that is not in
+    // nsp.sockets, which a revoke never reaches. The second attempt gets a fresh socket instead.
+    const sid = (session as { sid?: unknown }).sid;
+    if (typeof sid === 'string') {
+      const now = Date.now();
+      for (const [id, at] of life.restoring) if (now - at > RESTORE_WINDOW) life.restoring.delete(id);
+      if (nsp.sockets.has(sid) || life.restoring.has(sid)) {
+        debug('not restoring a session on %s twice', nsp.name);
+        return null;
+      }
+      life.restoring.set(sid, now);
     }
     return session;
   };
