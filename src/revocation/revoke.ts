@@ -98,10 +98,10 @@ export async function revokeSockets(
   }
 
   const notice: AuthNotice = { code: options.code ?? 'token_revoked', message: reason ?? 'credentials have been revoked' };
-  const targets = new Map<string, NamespaceLike>();
-  for (const nsp of life.namespaces.values()) targets.set(nsp.name, nsp);
-  // `/` always exists; named namespaces are the app's word that they exist (on some node).
-  for (const name of ['/', ...(options.namespaces ?? [])]) if (!targets.has(name)) targets.set(name, server.of(name));
+  // Every namespace object this registry admitted a socket on (an orphaned dynamic child included), and
+  // `/` and the named ones as Socket.IO has them now: the app's word that they exist (on some node).
+  const targets = new Set<NamespaceLike>(life.namespaces.values());
+  for (const name of ['/', ...(options.namespaces ?? [])]) targets.add(server.of(name));
   debug('revoking a %s on %d namespace(s)', revocation.kind, targets.size);
   if (revocation.kind === 'token') await cutToken(targets.values(), revocation.id, notice);
   else {
