@@ -33,7 +33,7 @@ import type { Metrics } from '../metrics.js';
 import type { Decision } from '../handshake/pipeline.js';
 import type { CredentialFacts, RevocationLedger } from '../revocation/ledger.js';
 import { revokeSockets, type RevokeOptions, type RevokeTarget } from '../revocation/revoke.js';
-import type { AdapterLike, NamespaceLike, ServerLike, SocketLike } from '../socketio.js';
+import { tellThenDisconnect, type AdapterLike, type NamespaceLike, type ServerLike, type SocketLike } from '../socketio.js';
 import type { AuthSuccess, Claims, FailureEvent, SocketAuth, Strategy } from '../types.js';
 import { EXPIRED_EVENT, REFRESH_EVENT, REVOKED_EVENT, type AuthNotice, type RefreshNotice } from '../protocol.js';
 import { DeadlineQueue } from './deadline-queue.js';
@@ -555,9 +555,7 @@ export class Lifecycle<U> {
 
   /** Tells the client why (`event` with its arguments), then disconnects this namespace's socket. */
   tellAndDisconnect(socket: SocketLike, event: string, ...args: unknown[]): void {
-    if (!socket.connected) return;
-    socket.emit(event, ...args);
-    socket.disconnect();
+    tellThenDisconnect(socket, event, ...args);
   }
 
   /** The cut: `event` with `{ code, message }`, then the disconnect. */

@@ -27,7 +27,7 @@ import type { Revocation } from './ledger.js';
 import type { AuthenticatedNamespaces } from '../life/authenticated-namespaces.js';
 import type { Metrics } from '../metrics.js';
 import type { RevocationLedger } from './ledger.js';
-import { isServer, type FetchedSocket, type NamespaceLike, type ServerLike } from '../socketio.js';
+import { isServer, tellThenDisconnect, type FetchedSocket, type NamespaceLike, type ServerLike } from '../socketio.js';
 import { REVOKED_EVENT, type AuthNotice } from '../protocol.js';
 
 const debug = createDebug('sockpass:revoke');
@@ -139,8 +139,7 @@ async function cutToken(namespaces: Iterable<NamespaceLike>, tokenId: string, no
 function cutMatching(sockets: readonly FetchedSocket[], tokenId: string, notice: AuthNotice): void {
   for (const socket of sockets) {
     if ((socket.data?.auth as { tokenId?: unknown } | undefined)?.tokenId !== tokenId) continue;
-    socket.emit(REVOKED_EVENT, notice);
-    socket.disconnect();
+    tellThenDisconnect(socket, REVOKED_EVENT, notice);
   }
 }
 
