@@ -214,7 +214,8 @@ async function setupFor(id: string): Promise<Setup | string> {
       // What an app exporting to Prometheus runs: the SDK records every handshake into its aggregations.
       const [{ PrometheusExporter }, { MeterProvider }] = await Promise.all([import('@opentelemetry/exporter-prometheus'), import('@opentelemetry/sdk-metrics')]);
       metrics.setGlobalMeterProvider(new MeterProvider({ readers: [new PrometheusExporter({ preventServerStart: true })] }));
-      return sockpassSetup(library, library.jwtAuth(hs));
+      // Metrics are opt-in per registry (a build before that option records them with the SDK alone).
+      return sockpassSetup(library, library.jwtAuth(hs), undefined, { metrics: true } as never);
     }
     case 'sp-auth-limit':
       return sockpassSetup(library, library.jwtAuth(hs), undefined, { rateLimit: library.handshakeLimits() });

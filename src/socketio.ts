@@ -198,6 +198,17 @@ export function emitOnNamespace(nsp: NamespaceLike, event: string, ...args: unkn
   EventEmitter.prototype.emit.call(nsp, event, ...args);
 }
 
+/**
+ * The one "tell, then disconnect": the event reaches the client before the
+ * disconnect (same socket, same order on the wire), for a local socket or a
+ * remote one that `fetchSockets()` returned. A local socket already gone is left alone.
+ */
+export function tellThenDisconnect(socket: { connected?: boolean; emit(event: string, ...args: unknown[]): unknown; disconnect(): unknown }, event: string, ...args: unknown[]): void {
+  if (socket.connected === false) return;
+  socket.emit(event, ...args);
+  socket.disconnect();
+}
+
 /** Adapters may answer join/leave with a promise (the sharded Redis adapter does); never leave one unhandled. */
 export function catchRoomChange(result: Promise<void> | void, onError: (err: unknown) => void): void {
   if (result !== undefined && typeof (result as Promise<void>).then === 'function') (result as Promise<void>).catch(onError);

@@ -33,10 +33,9 @@ export function jwtAuth<U = Claims>(options: JwtAuthOptions<U>): Strategy<U> {
   const verifier = createJwtVerifier(options);
   const field = options.field ?? 'token';
   return {
-    authenticate: async function jwtAuthStrategy(ctx) {
+    authenticate: function jwtAuthStrategy(ctx) {
       const token = authPayloadToken(ctx, field);
-      if (token === undefined) return { kind: 'pass' };
-      return verifier.verify(stripBearer(token));
+      return token === undefined ? Promise.resolve({ kind: 'pass' }) : verifier.verify(stripBearer(token));
     },
     authenticateCredential: (token) => verifier.verify(stripBearer(token)),
   };

@@ -157,7 +157,7 @@ async function decideAll<U>(
 
 /**
  * One success out of several: the soonest expiry wins, claims are merged in
- * chain order, and the issue time is the oldest member's, or unknown (`null`)
+ * chain order, the session and token ids are kept (the first of each), and the issue time is the oldest member's, or unknown (`null`)
  * when any member's age is unknown: the merged claims' `iat` speaks for one
  * member only.
  */
@@ -171,6 +171,8 @@ function mergeSuccesses<U>(successes: AuthSuccess<U>[]): AuthSuccess<U> {
     mergeClaims(merged.claims!, s.claims);
     if (s.expiresAt && (!merged.expiresAt || s.expiresAt < merged.expiresAt)) merged.expiresAt = s.expiresAt;
     if (s.session !== undefined && merged.session === undefined) merged.session = s.session;
+    // The token's id, so `revoke({ token })` finds the socket and the ledger refuses the token again.
+    if (s.tokenId !== undefined && merged.tokenId === undefined) merged.tokenId = s.tokenId;
     if (s.revalidate) revalidators.push(s.revalidate);
   }
   if (oldest !== undefined) merged.issuedAt = new Date(oldest);

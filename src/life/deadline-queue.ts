@@ -89,10 +89,16 @@ export class DeadlineQueue<T extends Deadlined> {
     return head.item;
   }
 
+  /** Takes out the earliest item if its deadline is at or before `now`. */
+  popDue(now: number = this.#now()): T | undefined {
+    const head = this.#heap[0];
+    return head !== undefined && head.at <= now ? this.pop() : undefined;
+  }
+
   /** Takes out every item whose deadline is at or before `now`, earliest first. */
   takeDue(now: number = this.#now()): T[] {
     const due: T[] = [];
-    while (this.#heap.length > 0 && this.#heap[0]!.at <= now) due.push(this.pop()!);
+    for (let item = this.popDue(now); item !== undefined; item = this.popDue(now)) due.push(item);
     return due;
   }
 

@@ -37,7 +37,7 @@ import type { Metrics } from '../metrics.js';
 import type { Decision } from '../handshake/pipeline.js';
 import type { CredentialFacts, RevocationLedger } from '../revocation/ledger.js';
 import { revokeSockets, type RevokeOptions, type RevokeTarget } from '../revocation/revoke.js';
-import type { AdapterLike, NamespaceLike, RestoredSession, ServerLike, SocketLike } from '../socketio.js';
+import { tellThenDisconnect, type AdapterLike, type NamespaceLike, type RestoredSession, type ServerLike, type SocketLike } from '../socketio.js';
 import type { AuthSuccess, Claims, FailureEvent, SocketAuth, Strategy } from '../types.js';
 import { EXPIRED_EVENT, REFRESH_EVENT, REVOKED_EVENT, type AuthNotice, type RefreshNotice } from '../protocol.js';
 import { DeadlineQueue } from './deadline-queue.js';
@@ -143,6 +143,8 @@ export class Lifecycle<U> {
    * must survive the recovery.
    */
   readonly #revalidators = new WeakMap<SocketAuth<U>, NonNullable<AuthSuccess<U>['revalidate']>>();
+  /** Session ids restored and not yet connected: each session is restored once (`recovery.ts`). */
+  readonly restoredSessions = new Map<string, number>();
   /** Adapters whose restores this lifecycle judges. */
   readonly judgedAdapters = new WeakSet<AdapterLike>();
   /**
@@ -315,6 +317,7 @@ export class Lifecycle<U> {
   /** A socket reached `connect` on a watched namespace. */
   #connected(socket: SocketLike): void {
     let state = getState<U>(socket);
+    if (socket.recovered) this.restoredSessions.delete(socket.id);
     // Before anything joins it anywhere: in a namespace with a room policy, every join is judged from here on.
     if (state === undefined || state.owner === this) this.authorization.connected(socket);
     if (state === undefined) {
@@ -605,9 +608,7 @@ export class Lifecycle<U> {
 
   /** Tells the client why (`event` with its arguments), then disconnects this namespace's socket. */
   tellAndDisconnect(socket: SocketLike, event: string, ...args: unknown[]): void {
-    if (!socket.connected) return;
-    socket.emit(event, ...args);
-    socket.disconnect();
+    tellThenDisconnect(socket, event, ...args);
   }
 
   /** The cut: `event` with `{ code, message, action }`, then the disconnect. */

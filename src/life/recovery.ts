@@ -36,10 +36,15 @@ const debug = createDebug('sockpass:recovery');
 /** What recovery needs of the Lifecycle (declared here, so this file does not import it). */
 export interface RecoveryJudge {
   readonly judgedAdapters: WeakSet<AdapterLike>;
+  /** Session ids restored and not yet connected (ms epoch of the restore): a second restore of one is refused. */
+  readonly restoredSessions: Map<string, number>;
   recoveryRefusal(data: unknown): AuthError | undefined;
   /** The session as it may come back: only the rooms its namespace's room policy allows. */
   restoring(nsp: NamespaceLike, session: RestoredSession): Promise<RestoredSession> | RestoredSession;
 }
+
+/** How long a restored session may take to become a connected socket before it counts as gone. */
+const RESTORE_WINDOW = 10_000;
 
 /** Judges every session this namespace's adapter restores, now and after the adapter is replaced. */
 export function guardRecovery(life: RecoveryJudge, nsp: NamespaceLike): void {
@@ -57,6 +62,19 @@ function judgeRestores(life: RecoveryJudge, adapter: AdapterLike | undefined, ns
     if (refusal !== undefined) {
       debug('not restoring a session on %s: %s', nsp.name, refusal.code);
       return null;
+    }
+    // A session is restored once. The in-memory adapter keeps a session after restoring it, so the same
+    // pid and offset presented again would give a second socket with the same id: a ghost that is not in
+    // nsp.sockets, which a revoke never reaches. The second attempt gets a fresh socket instead.
+    const sid = (session as { sid?: unknown }).sid;
+    if (typeof sid === 'string') {
+      const now = Date.now();
+      for (const [id, at] of life.restoredSessions) if (now - at > RESTORE_WINDOW) life.restoredSessions.delete(id);
+      if (nsp.sockets.has(sid) || life.restoredSessions.has(sid)) {
+        debug('not restoring a session on %s twice', nsp.name);
+        return null;
+      }
+      life.restoredSessions.set(sid, now);
     }
     return life.restoring(nsp, session as RestoredSession);
   };

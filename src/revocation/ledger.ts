@@ -204,7 +204,7 @@ export class MemoryLedger implements RevocationLedger {
 
   /** Drops every expired entry: O(k log n) for k expired. */
   prune(now: number = this.#now()): void {
-    for (const entry of this.#expiring.takeDue(now)) this.#byKind[entry.kind].delete(entry.id);
+    for (let entry = this.#expiring.popDue(now); entry !== undefined; entry = this.#expiring.popDue(now)) this.#byKind[entry.kind].delete(entry.id);
   }
 
   #evictSoonest(): void {

@@ -27,7 +27,7 @@ import type { Revocation } from './ledger.js';
 import type { AuthenticatedNamespaces } from '../life/authenticated-namespaces.js';
 import type { Metrics } from '../metrics.js';
 import type { RevocationLedger } from './ledger.js';
-import { isServer, type FetchedSocket, type NamespaceLike, type ServerLike } from '../socketio.js';
+import { isServer, tellThenDisconnect, type FetchedSocket, type NamespaceLike, type ServerLike } from '../socketio.js';
 import { REVOKED_EVENT, type AuthNotice } from '../protocol.js';
 
 const debug = createDebug('sockpass:revoke');
@@ -99,10 +99,10 @@ export async function revokeSockets(
 
   const code = options.code ?? 'token_revoked';
   const notice: AuthNotice = { code, message: reason ?? 'credentials have been revoked', action: actionFor(code) };
-  const targets = new Map<string, NamespaceLike>();
-  for (const nsp of life.namespaces.values()) targets.set(nsp.name, nsp);
-  // `/` always exists; named namespaces are the app's word that they exist (on some node).
-  for (const name of ['/', ...(options.namespaces ?? [])]) if (!targets.has(name)) targets.set(name, server.of(name));
+  // Every namespace object this registry admitted a socket on (an orphaned dynamic child included), and
+  // `/` and the named ones as Socket.IO has them now: the app's word that they exist (on some node).
+  const targets = new Set<NamespaceLike>(life.namespaces.values());
+  for (const name of ['/', ...(options.namespaces ?? [])]) targets.add(server.of(name));
   debug('revoking a %s on %d namespace(s)', revocation.kind, targets.size);
   if (revocation.kind === 'token') await cutToken(targets.values(), revocation.id, notice);
   else {
@@ -140,8 +140,7 @@ async function cutToken(namespaces: Iterable<NamespaceLike>, tokenId: string, no
 function cutMatching(sockets: readonly FetchedSocket[], tokenId: string, notice: AuthNotice): void {
   for (const socket of sockets) {
     if ((socket.data?.auth as { tokenId?: unknown } | undefined)?.tokenId !== tokenId) continue;
-    socket.emit(REVOKED_EVENT, notice);
-    socket.disconnect();
+    tellThenDisconnect(socket, REVOKED_EVENT, notice);
   }
 }
 

@@ -197,8 +197,8 @@ export function createJwtVerifier<U = Claims>(options: JwtVerifyOptions<U>, stra
     error: new AuthError(code, message, { strategy, cause, ...extra }),
   });
 
-  async function keyFor(token: string): Promise<KeyObject | AuthResult<U>> {
-    if (staticKey !== undefined) return staticKey;
+  /** The key of the app's resolver for this token (a static key needs no lookup). */
+  async function resolveKey(token: string): Promise<KeyObject | AuthResult<U>> {
     const decoded = jwt.decode(token, { complete: true });
     if (decoded === null || typeof decoded.payload !== 'object' || decoded.payload === null) {
       return fail('invalid_token', 'token is malformed');
@@ -231,11 +231,8 @@ export function createJwtVerifier<U = Claims>(options: JwtVerifyOptions<U>, stra
       return fail('token_too_large', `token is longer than ${maxTokenBytes} bytes`);
     }
     if (token.length === 0) return fail('credentials_required', 'token is empty');
-    const key = await keyFor(token);
-    return 'kind' in key ? key : checkSigned(token, key);
-  }
-
-  async function checkSigned(token: string, key: KeyObject): Promise<AuthResult<U>> {
+    const key = staticKey ?? (await resolveKey(token));
+    if ('kind' in key) return key;
     let claims: Claims;
     try {
       const payload = isEd25519(key) ? verifyEdDSA(token, key, algorithms, verifyOptions) : jwt.verify(token, key, verifyOptions);
@@ -256,10 +253,6 @@ export function createJwtVerifier<U = Claims>(options: JwtVerifyOptions<U>, stra
         return fail('server_error', 'could not check whether the token is revoked', cause);
       }
     }
-    return admit(claims);
-  }
-
-  async function admit(claims: Claims): Promise<AuthResult<U>> {
     const exp = claims.exp;
     // A token admitted within clockTolerance past exp lives as long as it was admitted for, not an instant.
     const expiresAt = typeof exp === 'number' ? new Date((exp + clockTolerance) * 1000) : null;

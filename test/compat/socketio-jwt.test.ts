@@ -8,7 +8,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { Server, Socket as ServerSocket } from 'socket.io';
 import * as io from 'socket.io-client';
 import * as socketioJwt from 'sockpass/compat/socketio-jwt';
-import { once, sleep, startServer, type TestServer } from '../helpers/server.js';
+import { codeOf, once, sleep, startServer, type TestServer } from '../helpers/server.js';
+import { rawHandshake } from '../helpers/raw-client.js';
 import { SECRET, forgeHs256, hs256, rs256, rsa, unsigned } from '../helpers/tokens.js';
 
 const original = createRequire(import.meta.url)('socketio-jwt') as {
@@ -491,5 +492,36 @@ describe('a secret callback without algorithms, as socketio-jwt’s README "Gett
       seen[label] = (await once<UnauthorizedMsg>(socket, 'unauthorized')).data.message;
     }
     expect(seen).toEqual(expected);
+  });
+});
+
+/**
+ * Found by the soak's hostile handshakes: the handshake flow meant to refuse a
+ * repeated `token` query parameter but looked for an array in
+ * `handshake.query`, and Engine.IO keeps only the last of repeated
+ * parameters, so `?token=<anything>&token=<valid>` was admitted on the last
+ * one (HTTP parameter pollution: a proxy that inspects the first copy sees
+ * another credential than the server uses).
+ */
+describe('handshake flow: a repeated token query parameter', () => {
+  const serveHandshake = async () => {
+    server = await startServer((ioServer) => ioServer.use(socketioJwt.authorize({ secret: SECRET, handshake: true }) as Parameters<typeof ioServer.use>[0]));
+  };
+
+  it.each([
+    ['a forged token, then a valid one', () => `token=forged&token=${hs256()}`],
+    ['a valid token, then a forged one', () => `token=${hs256()}&token=forged`],
+    ['the same valid token twice', () => {
+      const t = hs256();
+      return `token=${t}&token=${t}`;
+    }],
+  ])('refuses it with credentials_bad_format: %s', async (_label, query) => {
+    await serveHandshake();
+    expect(await rawHandshake(server.url, { query: query() })).toMatchObject({ kind: 'refused', code: 'credentials_bad_format' });
+  });
+
+  it('still admits one token in the query', async () => {
+    await serveHandshake();
+    expect(await codeOf(server.client('/', { query: { token: hs256() } }))).toBe('connected');
   });
 });

@@ -1,4 +1,5 @@
 import fc from 'fast-check';
+import jsonwebtoken from 'jsonwebtoken';
 import { afterEach, describe, expect, it } from 'vitest';
 import { AUTH_ERROR_CODES, SockPass, jwtAuth, type JwtAuthOptions, type SockPassOptions } from 'sockpass';
 import type { Socket as ClientSocket } from 'socket.io-client';
@@ -223,4 +224,28 @@ describe('in-band refresh', () => {
     );
     expect(await bystander.timeout(5000).emitWithAck('whoami')).toHaveProperty('user.sub', 'bystander');
   }, 60_000);
+});
+
+/** Issue 13: an in-band refresh to a token without `exp` must not turn an expiring socket into one that never expires. */
+describe('a refresh to a token without exp', () => {
+  const noExp = () => jsonwebtoken.sign({ sub: 'alice' }, SECRET, { algorithm: 'HS256' });
+  const expiringAt = (exp: number) => jsonwebtoken.sign({ sub: 'alice', exp }, SECRET, { algorithm: 'HS256' });
+
+  it('keeps the deadline the socket had, and the socket is still cut at it', async () => {
+    await serve();
+    const exp = secondsFromNow(2);
+    const client = server!.client('/', { auth: { token: expiringAt(exp) } });
+    await outcome(client);
+    const reply = (await client.timeout(3000).emitWithAck('auth:refresh', { token: noExp() })) as { expiresAt: string | null };
+    expect(reply.expiresAt).toBe(new Date(exp * 1000).toISOString());
+    expect((await once<{ code: string }>(client, 'auth:expired', 5000)).code).toBe('token_expired');
+  });
+
+  it('removes the expiry only with allowRefreshToRemoveExpiry', async () => {
+    await serve({ allowRefreshToRemoveExpiry: true });
+    const client = server!.client('/', { auth: { token: expiringAt(secondsFromNow(60)) } });
+    await outcome(client);
+    const reply = (await client.timeout(3000).emitWithAck('auth:refresh', { token: noExp() })) as { expiresAt: string | null };
+    expect(reply.expiresAt).toBeNull();
+  });
 });

@@ -125,4 +125,36 @@ describe('metrics', () => {
     expect(await codeOf(server.client('/', { auth: { token: hs256() } }))).toBe('connected');
     expect(await value('sockpass.handshakes', { strategy: 'jwt-auth', outcome: 'success' })).toBe(1);
   });
+
+  it('keeps the outcome of a handshake after one user opened 300 dynamic namespaces', async () => {
+    const auth = new SockPass({ metrics: true }).use('jwt-auth', jwtAuth({ secret: SECRET, algorithms: ['HS256'] }));
+    server = await startServer((io) => io.of(/^\/room-\d+$/).use(auth.middleware('jwt-auth')));
+    const token = hs256({ sub: 'mallory' });
+    for (let i = 0; i < 300; i += 50) {
+      const batch = Array.from({ length: 50 }, (_, j) => server!.client(`/room-${i + j}`, { auth: { token } }));
+      for (const c of batch) expect(await codeOf(c)).toBe('connected');
+      for (const c of batch) c.disconnect();
+    }
+    expect(await codeOf(server.client('/room-9999', { auth: { token: 'forged' } }))).toBe('invalid_token');
+    expect(await value('sockpass.handshakes', { strategy: 'jwt-auth', outcome: 'invalid_token' })).toBe(1);
+    expect(await value('sockpass.handshakes', { strategy: 'jwt-auth', outcome: 'success' })).toBe(300);
+  }, 60_000);
+
+  it('records the outcome of the in-band authenticate event', async () => {
+    const auth = new SockPass({ metrics: true }).use('event', jwtAuthenticateEvent({ secret: SECRET, algorithms: ['HS256'] }));
+    server = await startServer((io) => io.use(auth.middleware('event')));
+    const good = server.client('/');
+    expect(await codeOf(good)).toBe('connected');
+    const authenticated = once(good, 'authenticated', 5000);
+    good.emit('authenticate', { token: hs256() });
+    await authenticated;
+    const bad = server.client('/');
+    expect(await codeOf(bad)).toBe('connected');
+    const refused = once(bad, 'unauthorized', 5000);
+    bad.emit('authenticate', { token: 'forged' });
+    await refused;
+    expect(await value('sockpass.handshakes', { strategy: 'event', outcome: 'deferred' })).toBe(2);
+    expect(await value('sockpass.handshakes', { strategy: 'event', outcome: 'success' })).toBe(1);
+    expect(await value('sockpass.handshakes', { strategy: 'event', outcome: 'invalid_token' })).toBe(1);
+  });
 });

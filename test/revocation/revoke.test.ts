@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { SockPass, jwtAuth, type Strategy } from 'sockpass';
 import type { Socket as ClientSocket } from 'socket.io-client';
-import { once, outcome, sleep, startServer, type TestServer } from '../helpers/server.js';
+import { codeOf, once, outcome, sleep, startServer, type TestServer } from '../helpers/server.js';
 import { hs256, SECRET } from '../helpers/tokens.js';
 
 let server: TestServer | undefined;
@@ -106,5 +106,38 @@ describe('revoke (one node)', () => {
     const revoked = once(client, 'auth:revoked');
     await auth.revoke(server.io.of('/'), { user: 'erin' });
     await revoked;
+  });
+});
+
+describe('revoke and the ids it matches', () => {
+  it('matches a user whose userId is a number: the live socket is cut and the same credential refused', async () => {
+    // As docs/lifecycle.md shows it: `userId: (u) => u.id`, with numeric ids from the database.
+    type NumericUser = { id: number };
+    const byHeader: Strategy<NumericUser> = {
+      async authenticate(ctx) {
+        return ctx.auth.uid === undefined ? { kind: 'pass' } : { kind: 'success', user: { id: Number(ctx.auth.uid) } };
+      },
+    };
+    const auth = new SockPass<NumericUser>({ userId: (u) => u.id }).use('num', byHeader);
+    server = await startServer((io) => io.use(auth.middleware('num')));
+    const client = server.client('/', { auth: { uid: '42' }, reconnection: false });
+    expect((await outcome(client)).connected).toBe(true);
+    const end = ended(client);
+    await auth.revoke(server.io, { user: 42 });
+    await end.disconnected;
+    expect(await codeOf(server.client('/', { auth: { uid: '42' }, reconnection: false }))).toBe('token_revoked');
+  });
+
+  it('keeps the token id in mode all, so revoke({ token }) cuts the socket and refuses the token', async () => {
+    const auth = setup();
+    server = await startServer((io) => io.use(auth.middleware(['session', 'jwt-auth'], { mode: 'all' })));
+    const token = hs256({ sub: 'alice', jti: 'jti-all-1' }, { expiresIn: 60 });
+    const credentials = { sid: 's-1', uid: 'alice', token };
+    const client = server.client('/', { auth: credentials, reconnection: false });
+    expect((await outcome(client)).connected).toBe(true);
+    const end = ended(client);
+    await auth.revoke(server.io, { token: 'jti-all-1' });
+    await end.disconnected;
+    expect(await codeOf(server.client('/', { auth: credentials, reconnection: false }))).toBe('token_revoked');
   });
 });
