@@ -40,6 +40,10 @@ export type AuthErrorCode =
   | 'forbidden'
   /** Too many refused or pending handshakes from this address or subject; `data.retryAfter` says how many ms to wait. */
   | 'rate_limited'
+  /** The user already holds `connections.perUser` sockets (across every node sharing the counter); refused at the handshake. */
+  | 'too_many_connections'
+  /** A newer socket of the same user took this one's place (`connections.onExceed: 'replace-oldest'`); sent with `auth:replaced`. */
+  | 'connection_replaced'
   /** An unexpected error inside a strategy (or a `failure` listener that threw); details stay on the server. */
   | 'server_error';
 
@@ -63,6 +67,8 @@ export const AUTH_ERROR_CODES: readonly AuthErrorCode[] = [
   'authentication_timeout',
   'forbidden',
   'rate_limited',
+  'too_many_connections',
+  'connection_replaced',
   'server_error',
 ];
 

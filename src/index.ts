@@ -32,6 +32,7 @@ export {
   REFRESH_EVENT,
   REVOKED_EVENT,
   REFUSED_EVENT,
+  REPLACED_EVENT,
   FORBIDDEN_EVENT,
 } from './wire.js';
 export type { AuthNotice, RefreshNotice, RefreshRequest, RefreshReply, ForbiddenNotice } from './wire.js';
@@ -61,5 +62,10 @@ export { memoryLedger } from './revocation/ledger.js';
 export type { RevocationLedger, Revocation, RevocationKind, CredentialFacts, MemoryLedgerOptions } from './revocation/ledger.js';
 export { redisLedger } from './revocation/redis-ledger.js';
 export type { RedisLedgerOptions, LedgerRedisClient, LedgerRedisSubscriber } from './revocation/redis-ledger.js';
+export { memoryConnectionCounter } from './authorization/memory-connection-counter.js';
+export { redisConnectionCounter } from './authorization/redis-connection-counter.js';
+export type { RedisConnectionCounterOptions, ConnectionsRedisClient } from './authorization/redis-connection-counter.js';
+export type { ConnectionCapsOptions } from './authorization/connection-caps.js';
+export type { ConnectionCounter, Admission, OnExceed } from './authorization/connection-counter.js';
 export { jwks } from '../strategies/jwt/jwks.js';
 export type { JwksOptions, JwksKeySource } from '../strategies/jwt/jwks.js';

@@ -13,6 +13,7 @@ import { EventEmitter } from 'node:events';
 import createDebug from 'debug';
 import { createHandshakeContext } from './handshake/context.js';
 import { AuthError, toAuthError } from './errors.js';
+import { ConnectionCaps, type ConnectionCapsOptions } from './authorization/connection-caps.js';
 import { enterLife, resumeRecovered, revocationOf } from './life/lifecycle.js';
 import { isThenable } from './immediate.js';
 import { memoryLedger, type RevocationLedger } from './revocation/ledger.js';
@@ -50,6 +51,8 @@ export interface SockPassOptions<U> extends Partial<LifecycleOptions<U>> {
    * registry admitted, at least one hour, at most 30 days.
    */
   revocationTtl?: number;
+  /** Caps on the sockets one user may hold at once: `{ perUser, onExceed: 'refuse' | 'replace-oldest', store? }`. Default: none. */
+  connections?: ConnectionCapsOptions;
 }
 
 /** Options of {@link SockPass.middleware}. */
@@ -109,9 +112,11 @@ export class SockPass<U = unknown> {
   readonly #attached = new WeakSet<object>();
   readonly #context: RegistryContext<U>;
   readonly #limits: HandshakeLimits | undefined;
+  readonly #caps: ConnectionCaps | undefined;
 
   constructor(options: SockPassOptions<U> = {}) {
     this.#limits = options.rateLimit;
+    this.#caps = options.connections === undefined ? undefined : new ConnectionCaps(options.connections);
     const lifecycle: LifecycleOptions<U> = {
       userId: options.userId ?? defaultUserId,
       userRoom: options.userRoom ?? ((id) => `user:${id}`),
@@ -202,6 +207,17 @@ export class SockPass<U = unknown> {
         registry.#reportFailure(socket, revoked);
         return next(revoked);
       }
+      // The connection cap, still before any room: only a named user is counted.
+      const caps = registry.#caps;
+      const capped = caps === undefined || decision.kind !== 'success' || decision.result.anonymous ? undefined : userId(decision.result.user);
+      if (capped !== undefined) {
+        const refusal = caps!.admit(socket, capped);
+        if (!isThenable(refusal)) return refusal === undefined ? admit(socket, next, decision, startedAt) : refuse(socket, next, refusal, startedAt);
+        return void refusal.then((r) => (r === undefined ? admit(socket, next, decision, startedAt) : refuse(socket, next, r, startedAt)));
+      }
+      admit(socket, next, decision, startedAt);
+    };
+    const admit = (socket: SocketLike, next: (err?: Error) => void, decision: Exclude<Decision<U>, { kind: 'fail' }>, startedAt: number) => {
       // A deferred decision names its chain strategy; only mode `all` ('a+b') decides by none alone.
       const decider = deciders.get(decision.strategy) ?? deciderFor(registry.#context, decision.strategy, undefined);
       const success = decision.kind === 'success' ? decision.result : undefined;
@@ -369,6 +385,7 @@ export class SockPass<U = unknown> {
     }
     // Another registry's socket (this one is attached to the whole Server): not ours to start.
     if (state.owner !== this.#context) return;
+    this.#caps?.confirm(socket);
     socket.on('disconnect', cleanUpOnDisconnect);
     if (state.status === 'pending') startQuarantine(socket, state, this.#context);
     else this.#started(socket, state);

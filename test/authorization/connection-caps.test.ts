@@ -1,0 +1,151 @@
+/**
+ * Connection caps per user in one process (the memory counter): a real
+ * Socket.IO server and real clients. `refuse` turns the socket past the cap
+ * away at the handshake with `too_many_connections`; `replace-oldest` admits it
+ * and cuts the user's oldest socket with `auth:replaced` / `connection_replaced`;
+ * a disconnect gives the count back; other users and anonymous sockets are not
+ * affected.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import type { Socket as ClientSocket } from 'socket.io-client';
+import { SockPass, anonymous, jwtAuth, memoryConnectionCounter, REPLACED_EVENT, type SockPassOptions } from 'sockpass';
+import { codeOf, once, outcome, sleep, startServer, type TestServer } from '../helpers/server.js';
+import { hs256, SECRET } from '../helpers/tokens.js';
+
+type User = { id: string };
+
+let server: TestServer | undefined;
+afterEach(async () => {
+  await server?.close();
+  server = undefined;
+});
+
+async function start(options: SockPassOptions<User>, setup?: (auth: SockPass<User>, io: TestServer['io']) => void): Promise<{ auth: SockPass<User>; server: TestServer }> {
+  const auth = new SockPass<User>(options)
+    .use('jwt-auth', jwtAuth({ secret: SECRET, algorithms: ['HS256'], user: (c) => ({ id: String(c.sub) }) }))
+    .use('anonymous', anonymous());
+  server = await startServer((io) => {
+    io.use(auth.middleware(['jwt-auth', 'anonymous']));
+    io.of('/chat').use(auth.middleware('jwt-auth'));
+    setup?.(auth, io);
+  });
+  return { auth, server };
+}
+
+const as = (sub: string, nsp = '/') => server!.client(nsp, { auth: { token: hs256({ sub }) } });
+
+/** Polls until `check` holds, with a deadline instead of a fixed sleep. */
+async function until(check: () => boolean, ms = 5000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error('condition not met in time');
+    await sleep(20);
+  }
+}
+
+describe('connections: { perUser: 2, onExceed: "refuse" }', () => {
+  it('refuses the third socket of a user with too_many_connections, before any room, and admits it again once one left', async () => {
+    const failures: string[] = [];
+    const store = memoryConnectionCounter();
+    const { auth } = await start({ connections: { perUser: 2, onExceed: 'refuse', store } });
+    auth.on('failure', (f) => failures.push(f.code));
+    const first = as('alice');
+    const second = as('alice');
+    expect(await codeOf(first)).toBe('connected');
+    expect(await codeOf(second)).toBe('connected');
+    const third = as('alice');
+    const refused = await outcome(third);
+    expect(refused.connected).toBe(false);
+    if (!refused.connected) {
+      expect(refused.error.data).toMatchObject({ type: 'UnauthorizedError', code: 'too_many_connections' });
+      expect(refused.error.data?.message).not.toContain('ey');
+    }
+    expect(failures).toEqual(['too_many_connections']);
+    // The refused socket never reached the user's room: a broadcast there reaches two sockets.
+    expect((await server!.io.in('user:alice').fetchSockets()).length).toBe(2);
+    // Another namespace of the same registry counts too (the cap is per user, not per namespace).
+    expect(await codeOf(as('alice', '/chat'))).toBe('too_many_connections');
+    // Other users and anonymous sockets are not capped by alice's count.
+    expect(await codeOf(as('bob'))).toBe('connected');
+    expect(await codeOf(server!.client('/'))).toBe('connected');
+    expect(await codeOf(server!.client('/'))).toBe('connected');
+    expect(await codeOf(server!.client('/'))).toBe('connected');
+
+    first.disconnect();
+    await until(() => store.size === 2);
+    expect(await codeOf(as('alice'))).toBe('connected');
+    expect(store.size).toBe(3);
+  });
+
+  it('gives the count back for a socket a later middleware refused (it never connected)', async () => {
+    const store = memoryConnectionCounter();
+    let refuseNext = true;
+    await start({ connections: { perUser: 1, store } }, (_auth, io) => {
+      io.use((_socket, next) => (refuseNext ? next(new Error('later middleware says no')) : next()));
+    });
+    const refused = await outcome(as('carol'));
+    expect(refused.connected).toBe(false);
+    // Counted while pending (at most PENDING_MS), then given back; the client here gave up at once.
+    expect(store.size).toBe(1);
+    refuseNext = false;
+    await until(() => store.size === 0, 15_000);
+    expect(await codeOf(as('carol'))).toBe('connected');
+  }, 30_000);
+
+  it('leaves nothing counted once every socket is gone', async () => {
+    const store = memoryConnectionCounter();
+    await start({ connections: { perUser: 3, store } });
+    const clients = [as('dave'), as('dave'), as('erin')];
+    for (const c of clients) expect(await codeOf(c)).toBe('connected');
+    expect(store.size).toBe(3);
+    for (const c of clients) c.disconnect();
+    await until(() => store.size === 0);
+  });
+});
+
+describe('connections: { perUser: 2, onExceed: "replace-oldest" }', () => {
+  it('admits the third socket and cuts the oldest with auth:replaced / connection_replaced first', async () => {
+    const store = memoryConnectionCounter();
+    await start({ connections: { perUser: 2, onExceed: 'replace-oldest', store } });
+    const oldest = as('alice');
+    expect(await codeOf(oldest)).toBe('connected');
+    const middle = as('alice');
+    expect(await codeOf(middle)).toBe('connected');
+    const notices: unknown[] = [];
+    oldest.on(REPLACED_EVENT, (n: unknown) => notices.push(n));
+    const cut = once<string>(oldest, 'disconnect');
+    const newest = as('alice');
+    expect(await codeOf(newest)).toBe('connected');
+    expect(await cut).toBe('io server disconnect');
+    expect(notices).toEqual([{ code: 'connection_replaced', message: expect.any(String) }]);
+    await sleep(100);
+    expect(middle.connected).toBe(true);
+    expect(newest.connected).toBe(true);
+    expect(store.size).toBe(2);
+    expect((await server!.io.in('user:alice').fetchSockets()).length).toBe(2);
+
+    // Next in line is the middle one.
+    const cutMiddle = once<string>(middle, 'disconnect');
+    const fourth = as('alice');
+    expect(await codeOf(fourth)).toBe('connected');
+    await cutMiddle;
+    expect(newest.connected).toBe(true);
+  });
+
+  it('replaces across namespaces of the same registry', async () => {
+    await start({ connections: { perUser: 1, onExceed: 'replace-oldest' } });
+    const onChat: ClientSocket = as('frank', '/chat');
+    expect(await codeOf(onChat)).toBe('connected');
+    const notice = once<{ code: string }>(onChat, REPLACED_EVENT);
+    expect(await codeOf(as('frank'))).toBe('connected');
+    expect((await notice).code).toBe('connection_replaced');
+  });
+});
+
+describe('connections option validation', () => {
+  it('throws at construction on a bad perUser or onExceed', () => {
+    expect(() => new SockPass({ connections: { perUser: 0 } })).toThrow(/perUser/);
+    expect(() => new SockPass({ connections: { perUser: 1.5 } })).toThrow(/perUser/);
+    expect(() => new SockPass({ connections: { perUser: 2, onExceed: 'drop' as never } })).toThrow(/onExceed/);
+  });
+});
