@@ -2,13 +2,14 @@
  * One sockpass node as its own process, for tests that kill a node
  * (SIGKILL: no cleanup, no release, no lease ended): Socket.IO with the Redis
  * adapter and a connection cap counted in Redis. Configured by environment
- * (REDIS_URL, PER_USER, ON_EXCEED, NODE_TTL); prints `{"port":…}` on stdout
+ * (REDIS_URL for the adapter, and for the counter too unless CLUSTER_URLS names
+ * the masters of a Redis Cluster; PER_USER, ON_EXCEED, NODE_TTL); prints `{"port":…}` on stdout
  * once it listens.
  */
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createAdapter } from '@socket.io/redis-adapter';
-import { createClient } from 'redis';
+import { createClient, createCluster } from 'redis';
 import { Server } from 'socket.io';
 import { SockPass, jwtAuth, redisConnectionCounter, type OnExceed } from '../../src/index.js';
 import { SECRET } from './tokens.js';
@@ -16,7 +17,8 @@ import { SECRET } from './tokens.js';
 const url = process.env.REDIS_URL!;
 const pub = createClient({ url });
 const sub = pub.duplicate();
-const client = pub.duplicate();
+const cluster = process.env.CLUSTER_URLS;
+const client = cluster ? createCluster({ rootNodes: cluster.split(',').map((u) => ({ url: u })) }) : pub.duplicate();
 for (const c of [pub, sub, client]) c.on('error', () => undefined);
 await Promise.all([pub.connect(), sub.connect(), client.connect()]);
 
