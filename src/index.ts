@@ -66,6 +66,6 @@ export { memoryConnectionCounter } from './authorization/memory-connection-count
 export { redisConnectionCounter } from './authorization/redis-connection-counter.js';
 export type { RedisConnectionCounterOptions, ConnectionsRedisClient } from './authorization/redis-connection-counter.js';
 export type { ConnectionCapsOptions } from './authorization/connection-caps.js';
-export type { ConnectionCounter, Admission, OnExceed } from './authorization/connection-counter.js';
+export type { ConnectionCounter, CountingConnectionCounter, Admission, OnExceed } from './authorization/connection-counter.js';
 export { jwks } from '../strategies/jwt/jwks.js';
 export type { JwksOptions, JwksKeySource } from '../strategies/jwt/jwks.js';

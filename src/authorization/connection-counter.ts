@@ -10,7 +10,13 @@
 export type OnExceed = 'refuse' | 'replace-oldest';
 
 /** The answer of a {@link ConnectionCounter}: counted, refused, or counted after the listed oldest sockets were dropped. */
-export type Admission = 'ok' | 'refuse' | { replace: readonly string[] };
+export type Admission =
+  | 'ok'
+  | 'refuse'
+  | {
+      /** The refs dropped to make room, oldest first: the policy cuts them wherever they are. */
+      replace: readonly string[];
+    };
 
 /**
  * Where a registry counts its users' sockets. A socket is named by a
@@ -28,4 +34,10 @@ export interface ConnectionCounter {
   release(ref: string): void | Promise<void>;
   /** Stops timers and leaves shared state; the counter admits nothing after. */
   close(): Promise<void>;
+}
+
+/** A counter that also says how many sockets this process counts (both built-in stores do). */
+export interface CountingConnectionCounter extends ConnectionCounter {
+  /** Sockets this process counts now: 0 once every socket is gone, so a test can prove nothing is left behind. */
+  readonly size: number;
 }

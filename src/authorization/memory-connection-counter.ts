@@ -6,7 +6,7 @@
  *
  * @module
  */
-import type { Admission, ConnectionCounter, OnExceed } from './connection-counter.js';
+import type { Admission, ConnectionCounter, CountingConnectionCounter, OnExceed } from './connection-counter.js';
 
 class MemoryConnectionCounter implements ConnectionCounter {
   /** user → its refs, oldest first. */
@@ -57,6 +57,6 @@ class MemoryConnectionCounter implements ConnectionCounter {
 }
 
 /** Counts each user's sockets in this process only. */
-export function memoryConnectionCounter(): ConnectionCounter & { readonly size: number } {
+export function memoryConnectionCounter(): CountingConnectionCounter {
   return new MemoryConnectionCounter();
 }

@@ -32,7 +32,7 @@ import { randomBytes } from 'node:crypto';
 import createDebug from 'debug';
 import { AuthError } from '../errors.js';
 import { TIMED_OUT, withTimeout } from '../timeout.js';
-import type { Admission, ConnectionCounter, OnExceed } from './connection-counter.js';
+import type { Admission, ConnectionCounter, CountingConnectionCounter, OnExceed } from './connection-counter.js';
 
 const debug = createDebug('sockpass:redis-connections');
 
@@ -300,6 +300,6 @@ class RedisConnectionCounter implements ConnectionCounter {
  * });
  * ```
  */
-export function redisConnectionCounter(options: RedisConnectionCounterOptions): ConnectionCounter & { readonly size: number } {
+export function redisConnectionCounter(options: RedisConnectionCounterOptions): CountingConnectionCounter {
   return new RedisConnectionCounter(options);
 }
