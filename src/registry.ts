@@ -14,7 +14,8 @@ import createDebug from 'debug';
 import { createHandshakeContext } from './handshake/context.js';
 import { AuthError, toAuthError } from './errors.js';
 import { ConnectionCaps, type ConnectionCapsOptions } from './authorization/connection-caps.js';
-import { enterLife, resumeRecovered, revocationOf } from './life/lifecycle.js';
+import { cutSocket, enterLife, resumeRecovered, revocationOf } from './life/lifecycle.js';
+import { REFUSED_EVENT } from './wire.js';
 import { isThenable } from './immediate.js';
 import { memoryLedger, type RevocationLedger } from './revocation/ledger.js';
 import { NamespaceBook } from './life/namespace-book.js';
@@ -380,7 +381,7 @@ export class SockPass<U = unknown> {
     if (state === undefined) {
       if (!socket.recovered) return;
       state = resumeRecovered(socket, this.#context);
-      if (state !== undefined) this.#started(socket, state);
+      if (state !== undefined) this.#capThenStart(socket, state);
       return;
     }
     // Another registry's socket (this one is attached to the whole Server): not ours to start.
@@ -396,7 +397,23 @@ export class SockPass<U = unknown> {
     state.status = 'authenticated';
     const auth = toSocketAuth(state.strategyName, result);
     state.keep(auth, result.revalidate);
-    this.#started(socket, state);
+    this.#capThenStart(socket, state);
+  }
+
+  /** A socket whose user is known only after connecting (in-band, recovered): the connection cap counts it before its life starts. */
+  #capThenStart(socket: SocketLike, state: SocketState<U>): void {
+    const caps = this.#caps;
+    const auth = state.auth;
+    const user = caps === undefined || auth === undefined || auth.anonymous ? undefined : this.#context.options.userId(auth.user);
+    if (user === undefined) return this.#started(socket, state);
+    const settle = (refusal: AuthError | undefined): void => {
+      if (refusal === undefined) return void (socket.connected && this.#started(socket, state));
+      this.#reportFailure(socket, refusal);
+      cutSocket(socket, REFUSED_EVENT, refusal);
+    };
+    const refusal = caps!.admitConnected(socket, user);
+    if (isThenable(refusal)) void refusal.then(settle);
+    else settle(refusal);
   }
 
   /** Starts the lifecycle of an authenticated socket whose `data.auth` is set, and runs the handlers that waited. */

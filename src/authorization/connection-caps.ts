@@ -94,6 +94,22 @@ export class ConnectionCaps {
     );
   }
 
+  /**
+   * Counts a socket whose user is known only once it is connected (in-band
+   * authentication, connection-state recovery): held at once if admitted, given
+   * back at once if the socket left while the store answered.
+   */
+  admitConnected(socket: SocketLike, user: string): AuthError | undefined | Promise<AuthError | undefined> {
+    const hold = (refusal: AuthError | undefined): AuthError | undefined => {
+      if (refusal !== undefined) return refusal;
+      if (socket.connected) this.confirm(socket);
+      else this.#giveBack(refOf(socket));
+      return undefined;
+    };
+    const refusal = this.admit(socket, user);
+    return isThenable(refusal) ? refusal.then(hold) : hold(refusal);
+  }
+
   /** Socket.IO connected an admitted socket: it is held until it disconnects. A socket the cap never counted is left alone. */
   confirm(socket: SocketLike): void {
     const ref = refOf(socket);
@@ -134,6 +150,12 @@ export class ConnectionCaps {
       () => undefined,
     );
     return new AuthError('store_unavailable', `the connection counter did not answer within ${this.#timeout} ms`);
+  }
+
+  #giveBack(ref: string): void {
+    clearTimeout(this.#pending.get(ref));
+    this.#pending.delete(ref);
+    this.#release(ref);
   }
 
   #release(ref: string): void {

@@ -8,7 +8,7 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Socket as ClientSocket } from 'socket.io-client';
-import { SockPass, anonymous, jwtAuth, memoryConnectionCounter, REPLACED_EVENT, type SockPassOptions } from 'sockpass';
+import { SockPass, anonymous, jwtAuth, jwtAuthenticateEvent, memoryConnectionCounter, REFUSED_EVENT, REPLACED_EVENT, type SockPassOptions } from 'sockpass';
 import { codeOf, once, outcome, sleep, startServer, type TestServer } from '../helpers/server.js';
 import { hs256, SECRET } from '../helpers/tokens.js';
 
@@ -139,6 +139,38 @@ describe('connections: { perUser: 2, onExceed: "replace-oldest" }', () => {
     const notice = once<{ code: string }>(onChat, REPLACED_EVENT);
     expect(await codeOf(as('frank'))).toBe('connected');
     expect((await notice).code).toBe('connection_replaced');
+  });
+});
+
+describe('a socket whose user is known only after connecting (authenticate event)', () => {
+  it('is counted too: past the cap it is cut with auth:refused / too_many_connections, and no onAuthenticated handler runs for it', async () => {
+    const store = memoryConnectionCounter();
+    const seen: string[] = [];
+    const auth = new SockPass<User>({ connections: { perUser: 1, store } })
+      .use('jwt-auth', jwtAuth({ secret: SECRET, algorithms: ['HS256'], user: (c) => ({ id: String(c.sub) }) }))
+      .use('jwt-event', jwtAuthenticateEvent({ secret: SECRET, algorithms: ['HS256'], user: (c) => ({ id: String(c.sub) }) }));
+    server = await startServer((io) => {
+      io.use(auth.middleware(['jwt-auth', 'jwt-event']));
+      auth.onAuthenticated(io, (socket) => seen.push(socket.id));
+    });
+    const first = server.client('/');
+    expect(await codeOf(first)).toBe('connected');
+    first.emit('authenticate', { token: hs256({ sub: 'gus' }) });
+    await until(() => store.size === 1 && seen.length === 1);
+
+    const second = server.client('/');
+    expect(await codeOf(second)).toBe('connected');
+    const refused = once<{ code: string }>(second, REFUSED_EVENT);
+    const cut = once<string>(second, 'disconnect');
+    second.emit('authenticate', { token: hs256({ sub: 'gus' }) });
+    expect((await refused).code).toBe('too_many_connections');
+    expect(await cut).toBe('io server disconnect');
+    expect(seen).toHaveLength(1);
+    expect(store.size).toBe(1);
+    // A handshake socket of the same user is refused while the in-band one holds the place.
+    expect(await codeOf(as('gus'))).toBe('too_many_connections');
+    first.disconnect();
+    await until(() => store.size === 0);
   });
 });
 
