@@ -174,6 +174,58 @@ describe('a socket whose user is known only after connecting (authenticate event
   });
 });
 
+describe('a recovered socket (connectionStateRecovery)', () => {
+  it('is counted again once restored, and cut with auth:refused when another socket took its place during the drop', async () => {
+    const store = memoryConnectionCounter();
+    const auth = new SockPass<User>({ connections: { perUser: 1, store } }).use(
+      'jwt-auth',
+      jwtAuth({ secret: SECRET, algorithms: ['HS256'], user: (c) => ({ id: String(c.sub) }) }),
+    );
+    server = await startServer(
+      (io) => {
+        io.use(auth.middleware('jwt-auth'));
+      },
+      { connectionStateRecovery: { maxDisconnectionDuration: 10_000, skipMiddlewares: true } },
+    );
+    const reconnecting = { reconnection: true, randomizationFactor: 0, auth: { token: hs256({ sub: 'hana' }) } };
+    const client = server.client('/', reconnecting);
+    expect(await codeOf(client)).toBe('connected');
+    // Socket.IO recovers only from the offset of a broadcast the client received.
+    const got = once(client, 'offset');
+    server.io.emit('offset', 1);
+    await got;
+
+    // A blip: counted again once recovered.
+    client.io.opts.reconnectionDelay = 50;
+    client.io.opts.reconnectionDelayMax = 50;
+    let back = once(client, 'connect', 10_000);
+    client.io.engine.close();
+    await back;
+    expect(client.recovered).toBe(true);
+    expect(store.size).toBe(1);
+    expect(await codeOf(as('hana'))).toBe('too_many_connections');
+
+    // A longer drop, during which another socket of the user takes the place.
+    const got2 = once(client, 'offset');
+    server.io.emit('offset', 2);
+    await got2;
+    client.io.opts.reconnectionDelay = 1500;
+    client.io.opts.reconnectionDelayMax = 1500;
+    back = once(client, 'connect', 10_000);
+    client.io.engine.close();
+    await until(() => store.size === 0);
+    const other = as('hana');
+    expect(await codeOf(other)).toBe('connected');
+    const refused = once<{ code: string }>(client, REFUSED_EVENT, 10_000);
+    await back;
+    expect((await refused).code).toBe('too_many_connections');
+    await until(() => !client.connected);
+    expect(other.connected).toBe(true);
+    expect(store.size).toBe(1);
+    client.disconnect();
+  });
+});
+
 describe('connections option validation', () => {
   it('throws at construction on a bad perUser or onExceed', () => {
     expect(() => new SockPass({ connections: { perUser: 0 } })).toThrow(/perUser/);
