@@ -6,6 +6,7 @@
  * @module
  */
 import type { AuthError } from './errors.js';
+import type { ConnectionCaps } from './authorization/connection-caps.js';
 import type { RevocationLedger } from './revocation/ledger.js';
 import type { NamespaceBook } from './life/namespace-book.js';
 import type { SocketLike } from './socket-like.js';
@@ -73,6 +74,8 @@ export interface RegistryContext<U> {
    * dynamic namespaces from it (test/revocation/revoke-creates-no-namespace.test.ts).
    */
   readonly namespaces: NamespaceBook;
+  /** The registry's connection cap, if it has one: an anonymous socket that upgrades is counted then. */
+  readonly caps: ConnectionCaps | undefined;
   /** The strategy registered under `name` (an anonymous socket upgrades with it; a recovered socket refreshes with it). */
   strategy(name: string): Strategy<U> | undefined;
 }

@@ -141,6 +141,7 @@ export class SockPass<U = unknown> {
       authenticated: (socket, state, result) => this.#authenticated(socket, state, result),
       reportFailure: (socket, error) => this.#reportFailure(socket, error),
       namespaces: new NamespaceBook(),
+      caps: this.#caps,
       strategy: (name) => this.#strategies.get(name),
     };
     this.#events.setMaxListeners(0);

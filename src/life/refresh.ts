@@ -108,6 +108,13 @@ async function refresh<U>(socket: SocketLike, state: SocketState<U>, ctx: Regist
   if (result.expiresAt instanceof Date && Number.isNaN(result.expiresAt.getTime())) {
     throw new AuthError('server_error', 'the strategy gave an invalid expiry', { strategy: name });
   }
+  // An upgrading socket now names a user: the connection cap counts it first (a refusal cuts it with auth:refused).
+  const capped = upgrading && ctx.caps !== undefined && !result.anonymous ? ctx.options.userId(result.user) : undefined;
+  if (capped !== undefined) {
+    const refusal = await ctx.caps!.admitConnected(socket, capped);
+    if (refusal !== undefined) throw refusal;
+    if (!socket.connected) throw new AuthError('token_expired', 'the socket closed during the refresh');
+  }
   // The ledger is checked in the same synchronous step that applies the credential: a revoke during the verification wins.
   if (upgrading) upgradeAnonymous(socket, state, name, strategy, result, ctx);
   else renewCredential(socket, state, result, ctx);

@@ -174,6 +174,35 @@ describe('a socket whose user is known only after connecting (authenticate event
   });
 });
 
+describe('an anonymous socket that upgrades in-band (auth:refresh)', () => {
+  it('is counted when it names a user; past the cap the upgrade is refused with too_many_connections and the socket cut', async () => {
+    const store = memoryConnectionCounter();
+    const auth = new SockPass<User>({ connections: { perUser: 2, store } })
+      .use('jwt-auth', jwtAuth({ secret: SECRET, algorithms: ['HS256'], user: (c) => ({ id: String(c.sub) }) }))
+      .use('anonymous', anonymous({ upgrade: 'jwt-auth' }));
+    server = await startServer((io) => {
+      io.use(auth.middleware(['jwt-auth', 'anonymous']));
+    });
+    expect(await codeOf(as('ivan'))).toBe('connected');
+    const upgraded = server.client('/');
+    expect(await codeOf(upgraded)).toBe('connected');
+    expect(store.size).toBe(1);
+    const ok = (await upgraded.timeout(5000).emitWithAck('auth:refresh', { token: hs256({ sub: 'ivan' }) })) as { expiresAt?: string };
+    expect(typeof ok.expiresAt).toBe('string');
+    expect(store.size).toBe(2);
+
+    const third = server.client('/');
+    expect(await codeOf(third)).toBe('connected');
+    const cut = once<string>(third, 'disconnect');
+    const reply = (await third.timeout(5000).emitWithAck('auth:refresh', { token: hs256({ sub: 'ivan' }) })) as { error?: { code: string } };
+    expect(reply.error?.code).toBe('too_many_connections');
+    expect(await cut).toBe('io server disconnect');
+    expect(store.size).toBe(2);
+    upgraded.disconnect();
+    await until(() => store.size === 1);
+  });
+});
+
 describe('a recovered socket (connectionStateRecovery)', () => {
   it('is counted again once restored, and cut with auth:refused when another socket took its place during the drop', async () => {
     const store = memoryConnectionCounter();
