@@ -182,6 +182,11 @@ describe('connection caps on two nodes sharing one Redis', () => {
     expect(codes.filter((c) => c === 'connected')).toHaveLength(2);
     expect(codes.filter((c) => c === 'too_many_connections')).toHaveLength(6);
     expect(a.counter.size + b.counter.size).toBe(2);
+    // Every release reaches Redis: once the sockets are gone, no user key is left.
+    for (const c of burst) c.disconnect();
+    await until(() => a.counter.size + b.counter.size === 0);
+    const probe = await connected();
+    await until(async () => (await probe.keys('sockpass:conns:{*')).length === 0);
   });
 
   it('replace-oldest cuts the oldest socket on the other node with connection_replaced', async () => {
@@ -257,6 +262,31 @@ describe('connection caps on two nodes sharing one Redis', () => {
     // B's next renewal finds its lease lapsed and puts its socket back: the user is at the cap again.
     await until(async () => (await probe()) === 'too_many_connections', 10_000);
   }, 30_000);
+
+  it('refuses with store_unavailable within the timeout while Redis is down, and admits again once it is back', async () => {
+    const client = createClient({ url: redis.url, disableOfflineQueue: true });
+    client.on('error', () => undefined);
+    await client.connect();
+    closers.push(() => closeClient(client));
+    const counter = redisConnectionCounter({ client, nodeTtl: NODE_TTL });
+    const auth = new SockPass<User>({ connections: { perUser: 2, store: counter, timeout: 500 } }).use(
+      'jwt-auth',
+      jwtAuth({ secret: SECRET, algorithms: ['HS256'], user: (c) => ({ id: String(c.sub) }) }),
+    );
+    const server = await startServer((io) => io.use(auth.middleware('jwt-auth')));
+    closers.push(async () => {
+      await server.close();
+      await counter.close();
+    });
+    const as = (who: string) => server.client('/', { auth: { token: hs256({ sub: who }) } });
+    expect(await codeOf(as('jack'))).toBe('connected');
+    await redis.stop();
+    const started = Date.now();
+    expect(await codeOf(as('jack'))).toBe('store_unavailable');
+    expect(Date.now() - started).toBeLessThan(3000);
+    await redis.restart();
+    await until(async () => (await codeOf(as('kim'))) === 'connected', 15_000);
+  }, 40_000);
 
   it('a graceful close ends the lease at once: the closed node\'s entries stop counting at the next check', async () => {
     const a = await startNode(1, 'refuse');
