@@ -51,8 +51,8 @@ describe('connections: { perUser: 2, onExceed: "refuse" }', () => {
     auth.on('failure', (f) => failures.push(f.code));
     const first = as('alice');
     const second = as('alice');
-    expect(await codeOf(first)).toBe('connected');
-    expect(await codeOf(second)).toBe('connected');
+    // Both outcomes watched at once: a client that connects before its listener is attached would be missed.
+    expect(await Promise.all([codeOf(first), codeOf(second)])).toEqual(['connected', 'connected']);
     const third = as('alice');
     const refused = await outcome(third);
     expect(refused.connected).toBe(false);
@@ -96,7 +96,7 @@ describe('connections: { perUser: 2, onExceed: "refuse" }', () => {
     const store = memoryConnectionCounter();
     await start({ connections: { perUser: 3, store } });
     const clients = [as('dave'), as('dave'), as('erin')];
-    for (const c of clients) expect(await codeOf(c)).toBe('connected');
+    expect(await Promise.all(clients.map((c) => codeOf(c)))).toEqual(['connected', 'connected', 'connected']);
     expect(store.size).toBe(3);
     for (const c of clients) c.disconnect();
     await until(() => store.size === 0);
