@@ -21,10 +21,12 @@
  * - `user_mismatch`: strategies disagree on the user (mode `all`), or a refresh names another user.
  * - `key_unavailable`: the async key resolver failed or returned no usable key.
  * - `session_not_found`; `session_expired`: the store returned a session whose cookie expiry has passed.
- * - `store_unavailable`: the session store errored or did not answer within its bound; or `revoke()` could not record in the revocation ledger.
+ * - `store_unavailable`: the session store errored or did not answer within its bound; or `revoke()` could not record in the revocation ledger; or the connection counter (`connections.store`) could not be reached in time.
  * - `origin_not_allowed`: a cookie-authenticated handshake from an Origin that is not allowed (CSWSH).
  * - `authentication_timeout`; `forbidden`.
  * - `rate_limited`: too many refused or pending handshakes from this address or subject; `data.retryAfter` says how many ms to wait.
+ * - `too_many_connections`: the user already holds `connections.perUser` sockets (across every node sharing the counter).
+ * - `connection_replaced`: a newer socket of the same user took this one's place (`connections.onExceed: 'replace-oldest'`); sent with `auth:replaced`.
  * - `server_error`: an unexpected error inside a strategy (or a `failure` listener that threw); details stay on the server.
  */
 export const AUTH_ERROR_CODES = [
@@ -46,6 +48,8 @@ export const AUTH_ERROR_CODES = [
   'authentication_timeout',
   'forbidden',
   'rate_limited',
+  'too_many_connections',
+  'connection_replaced',
   'server_error',
 ] as const;
 

@@ -9,6 +9,7 @@
  *
  * @module
  */
+import type { ConnectionCapsOptions } from './authorization/connection-caps.js';
 import { toAuthError } from './errors.js';
 import { createHandshakeContext } from './handshake/context.js';
 import { decide, type Mode, type NamedStrategy } from './handshake/pipeline.js';
@@ -44,6 +45,13 @@ export interface SockPassOptions<U> extends Partial<LifecycleOptions<U>> {
    * `{ meter }`. Default: none.
    */
   metrics?: MetricsOption;
+  /**
+   * Caps on the sockets one user may hold at once, across the registry's
+   * namespaces (and every node sharing the store):
+   * `{ perUser, onExceed: 'refuse' | 'replace-oldest', store?, timeout? }`.
+   * Default: none. The app closes the store at shutdown.
+   */
+  connections?: ConnectionCapsOptions;
 }
 
 /** Options of {@link SockPass.middleware}. */
@@ -140,6 +148,7 @@ export class SockPass<U = unknown> {
       revocationTtl: ttl,
       metrics: Metrics.from(options.metrics),
       strategies: this.#strategies,
+      connections: options.connections,
     });
   }
 
@@ -198,10 +207,12 @@ export class SockPass<U = unknown> {
       const ctx = createHandshakeContext(socket);
       const startedAt = life.metrics?.handshakeStarted() ?? -1;
       const decision = limits === undefined ? decide(chain, ctx, mode, userId) : limits.decideWithin(ctx, () => decide(chain, ctx, mode, userId), life.metrics);
-      decision.then(
-        (decided) => next(life.admitHandshake(socket, decided, startedAt)),
-        (err: unknown) => next(life.admitHandshake(socket, { kind: 'fail', error: toAuthError(err) }, startedAt)),
-      );
+      decision
+        .then(
+          (decided) => life.admitHandshake(socket, decided, startedAt),
+          (err: unknown) => life.admitHandshake(socket, { kind: 'fail', error: toAuthError(err) }, startedAt),
+        )
+        .then(next);
     };
   }
 

@@ -36,7 +36,7 @@ export interface RefreshOwner<U> {
   readonly options: { readonly refreshTimeout: number };
   strategy(name: string): Strategy<U> | undefined;
   renew(socket: SocketLike, state: SocketState<U>, result: AuthSuccess<U>): void;
-  upgrade(socket: SocketLike, state: SocketState<U>, strategyName: string, strategy: Strategy<U>, result: AuthSuccess<U>): void;
+  upgrade(socket: SocketLike, state: SocketState<U>, strategyName: string, strategy: Strategy<U>, result: AuthSuccess<U>): Promise<void>;
   refuse(socket: SocketLike, event: string, err: unknown, strategy: string): AuthError;
 }
 
@@ -107,7 +107,8 @@ async function refresh<U>(life: RefreshOwner<U>, socket: SocketLike, state: Sock
     throw new AuthError('server_error', 'the strategy gave an invalid expiry', { strategy: name });
   }
   // The ledger is checked in the same synchronous step that applies the credential: a revoke during the verification wins.
-  if (upgrading) life.upgrade(socket, state, name, strategy, result);
+  // An upgrade names a user for the first time: the Lifecycle asks the connection cap before it applies it.
+  if (upgrading) await life.upgrade(socket, state, name, strategy, result);
   else life.renew(socket, state, result);
   debug('socket %s: credential refreshed by %s', socket.id, name);
   return state.auth?.expiresAt ?? null;
