@@ -248,34 +248,42 @@ export class Lifecycle<U> {
   }
 
   /**
-   * Applies a handshake's decision to its socket: a refusal is reported and
-   * returned; a success is checked against the ledger (a revoke during the
-   * verification wins) and recorded on the socket; a deferral leaves the
-   * socket pending for its in-band credential. A success naming a user is
-   * then counted by the connection cap, still before any room. Resolves to
-   * the error for `next`.
+   * Applies a handshake's decision to its socket and calls `next` with the
+   * error for the middleware's `next` (undefined: admitted): a refusal is
+   * reported; a success is checked against the ledger (a revoke during the
+   * verification wins), counted by the connection cap when it names a user
+   * (still before any room; only then is there a wait) and recorded on the
+   * socket; a deferral leaves the socket pending for its in-band credential.
    */
-  async admitHandshake(socket: SocketLike, decision: Decision<U>, startedAt: number): Promise<AuthError | undefined> {
+  admitHandshake(socket: SocketLike, decision: Decision<U>, startedAt: number, next: (error?: AuthError) => void): void {
     if (decision.kind === 'fail') {
       this.metrics?.handshake(decision.error.strategy, decision.error.code, startedAt);
       const reported = this.report(socket, decision.error);
-      return reported ? decision.error : new AuthError('server_error', 'authentication failed', { strategy: decision.error.strategy });
+      return next(reported ? decision.error : new AuthError('server_error', 'authentication failed', { strategy: decision.error.strategy }));
     }
     if (decision.kind === 'success') {
       const revoked = this.revocationOf(decision.result);
       if (revoked !== undefined) {
         this.metrics?.handshake(decision.strategy, revoked.code, startedAt);
         this.report(socket, revoked);
-        return revoked;
+        return next(revoked);
       }
       const user = this.#cappedUser(decision.result);
-      const refusal = user === undefined ? undefined : await this.caps!.admit(socket, user);
-      if (refusal !== undefined) {
-        refusal.strategy = decision.strategy;
-        this.metrics?.handshake(decision.strategy, refusal.code, startedAt);
-        return this.report(socket, refusal) ? refusal : new AuthError('server_error', 'authentication failed', { strategy: decision.strategy });
+      if (user !== undefined) {
+        void this.caps!.admit(socket, user).then((refusal) => {
+          if (refusal === undefined) return next(this.#admitted(socket, decision, startedAt));
+          refusal.strategy = decision.strategy;
+          this.metrics?.handshake(decision.strategy, refusal.code, startedAt);
+          next(this.report(socket, refusal) ? refusal : new AuthError('server_error', 'authentication failed', { strategy: decision.strategy }));
+        });
+        return;
       }
     }
+    next(this.#admitted(socket, decision, startedAt));
+  }
+
+  /** Records an admitted (or deferred) handshake on its socket; always undefined, the error-free `next`. */
+  #admitted(socket: SocketLike, decision: Exclude<Decision<U>, { kind: 'fail' }>, startedAt: number): undefined {
     // Mode `all` ('a+b') decides by no strategy alone: no in-band refresh for the socket.
     const strategy = decision.kind === 'deferred' ? decision.pending : this.strategy(decision.strategy);
     const state = new SocketState<U>(socket, this, decision.strategy, strategy);
