@@ -53,7 +53,7 @@ export const CLIENT_ACTIONS = {
   session_not_found: 'login',
   /** The store returned a session whose cookie expiry has passed. */
   session_expired: 'login',
-  /** The session store errored or did not answer within its bound; or `revoke()` could not record in the revocation ledger. */
+  /** The session store errored or did not answer within its bound; or `revoke()` could not record in the revocation ledger; or the connection counter could not be reached in time. */
   store_unavailable: 'backoff',
   /** A cookie-authenticated handshake from an Origin that is not allowed (CSWSH). */
   origin_not_allowed: 'stop',
@@ -63,6 +63,10 @@ export const CLIENT_ACTIONS = {
   forbidden: 'stop',
   /** Too many refused or pending handshakes from this address or subject; `data.retryAfter` says how many ms to wait. */
   rate_limited: 'backoff',
+  /** The user already holds `connections.perUser` sockets (across every node sharing the counter): one must close first. */
+  too_many_connections: 'backoff',
+  /** A newer socket of the same user took this one's place (`connections.onExceed: 'replace-oldest'`); sent with `auth:replaced`. */
+  connection_replaced: 'stop',
   /** An unexpected error inside a strategy (or a `failure` listener that threw); details stay on the server. */
   server_error: 'stop',
 } as const satisfies Readonly<Record<string, ClientAction>>;

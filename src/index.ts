@@ -37,6 +37,7 @@ export {
   REFRESH_EVENT,
   REVOKED_EVENT,
   REFUSED_EVENT,
+  REPLACED_EVENT,
   FORBIDDEN_EVENT,
   JOIN_EVENT,
   LEAVE_EVENT,
@@ -95,5 +96,10 @@ export { memoryLedger } from './revocation/ledger.js';
 export type { RevocationLedger, Revocation, RevocationKind, CredentialFacts, MemoryLedgerOptions } from './revocation/ledger.js';
 export { redisLedger } from './revocation/redis-ledger.js';
 export type { RedisLedgerOptions, LedgerRedisClient, LedgerRedisSubscriber, LedgerRedisCluster, LedgerRedisClusterSubscriber, LedgerClusterNode, LedgerClusterNodeClient } from './revocation/redis-ledger.js';
+export { memoryConnectionCounter } from './authorization/memory-connection-counter.js';
+export { redisConnectionCounter } from './authorization/redis-connection-counter.js';
+export type { RedisConnectionCounterOptions, ConnectionsRedisClient } from './authorization/redis-connection-counter.js';
+export type { ConnectionCapsOptions } from './authorization/connection-caps.js';
+export type { ConnectionCounter, CountingConnectionCounter, Admission, OnExceed } from './authorization/connection-counter.js';
 export { jwks } from '../strategies/jwt/jwks.js';
 export type { JwksOptions, JwksKeySource } from '../strategies/jwt/jwks.js';

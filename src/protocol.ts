@@ -22,6 +22,8 @@ export const REFRESH_EVENT = 'auth:refresh';
 export const REVOKED_EVENT = 'auth:revoked';
 /** Server → client: a refresh or upgrade credential was refused; a disconnect follows. */
 export const REFUSED_EVENT = 'auth:refused';
+/** Server → client: a newer socket of the same user replaced this one (connection caps); a disconnect follows. Payload: {@link AuthNotice} with `connection_replaced`. */
+export const REPLACED_EVENT = 'auth:replaced';
 /** Server → client: a guard refused an event; the socket stays. Payload: {@link ForbiddenNotice}. */
 export const FORBIDDEN_EVENT = 'auth:forbidden';
 

@@ -9,6 +9,7 @@
  *
  * @module
  */
+import type { ConnectionCapsOptions } from './authorization/connection-caps.js';
 import { toAuthError } from './errors.js';
 import { createHandshakeContext } from './handshake/context.js';
 import { decide, type Mode, type NamedStrategy } from './handshake/pipeline.js';
@@ -52,6 +53,13 @@ export interface SockPassOptions<U> extends Partial<LifecycleOptions<U>> {
    * and a refresh cannot move its deadline past it. Default: none.
    */
   maxSessionAge?: number;
+  /**
+   * Caps on the sockets one user may hold at once, across the registry's
+   * namespaces (and every node sharing the store):
+   * `{ perUser, onExceed: 'refuse' | 'replace-oldest', store?, timeout? }`.
+   * Default: none. The app closes the store at shutdown.
+   */
+  connections?: ConnectionCapsOptions;
 }
 
 /** Options of {@link SockPass.middleware}. */
@@ -149,6 +157,7 @@ export class SockPass<U = unknown> {
       metrics: Metrics.from(options.metrics),
       strategies: this.#strategies,
       maxSessionAge: options.maxSessionAge,
+      connections: options.connections,
     });
   }
 
@@ -208,8 +217,8 @@ export class SockPass<U = unknown> {
       const startedAt = life.metrics?.handshakeStarted() ?? -1;
       const decision = limits === undefined ? decide(chain, ctx, mode, userId) : limits.decideWithin(ctx, () => decide(chain, ctx, mode, userId), life.metrics);
       decision.then(
-        (decided) => next(life.admitHandshake(socket, decided, startedAt)),
-        (err: unknown) => next(life.admitHandshake(socket, { kind: 'fail', error: toAuthError(err) }, startedAt)),
+        (decided) => life.admitHandshake(socket, decided, startedAt, next),
+        (err: unknown) => life.admitHandshake(socket, { kind: 'fail', error: toAuthError(err) }, startedAt, next),
       );
     };
   }

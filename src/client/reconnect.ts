@@ -16,7 +16,7 @@
  *
  * It watches both kinds of refusal: a handshake refused (`connect_error`) and
  * a connected socket cut by the server (`auth:expired`, `auth:revoked`,
- * `auth:refused`, then a disconnect). Every (re)connect, including
+ * `auth:refused`, `auth:replaced`, then a disconnect). Every (re)connect, including
  * socket.io-client's own after a network drop, sends a token from
  * `getToken()`, so a long-gone token is never replayed.
  *
@@ -24,7 +24,7 @@
  */
 import type { Socket } from 'socket.io-client';
 import { CLIENT_ACTIONS, actionFor, type AuthErrorCode, type ClientAction } from '../errors.js';
-import { EXPIRED_EVENT, REFUSED_EVENT, REVOKED_EVENT, type AuthNotice } from '../protocol.js';
+import { EXPIRED_EVENT, REFUSED_EVENT, REPLACED_EVENT, REVOKED_EVENT, type AuthNotice } from '../protocol.js';
 import { ClientAuthError, authErrorCode, type ClientAuthErrorCode, type UnauthorizedData } from './errors.js';
 import type { GetToken } from './refresh.js';
 
@@ -202,6 +202,7 @@ export function reconnectWithFreshToken(socket: Socket, options: ReconnectWithFr
   socket.on(EXPIRED_EVENT, onNotice);
   socket.on(REVOKED_EVENT, onNotice);
   socket.on(REFUSED_EVENT, onNotice);
+  socket.on(REPLACED_EVENT, onNotice);
   socket.on('disconnect', onDisconnect);
 
   function stop(error?: ClientAuthError): void {
@@ -214,6 +215,7 @@ export function reconnectWithFreshToken(socket: Socket, options: ReconnectWithFr
     socket.off(EXPIRED_EVENT, onNotice);
     socket.off(REVOKED_EVENT, onNotice);
     socket.off(REFUSED_EVENT, onNotice);
+    socket.off(REPLACED_EVENT, onNotice);
     socket.off('disconnect', onDisconnect);
     if (error !== undefined) options.onStop?.(error);
   }

@@ -9,7 +9,9 @@
  *   node's view) and the expiry are checked at every point a credential is
  *   admitted: after a handshake strategy succeeds, at `connection` before any
  *   room is joined, at in-band authentication, refresh, anonymous upgrade and
- *   recovery;
+ *   recovery; where a credential first names a user (handshake, in-band
+ *   authentication, anonymous upgrade, recovery) the connection cap counts it
+ *   (`connections`, `authorization/connection-caps.ts`);
  * - **start**: an admitted socket joins `user:<id>` (and `session:<sid>`) so
  *   `revoke()` finds it on every node, gets its deadline, listens for
  *   refreshes, and the handlers that waited for it run;
@@ -18,7 +20,8 @@
  *   swaps the credential (same user; a refresh never removes an expiry the
  *   socket had); an anonymous socket becomes a user's;
  * - **quarantine release**: a socket that authenticated in-band starts;
- * - **the cut**: `auth:expired` / `auth:revoked` / `auth:refused`, then a disconnect.
+ * - **the cut**: `auth:expired` / `auth:revoked` / `auth:refused` / `auth:replaced`,
+ *   then a disconnect: of one socket here, of a room on every node through the adapter.
  *
  * Refresh, revalidation, quarantine, recovery and revocation are the files
  * beside this one; each is a function of the Lifecycle and calls its methods.
@@ -30,6 +33,7 @@
  */
 import { EventEmitter } from 'node:events';
 import createDebug from 'debug';
+import { ConnectionCaps, type ConnectionCapsOptions } from '../authorization/connection-caps.js';
 import { AuthError, toAuthError } from '../errors.js';
 import { Authorization } from '../authorization/authorization.js';
 import { issuedAtMs } from '../issued-at.js';
@@ -39,7 +43,7 @@ import type { CredentialFacts, RevocationLedger } from '../revocation/ledger.js'
 import { revokeSockets, type RevokeOptions, type RevokeTarget } from '../revocation/revoke.js';
 import { tellThenDisconnect, type AdapterLike, type NamespaceLike, type RestoredSession, type ServerLike, type SocketLike } from '../socketio.js';
 import type { AuthSuccess, Claims, FailureEvent, SocketAuth, Strategy } from '../types.js';
-import { EXPIRED_EVENT, REFRESH_EVENT, REVOKED_EVENT, type AuthNotice, type RefreshNotice } from '../protocol.js';
+import { EXPIRED_EVENT, REFRESH_EVENT, REFUSED_EVENT, REVOKED_EVENT, type AuthNotice, type RefreshNotice } from '../protocol.js';
 import { DeadlineQueue } from './deadline-queue.js';
 import { AuthenticatedNamespaces } from './authenticated-namespaces.js';
 import { startQuarantine, type InBandWaitOptions, type QuarantinedSocket } from './quarantine.js';
@@ -113,6 +117,8 @@ export interface LifecycleParts<U> {
   strategies: ReadonlyMap<string, Strategy<U>>;
   /** Ms a login may last however often it refreshes (`session_too_old` past it), or undefined for no bound. */
   maxSessionAge?: number | undefined;
+  /** Caps on the sockets one user may hold at once, or undefined for none. */
+  connections: ConnectionCapsOptions | undefined;
 }
 
 const REVOKED = 'credentials have been revoked';
@@ -125,6 +131,8 @@ export class Lifecycle<U> {
   readonly metrics: Metrics | undefined;
   /** Room policies and the session's absolute age: called at each moment of a socket's life below. */
   readonly authorization: Authorization<U>;
+  /** The connection cap per user, when the registry has one: counts each user's sockets at admission. */
+  readonly caps: ConnectionCaps | undefined;
   /** Every socket's next deadline (refresh notice or expiry), on one timer. */
   readonly deadlines = new DeadlineQueue<SocketState<U>>((state) => this.#onDeadline(state));
   /**
@@ -165,6 +173,7 @@ export class Lifecycle<U> {
     this.revocationTtl = parts.revocationTtl;
     this.metrics = parts.metrics;
     this.#strategies = parts.strategies;
+    this.caps = parts.connections === undefined ? undefined : new ConnectionCaps(parts.connections, this);
     this.#events.setMaxListeners(0);
     this.authorization = new Authorization<U>(this, parts.maxSessionAge);
   }
@@ -252,25 +261,42 @@ export class Lifecycle<U> {
   }
 
   /**
-   * Applies a handshake's decision to its socket: a refusal is reported and
-   * returned; a success is checked against the ledger (a revoke during the
-   * verification wins) and recorded on the socket; a deferral leaves the
-   * socket pending for its in-band credential. Returns the error for `next`.
+   * Applies a handshake's decision to its socket and calls `next` with the
+   * error for the middleware's `next` (undefined: admitted): a refusal is
+   * reported; a success is checked against the ledger (a revoke during the
+   * verification wins), counted by the connection cap when it names a user
+   * (still before any room; only then is there a wait) and recorded on the
+   * socket; a deferral leaves the socket pending for its in-band credential.
    */
-  admitHandshake(socket: SocketLike, decision: Decision<U>, startedAt: number): AuthError | undefined {
+  admitHandshake(socket: SocketLike, decision: Decision<U>, startedAt: number, next: (error?: AuthError) => void): void {
     if (decision.kind === 'fail') {
       this.metrics?.handshake(decision.error.strategy, decision.error.code, startedAt);
       const reported = this.report(socket, decision.error);
-      return reported ? decision.error : new AuthError('server_error', 'authentication failed', { strategy: decision.error.strategy });
+      return next(reported ? decision.error : new AuthError('server_error', 'authentication failed', { strategy: decision.error.strategy }));
     }
     if (decision.kind === 'success') {
       const revoked = this.revocationOf(decision.result);
       if (revoked !== undefined) {
         this.metrics?.handshake(decision.strategy, revoked.code, startedAt);
         this.report(socket, revoked);
-        return revoked;
+        return next(revoked);
+      }
+      const user = this.#cappedUser(decision.result);
+      if (user !== undefined) {
+        void this.caps!.admit(socket, user).then((refusal) => {
+          if (refusal === undefined) return next(this.#admitted(socket, decision, startedAt));
+          refusal.strategy = decision.strategy;
+          this.metrics?.handshake(decision.strategy, refusal.code, startedAt);
+          next(this.report(socket, refusal) ? refusal : new AuthError('server_error', 'authentication failed', { strategy: decision.strategy }));
+        });
+        return;
       }
     }
+    next(this.#admitted(socket, decision, startedAt));
+  }
+
+  /** Records an admitted (or deferred) handshake on its socket; always undefined, the error-free `next`. */
+  #admitted(socket: SocketLike, decision: Exclude<Decision<U>, { kind: 'fail' }>, startedAt: number): undefined {
     // Mode `all` ('a+b') decides by no strategy alone: no in-band refresh for the socket.
     const strategy = decision.kind === 'deferred' ? decision.pending : this.strategy(decision.strategy);
     const state = new SocketState<U>(socket, this, decision.strategy, strategy);
@@ -311,6 +337,33 @@ export class Lifecycle<U> {
     return this.authorization.restoring(nsp, session);
   }
 
+  /**
+   * The connection cap for a socket that names its user only once connected
+   * (in-band authentication, anonymous upgrade, recovery): undefined when
+   * admitted (the count is held until the socket disconnects), the refusal
+   * otherwise. Resolves at once when the cap does not apply.
+   */
+  async admitConnected(socket: SocketLike, state: SocketState<U>, credential: Credential<U>): Promise<AuthError | undefined> {
+    const user = this.#cappedUser(credential);
+    if (user === undefined) return undefined;
+    const refusal = await this.caps!.admit(socket, user);
+    if (refusal !== undefined) return refusal;
+    this.#hold(socket, state);
+    return undefined;
+  }
+
+  /** The user id the cap counts for a credential, or undefined when there is no cap, or it names no user (anonymous). */
+  #cappedUser(credential: Credential<U>): string | undefined {
+    if (this.caps === undefined || credential.anonymous) return undefined;
+    return this.userIdOf(credential.user);
+  }
+
+  /** A socket the cap counted keeps its count until it disconnects. */
+  #hold(socket: SocketLike, state: SocketState<U>): void {
+    const release = this.caps?.hold(socket);
+    if (release !== undefined) state.cleanup.push(release);
+  }
+
   // -------------------------------------------------------------------------
   // Start
 
@@ -323,12 +376,14 @@ export class Lifecycle<U> {
     if (state === undefined) {
       if (!socket.recovered) return;
       state = this.#resumeRecovered(socket);
-      if (state !== undefined) this.start(socket, state);
+      if (state !== undefined) this.#startRecovered(socket, state);
       return;
     }
     // Another registry's socket (this one is attached to the whole Server): not ours to start.
     if (state.owner !== this) return;
     this.#cleanUpOnDisconnect(socket, state);
+    // Counted by the cap at the handshake: held from now until the disconnect.
+    this.#hold(socket, state);
     if (state.status === 'pending') startQuarantine(this, socket, state, { isolate: true });
     else this.start(socket, state);
   }
@@ -364,6 +419,31 @@ export class Lifecycle<U> {
     listenForRefresh(this, socket, state);
     startRevalidation(this, socket, state);
     for (const run of state.takeWaiters()) run();
+  }
+
+  /**
+   * A restored socket names its user again: the connection cap counts it
+   * (another socket of the user may have taken its place during the drop)
+   * before it is authenticated, so no onAuthenticated handler sees it if it
+   * is cut with `auth:refused` / `too_many_connections`.
+   */
+  #startRecovered(socket: SocketLike, state: SocketState<U>): void {
+    const auth = state.auth!;
+    if (this.#cappedUser(auth) === undefined) return this.#authenticateRecovered(socket, state);
+    void this.admitConnected(socket, state, auth).then((refusal) => {
+      if (!socket.connected) return;
+      if (refusal !== undefined) {
+        this.report(socket, refusal);
+        return this.cut(socket, REFUSED_EVENT, refusal);
+      }
+      this.#authenticateRecovered(socket, state);
+    });
+  }
+
+  /** Authenticated only now, so onAuthenticated handlers never see a socket being cut. */
+  #authenticateRecovered(socket: SocketLike, state: SocketState<U>): void {
+    state.status = 'authenticated';
+    this.start(socket, state);
   }
 
   /** Quarantine release: a socket that authenticated in-band gets its `data.auth` and starts. */
@@ -428,8 +508,6 @@ export class Lifecycle<U> {
       this.expire(socket, state);
       return undefined;
     }
-    // Authenticated only now, so onAuthenticated handlers never see a socket being cut.
-    state.status = 'authenticated';
     return state;
   }
 
@@ -554,14 +632,22 @@ export class Lifecycle<U> {
   }
 
   /**
-   * An anonymous socket proved who it is (see `anonymous({ upgrade })`): it
-   * becomes an ordinary authenticated socket of `strategyName`, joins its user
-   * room, and gets the new credential's expiry. Returns the deadline, as `renew`.
+   * An anonymous socket proved who it is (see `anonymous({ upgrade })`): the
+   * connection cap counts it, then it becomes an ordinary authenticated socket
+   * of `strategyName`, joins its user room, and gets the new credential's
+   * expiry. Resolves to the deadline, as `renew`; rejects with the AuthError
+   * to report (`too_many_connections` past the cap).
    */
-  upgrade(socket: SocketLike, state: SocketState<U>, strategyName: string, strategy: Strategy<U>, result: AuthSuccess<U>): Date | null {
+  async upgrade(socket: SocketLike, state: SocketState<U>, strategyName: string, strategy: Strategy<U>, result: AuthSuccess<U>): Promise<Date | null> {
     if (result.anonymous || this.userIdOf(result.user) === undefined) {
       throw new AuthError('credentials_required', 'the upgrade credential names no user', { strategy: strategyName });
     }
+    const refusal = await this.admitConnected(socket, state, result);
+    if (refusal !== undefined) {
+      refusal.strategy = strategyName;
+      throw refusal;
+    }
+    if (!socket.connected) throw new AuthError('token_expired', 'the socket closed during the refresh', { strategy: strategyName });
     const auth = this.#swapCredential(socket, state, strategyName, strategy, result);
     this.#joinRooms(socket, auth);
     debug('socket %s: anonymous socket upgraded by %s', socket.id, strategyName);
@@ -617,6 +703,25 @@ export class Lifecycle<U> {
     debug('socket %s: %s (%s)', socket.id, event, error.code);
     const notice: AuthNotice = error.notice;
     this.tellAndDisconnect(socket, event, notice);
+  }
+
+  /**
+   * The cut on every node: every socket of `room` (a user's, a session's, one
+   * socket's own id room) is told `event` with `{ code, message, action }`, then
+   * disconnected, through the namespace's adapter.
+   */
+  cutEverywhere(nsp: NamespaceLike, room: string, event: string, error: AuthError): void {
+    debug('room %s on %s: %s (%s)', room, nsp.name, event, error.code);
+    const notice: AuthNotice = error.notice;
+    // This node's sockets first, at once: a cluster adapter awaits its publish
+    // before it disconnects even the local sockets, and with Redis down that
+    // publish waits until Redis is back.
+    nsp.local.in(room).emit(event, notice);
+    nsp.local.in(room).disconnectSockets();
+    // Same adapter, same order: through Redis both travel on one connection,
+    // so every node delivers the notice before it disconnects.
+    nsp.in(room).emit(event, notice);
+    nsp.in(room).disconnectSockets();
   }
 
   /** The credential expired: `auth:expired`, then the disconnect. */

@@ -14,7 +14,8 @@
  *   added meanwhile are attached only after success, since Socket.IO calls
  *   those before any middleware.
  *
- * A refusal is told as `unauthorized` and the socket disconnected at once;
+ * A refusal (a bad credential, a revoked one, one past the user's connection
+ * cap) is told as `unauthorized` and the socket disconnected at once;
  * the timeout runs until the socket succeeds, whatever it sends. Everything
  * armed here is undone on disconnect through the socket's cleanup list.
  *
@@ -64,6 +65,7 @@ export interface QuarantineOwner<U> {
   report(socket: SocketLike, error: AuthError): boolean;
   tellAndDisconnect(socket: SocketLike, event: string, ...args: unknown[]): void;
   revocationOf(credential: AuthSuccess<U>): AuthError | undefined;
+  admitConnected(socket: SocketLike, state: SocketState<U>, credential: AuthSuccess<U>): Promise<AuthError | undefined>;
   release(socket: SocketLike, state: SocketState<U>, result: AuthSuccess<U>): void;
   renew(socket: SocketLike, state: SocketState<U>, result: AuthSuccess<U>): void;
 }
@@ -103,26 +105,35 @@ export function startQuarantine<U>(life: QuarantineOwner<U>, socket: SocketLike,
     // One verification at a time: a client flooding the event cannot queue work.
     if (busy) return debug('socket %s: credential dropped, one is being verified', socket.id);
     busy = true;
-    verify(strategy, state.strategyName, payload).then((result) => {
-      busy = false;
-      if (!socket.connected) return;
-      try {
-        decide(result);
-      } catch (err) {
-        // An app handler threw: surface it as a throwing event listener would, not as a lost rejection.
-        process.nextTick(() => {
-          throw err;
-        });
-      }
-    });
+    verify(strategy, state.strategyName, payload)
+      .then((result) => (socket.connected ? decide(result) : undefined))
+      .then(
+        () => {
+          busy = false;
+        },
+        (err: unknown) => {
+          busy = false;
+          // An app handler threw: surface it as a throwing event listener would, not as a lost rejection.
+          process.nextTick(() => {
+            throw err;
+          });
+        },
+      );
   };
-  const decide = (result: AuthResult<U>) => {
+  const decide = async (result: AuthResult<U>): Promise<void> => {
     if (result.kind !== 'success') {
       return refuse(result.kind === 'fail' ? result.error : new AuthError('credentials_required', 'no token was sent'));
     }
     if (state.status === 'pending') {
-      // Checked in the step that admits: a revoke that landed during the verification wins.
-      const revoked = life.revocationOf(result);
+      // A revoked credential is not worth counting.
+      let revoked = life.revocationOf(result);
+      if (revoked !== undefined) return refuse(revoked);
+      // The connection cap, before the client is told it authenticated.
+      const capped = await life.admitConnected(socket, state, result);
+      if (!socket.connected) return;
+      if (capped !== undefined) return refuse(capped);
+      // Checked again in the step that admits: a revoke that landed meanwhile wins.
+      revoked = life.revocationOf(result);
       if (revoked !== undefined) return refuse(revoked);
       cancelTimeout();
       reveal();

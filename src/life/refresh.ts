@@ -36,9 +36,9 @@ export interface RefreshOwner<U> {
   readonly metrics: Metrics | undefined;
   readonly options: { readonly refreshTimeout: number };
   strategy(name: string): Strategy<U> | undefined;
-  /** Both return the deadline the ack reports. */
+  /** Both give the deadline the ack reports; an upgrade names a user for the first time, so the Lifecycle asks the connection cap first. */
   renew(socket: SocketLike, state: SocketState<U>, result: AuthSuccess<U>): Date | null;
-  upgrade(socket: SocketLike, state: SocketState<U>, strategyName: string, strategy: Strategy<U>, result: AuthSuccess<U>): Date | null;
+  upgrade(socket: SocketLike, state: SocketState<U>, strategyName: string, strategy: Strategy<U>, result: AuthSuccess<U>): Promise<Date | null>;
   refuse(socket: SocketLike, event: string, err: unknown, strategy: string): AuthError;
 }
 
@@ -109,7 +109,7 @@ async function refresh<U>(life: RefreshOwner<U>, socket: SocketLike, state: Sock
     throw new AuthError('server_error', 'the strategy gave an invalid expiry', { strategy: name });
   }
   // The ledger is checked in the same synchronous step that applies the credential: a revoke during the verification wins.
-  const deadline = upgrading ? life.upgrade(socket, state, name, strategy, result) : life.renew(socket, state, result);
+  const deadline = upgrading ? await life.upgrade(socket, state, name, strategy, result) : life.renew(socket, state, result);
   debug('socket %s: credential refreshed by %s', socket.id, name);
   return deadline;
 }

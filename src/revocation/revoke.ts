@@ -74,6 +74,7 @@ export interface RevocationOwner {
   readonly options: { userRoom(id: string): string; sessionRoom(sid: string): string };
   readonly revocationTtl: number | undefined;
   readonly latestExpiry: number;
+  cutEverywhere(nsp: NamespaceLike, room: string, event: string, error: AuthError): void;
 }
 
 export async function revokeSockets(
@@ -107,17 +108,8 @@ export async function revokeSockets(
   if (revocation.kind === 'token') await cutToken(targets.values(), revocation.id, notice);
   else {
     const room = revocation.kind === 'user' ? life.options.userRoom(revocation.id) : life.options.sessionRoom(revocation.id);
-    for (const nsp of targets.values()) {
-      // This node's sockets first, at once: a cluster adapter awaits its publish
-      // before it disconnects even the local sockets, and with Redis down that
-      // publish waits until Redis is back.
-      nsp.local.in(room).emit(REVOKED_EVENT, notice);
-      nsp.local.in(room).disconnectSockets();
-      // Same adapter, same order: through Redis both travel on one connection,
-      // so every node delivers the notice before it disconnects.
-      nsp.in(room).emit(REVOKED_EVENT, notice);
-      nsp.in(room).disconnectSockets();
-    }
+    const error = new AuthError(notice.code, notice.message);
+    for (const nsp of targets.values()) life.cutEverywhere(nsp, room, REVOKED_EVENT, error);
   }
   if (unrecorded !== undefined) {
     throw new AuthError('store_unavailable', 'the revocation could not be recorded: the sockets were cut, but the credential is not refused', {

@@ -183,6 +183,22 @@ describe('client: reconnectWithFreshToken', () => {
     expect(tokens).toHaveLength(1);
   });
 
+  it('stops on auth:replaced with connection_replaced, and does not reconnect to replace the newer socket in turn', async () => {
+    const { tokens } = await serve({ connections: { perUser: 1, onExceed: 'replace-oldest' } });
+    const socket = client();
+    const stopped = new Promise<ClientAuthError>((resolve) => reconnectWithFreshToken(socket, { getToken: tokenSource().getToken, delay: 20, onStop: resolve }));
+    socket.connect();
+    await outcome(socket);
+    const newer = client({ auth: { token: hs256({ sub: 'alice' }) } });
+    newer.connect();
+    expect((await outcome(newer)).connected).toBe(true);
+    expect((await stopped).code).toBe('connection_replaced');
+    await sleep(300);
+    expect(socket.connected).toBe(false);
+    expect(newer.connected).toBe(true);
+    expect(tokens).toHaveLength(2);
+  });
+
   it('stops on a refused refresh (another user) with its code', async () => {
     await serve();
     const socket = client();
