@@ -198,7 +198,7 @@ describe('connection caps on two nodes sharing one Redis', () => {
     const newestOnA = a.as('dana');
     expect(await codeOf(newestOnA)).toBe('connected');
     expect(await cut).toBe('io server disconnect');
-    expect(notices).toEqual([{ code: 'connection_replaced', message: expect.any(String) }]);
+    expect(notices).toEqual([{ code: 'connection_replaced', message: expect.any(String), action: 'stop' }]);
     await sleep(200);
     expect(secondOnA.connected && newestOnA.connected).toBe(true);
     await eventually(() => b.counter.size === 0, { timeout: 10_000 });

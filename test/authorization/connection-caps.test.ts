@@ -109,7 +109,7 @@ describe('connections: { perUser: 2, onExceed: "replace-oldest" }', () => {
     const newest = as('alice');
     expect(await codeOf(newest)).toBe('connected');
     expect(await cut).toBe('io server disconnect');
-    expect(notices).toEqual([{ code: 'connection_replaced', message: expect.any(String) }]);
+    expect(notices).toEqual([{ code: 'connection_replaced', message: expect.any(String), action: 'stop' }]);
     await sleep(100);
     expect(middle.connected).toBe(true);
     expect(newest.connected).toBe(true);
