@@ -13,6 +13,7 @@ import { expiryLoad } from './expiry-load.js';
 import { hostile } from './hostile.js';
 import { idleAttackers } from './idle-attackers.js';
 import { nodeLoss } from './node-loss.js';
+import { recoveryGhost } from './recovery-ghost.js';
 import { redisFaults, redisStall } from './redis-faults.js';
 import { recorder, summary, type Recorder } from './report.js';
 
@@ -31,6 +32,7 @@ const scenarios: Scenario[] = [
   { name: 'redis-faults', run: redisFaults, limitMs: 60_000 },
   { name: 'redis-stall', run: redisStall, limitMs: 60_000 },
   { name: 'node-loss', run: nodeLoss, limitMs: 60_000 },
+  { name: 'recovery-ghost', run: recoveryGhost, limitMs: 60_000 },
   { name: 'expiry-load', run: expiryLoad, limitMs: 60_000 },
 ];
 
