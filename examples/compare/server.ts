@@ -46,6 +46,8 @@ export const COMBINED = {
   'cookie-and-token': { chain: ['jwt-auth', 'session'], mode: 'all' },
   // Migration: the first credential present decides, so a bad token is refused even with a good cookie.
   'token-or-cookie': { chain: ['jwt-auth', 'session'], mode: 'first' },
+  // Passport's fallthrough: a refused token moves the chain on, so a good cookie still admits.
+  'token-else-cookie': { chain: ['jwt-auth', 'session'], mode: 'any' },
 } as const satisfies Record<string, { chain: readonly (typeof COMPARED)[number][]; mode: Mode }>;
 
 export function createCompareServer(options: CompareOptions = {}): Promise<ExampleServer> {

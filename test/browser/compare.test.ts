@@ -64,6 +64,7 @@ describe('examples/compare in Chromium', () => {
     // The user the server saw stays on the page (the mode-all socket ends when its token expires).
     await waitForText(page, cell('cookie-and-token', 'user'), 'Alice (id 1) via jwt-auth+session');
     await waitForText(page, cell('token-or-cookie', 'user'), 'Alice (id 1) via jwt-auth');
+    await waitForText(page, cell('token-else-cookie', 'user'), 'Alice (id 1) via jwt-auth');
 
     const tryIt = async (lane: keyof typeof COMBINED, action: string, answer: string) => {
       await page.locator(`${cell(lane, 'actions')} button[data-action="${action}"]`).click();
@@ -75,13 +76,19 @@ describe('examples/compare in Chromium', () => {
     await tryIt('token-or-cookie', 'token', 'token (and cookie) → connected as Alice via jwt-auth');
     await tryIt('token-or-cookie', 'cookie-only', 'cookie only → connected as Alice via session');
     await tryIt('token-or-cookie', 'forged-token', 'forged token + good cookie → invalid_token');
+    // Mode any (Passport's fallthrough): the same forged token falls through to the good cookie.
+    await tryIt('token-else-cookie', 'forged-token', 'forged token + good cookie → connected as Alice via session');
     await browser.screenshot(page, 'compare-combined');
 
-    // Both chains read the token first: a forged or expired one is refused even beside a good cookie.
+    // Modes all and first read the token first: a forged or expired one is refused even beside a good cookie;
+    // mode any falls through to the cookie.
+    const tokenDecides = Object.keys(COMBINED).filter((lane) => lane !== 'token-else-cookie');
     await page.locator('#forge-all').click();
-    for (const lane of Object.keys(COMBINED)) await waitForText(page, cell(lane, 'refused'), 'forged → invalid_token');
+    for (const lane of tokenDecides) await waitForText(page, cell(lane, 'refused'), 'forged → invalid_token');
+    await waitForText(page, cell('token-else-cookie', 'refused'), 'forged token → fell through to the cookie: connected');
     await page.locator('#expired-all').click();
-    for (const lane of Object.keys(COMBINED)) await waitForText(page, cell(lane, 'refused'), 'expired → token_expired');
+    for (const lane of tokenDecides) await waitForText(page, cell(lane, 'refused'), 'expired → token_expired');
+    await waitForText(page, cell('token-else-cookie', 'refused'), 'expired token → fell through to the cookie: connected');
     expect(browser.errors).toEqual([]);
     await page.close(); // as above: no refreshing page left behind
   });
@@ -142,8 +149,9 @@ describe('examples/compare in Chromium', () => {
     const after = await serverCounters();
     // What happened, counted by the test: one connection and two refusals per token lane. The token decides
     // the migration lane, so its connection and refusals count under jwt-auth; the mode-all lane's refusals
-    // too (its token is refused first), its connection under jwt-auth+session.
-    expect(after.get('jwt-auth')!.admitted - (before.get('jwt-auth')?.admitted ?? 0)).toBe(2);
+    // too (its token is refused first), its connection under jwt-auth+session. The mode-any lane's connection
+    // counts under jwt-auth; its forged and expired tries fall through and count as admitted by the session.
+    expect(after.get('jwt-auth')!.admitted - (before.get('jwt-auth')?.admitted ?? 0)).toBe(3);
     expect(after.get('jwt-auth')!.refused - (before.get('jwt-auth')?.refused ?? 0)).toBe(6);
     expect(after.get('jwt-authenticate-event')!.deferred - (before.get('jwt-authenticate-event')?.deferred ?? 0)).toBe(3);
     // The panel shows the server's numbers, column for column (it polls every 2 s).

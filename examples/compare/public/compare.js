@@ -78,6 +78,19 @@ const LANES = {
       { id: 'forged-token', label: 'forged token + good cookie', token: async () => forgeToken(await freshToken()) },
     ],
   },
+  'token-else-cookie': {
+    travels: 'handshake body, and the cookie when the token is refused',
+    wire: (t) => `CONNECT /token-else-cookie {"token":"${short(t)}"}\n(Cookie: sockpass.sid=… tried next if the token fails)`,
+    proxies: 'nothing',
+    // Mode any: a refused token is not the answer while the cookie is good.
+    fallsThrough: 'the cookie',
+    open: (token) => cookieAndMaybeToken('/token-else-cookie', token),
+    tries: [
+      { id: 'token', label: 'token (and cookie)', token: freshToken },
+      { id: 'cookie-only', label: 'cookie only', token: async () => undefined },
+      { id: 'forged-token', label: 'forged token + good cookie', token: async () => forgeToken(await freshToken()) },
+    ],
+  },
 };
 
 const ROWS = [
@@ -259,7 +272,8 @@ async function tryRefused(name, kind) {
     const bad = lane.forge ? undefined : kind === 'forge' ? forgeToken(token) : (await postJson('/demo/expired-token')).token;
     socket = bad === undefined ? await lane.forge() : lane.open(bad);
     await whenAuthenticated(socket, lane.authenticate && ((sock) => lane.authenticate(sock, bad)));
-    set(name, 'refused', `${kind}: accepted (!)`);
+    const tried = kind === 'forge' ? 'forged' : 'expired';
+    set(name, 'refused', lane.fallsThrough ? `${tried} token → fell through to ${lane.fallsThrough}: connected` : `${kind}: accepted (!)`);
   } catch (code) {
     set(name, 'refused', `${kind === 'forge' ? 'forged' : 'expired'} → ${code}`);
   } finally {
@@ -340,7 +354,13 @@ async function main() {
       set(name, 'expires', '—');
     }
   });
-  $('forge-all').addEventListener('click', () => names.forEach((name) => tryRefused(name, 'forge')));
+  $('forge-all').addEventListener('click', async () => {
+    // The session lane forges its cookie on the page while it tries it; the lanes that also send the cookie
+    // try theirs after, with the real cookie (mode any would otherwise fall through to the forged one).
+    const forgesCookie = (name) => LANES[name].forge !== undefined;
+    await Promise.all(names.filter(forgesCookie).map((name) => tryRefused(name, 'forge')));
+    await Promise.all(names.filter((name) => !forgesCookie(name)).map((name) => tryRefused(name, 'forge')));
+  });
   $('expired-all').addEventListener('click', () => {
     for (const name of names) {
       // The cookie lane has no token to expire: say so, rather than leave the last answer standing as if it were this one's.
