@@ -100,6 +100,8 @@ export function createCompareServer(options: CompareOptions = {}): Promise<Examp
       serveDemoSockets(auth, nsp);
       namespaces.push(nsp);
     }
+    // Rooms by policy on one namespace, for the page's rooms panel: open, admins only, and nothing else.
+    auth.rooms(io.of('/jwt-auth'), { lobby: true, admin: (a) => a.user.role === 'admin' });
     for (const [name, { chain, mode }] of Object.entries(COMBINED)) {
       const nsp = io.of(`/${name}`);
       nsp.use(auth.middleware([...chain], { mode }));

@@ -93,6 +93,33 @@ describe('examples/compare in Chromium', () => {
     await page.close(); // as above: no refreshing page left behind
   });
 
+  it('shows rooms by policy: an admin joins lobby and admin, a room no rule matches is refused with forbidden and its next step, a member is refused admin', { timeout: 60_000 }, async () => {
+    const page = await browser.newPage();
+    await page.goto(server.url);
+    await page.locator('#login').click();
+    await waitForText(page, cell('jwt-auth', 'status'), 'connected');
+    const answer = (room: string) => `#room-answers li[data-room="${room}"]`;
+    for (const room of ['lobby', 'admin', 'vip']) await page.locator(`#rooms-panel button[data-room="${room}"]`).click();
+    await waitForText(page, answer('lobby'), 'lobby → joined');
+    await waitForText(page, answer('admin'), 'admin → joined');
+    await waitForText(page, answer('vip'), 'vip → refused: forbidden (next step: stop)');
+    await browser.screenshot(page, 'compare-rooms');
+
+    await page.locator('#logout').click();
+    await page.locator('#username').fill('bob');
+    await page.locator('#password').fill('builder');
+    // A revocation covers tokens issued in the logout's second: log in again in the next one.
+    await page.waitForTimeout(1100);
+    await page.locator('#login').click();
+    await waitForText(page, cell('jwt-auth', 'user'), 'Bob (id 2) via jwt-auth');
+    await page.locator('#rooms-panel button[data-room="admin"]').click();
+    await waitForText(page, answer('admin'), 'admin → refused: forbidden (next step: stop)');
+    await page.locator('#rooms-panel button[data-room="lobby"]').click();
+    await waitForText(page, answer('lobby'), 'lobby → joined');
+    expect(browser.errors).toEqual([]);
+    await page.close();
+  });
+
   it('disconnects every token socket with auth:expired when the page stops answering auth:refresh', { timeout: 60_000 }, async () => {
     const page = await browser.newPage();
     await page.goto(server.url);
