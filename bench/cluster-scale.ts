@@ -132,6 +132,26 @@ async function redisCommands(masters: readonly number[]): Promise<number> {
   return total;
 }
 
+/** Calls per command (INFO commandstats) over every master: which commands a step costs. */
+async function redisCommandStats(masters: readonly number[]): Promise<Map<string, number>> {
+  const calls = new Map<string, number>();
+  for (const port of masters) {
+    const { stdout } = await run('redis-cli', ['-h', '127.0.0.1', '-p', String(port), 'INFO', 'commandstats']);
+    for (const [, name, n] of stdout.matchAll(/^cmdstat_([^:]+):calls=(\d+)/gm)) calls.set(name!, (calls.get(name!) ?? 0) + Number(n));
+  }
+  return calls;
+}
+
+/** `after − before` per command, largest first, as `name n` (the commands a step made, heartbeats included). */
+function statsDiff(before: Map<string, number>, after: Map<string, number>): string {
+  return [...after]
+    .map(([name, n]) => [name, n - (before.get(name) ?? 0)] as const)
+    .filter(([, n]) => n > 0)
+    .sort((a, b) => b[1] - a[1])
+    .map(([name, n]) => `${name} ${n}`)
+    .join(', ');
+}
+
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Socket i's node and driver: round robin over the nodes, then over the drivers, so every node and driver gets a share. */
@@ -252,12 +272,14 @@ export async function runClusterScale(setup: { publicKey: string; privateKey: st
     const beforeRevoke = await totalInNamespace(nodes);
     let resolvedAt: number[] = [];
     let callsMs = 0;
+    const statsBefore = await redisCommandStats(redis.masters);
     const revokeCommands = await commandsDuring(async () => {
       const t0 = performance.now();
       resolvedAt = (await toServer<'revoke-timed'>(nodes[0]!, { type: 'revoke-timed', users }, 600_000)).resolvedAt;
       callsMs = performance.now() - t0;
       await waitForTotal(nodes, beforeRevoke - revokeCount, 60_000);
     });
+    log(`bench: cluster: Redis commands during the revokes (heartbeats included): ${statsDiff(statsBefore, await redisCommandStats(redis.masters))}`);
     const cutAt = new Map<string, number>();
     for (const node of nodes) {
       const c = await toServer<'cuts'>(node, { type: 'cuts' });
