@@ -182,6 +182,9 @@ async function clusterSetup(library: Sockpass, strategy: Parameters<Sockpass['So
       // 'static': one sharded channel per namespace; the per-room mode unsubscribes as rooms empty, and racing
       // unsubscribes on one shard make node-redis 5 destroy its pub/sub client twice (docs/many-nodes.md).
       io.adapter(mode === 'cluster' ? createShardedAdapter(client, sub, { subscriptionMode: 'static' }) : createAdapter(client, sub));
+      // The sharded adapter's close() unsubscribes its channels together without awaiting, and node-redis 5 then
+      // destroys a shard's pub/sub client twice (an uncaught ClientClosedError): the process exits after close anyway.
+      if (mode === 'cluster') (io.of('/').adapter as unknown as { close(): unknown }).close = () => undefined;
       const auth = new library.SockPass({ ledger } as ConstructorParameters<Sockpass['SockPass']>[0]).use('bench', strategy);
       io.use(auth.middleware('bench'));
       revokeUser = (user) => auth.revoke(io, { user });
