@@ -9,8 +9,9 @@
  * each, opened by client drivers (bench/clients.ts) from several loopback
  * source addresses. It reports:
  *
- * - heap and RSS per socket on each node (after forced GC, full minus the
- *   node's weight after its warm-up), and handshakes/s while filling;
+ * - heap and RSS per socket on each node (after forced GC, with the lasting
+ *   nine tenths open, minus the node's weight after its warm-up), and
+ *   handshakes/s while filling;
  * - Redis commands per handshake and per revoke (every master's
  *   `total_commands_processed`, less the idle rate: heartbeats);
  * - for BENCH_CLUSTER_REVOKE users revoked on node 1 one after the other:
@@ -248,16 +249,19 @@ export async function runClusterScale(setup: { publicKey: string; privateKey: st
       fillSeconds = await fill(nodes, drivers, signTokens(lasting, 'HS256', setup.privateKey), 0, concurrency);
     });
     log(`bench: cluster: ${fmt(lasting)} sockets in ${fillSeconds.toFixed(1)} s (${fmt(lasting / fillSeconds)} handshakes/s)`);
+    // Weighed with the lasting sockets open, before the expiring ones: forced GCs on every node take long
+    // enough at scale to eat into the expiring tokens' lifetime.
+    await sleep(1000);
+    const full = await Promise.all(nodes.map((n) => toServer<'heap'>(n, { type: 'heap' })));
+    const counts = await Promise.all(nodes.map((n) => toServer<'count'>(n, { type: 'count' })));
+    log(`bench: cluster: RSS per node ${full.map((h) => fmt(h.rss / 2 ** 20)).join(' / ')} MiB`);
     // One `exp` for the expiring tenth, far enough ahead for them to connect.
     const exp = Math.ceil((Date.now() + (expiring / (lasting / fillSeconds)) * 2000 + 5000) / 1000);
     await fill(nodes, drivers, signTokens(expiring, 'HS256', setup.privateKey, { first: lasting, exp }), lasting, concurrency);
     if (Date.now() >= exp * 1000 - 1500) throw new Error('bench: cluster: connecting took longer than the tokens live');
-    await sleep(1000);
-    const full = await Promise.all(nodes.map((n) => toServer<'heap'>(n, { type: 'heap' })));
-    const counts = await Promise.all(nodes.map((n) => toServer<'count'>(n, { type: 'count' })));
-    const total = counts.reduce((s, c) => s + c.inNamespace, 0);
+    const total = await totalInNamespace(nodes);
     if (total !== CLUSTER_SOCKETS) throw new Error(`bench: cluster: ${total} of ${CLUSTER_SOCKETS} sockets connected`);
-    log(`bench: cluster: ${fmt(total)} sockets open; RSS per node ${full.map((h) => fmt(h.rss / 2 ** 20)).join(' / ')} MiB`);
+    log(`bench: cluster: ${fmt(total)} sockets open`);
 
     // Expiry: every node's second, at once.
     const expiringOn = (n: number) => Array.from({ length: expiring }, (_, k) => lasting + k).filter((i) => nodeOf(i) === n).length;
@@ -319,7 +323,7 @@ export async function runClusterScale(setup: { publicKey: string; privateKey: st
     log(`bench: cluster: storm: ${storm.readmitted} of ${validOnVictim} valid clients back within ${fmt(storm.allBackMs)} ms; outcomes ${JSON.stringify(outcomes)}; survivors hold ${survivorsHold}`);
 
     const perNode: NodeFigures[] = full.map((f, n) => ({
-      sockets: counts[n]!.inNamespace,
+      sockets: counts[n]!.inNamespace + expiringOn(n),
       heapPerSocket: (f.heapUsed - before[n]!.heapUsed) / counts[n]!.inNamespace,
       rssPerSocket: (f.rss - before[n]!.rss) / counts[n]!.inNamespace,
       expiringCut: expiries[n]!.cut,
