@@ -17,6 +17,8 @@
  * - for BENCH_CLUSTER_REVOKE users revoked on node 1 one after the other:
  *   p50/p99 of the time from `revoke()` resolving to the user's socket cut,
  *   wherever it was (0 when it was cut before the call resolved);
+ * - `revoke({ token })` of BENCH_CLUSTER_REVOKE_TOKENS tokens: how long each
+ *   call takes (it fetches every node's sockets);
  * - the CPU of the second in which 10% of all sockets expire, per node;
  * - a reconnect storm: the last node is killed (SIGKILL), its clients
  *   reconnect to the others after socket.io-client's reconnection delay,
@@ -44,6 +46,8 @@ export const CLUSTER_NODES = env('BENCH_CLUSTER_NODES', 6);
 export const CLUSTER_SOCKETS = env('BENCH_CLUSTER_SOCKETS', 12_000);
 const REVOKE = env('BENCH_CLUSTER_REVOKE', 1_000);
 const PER_DRIVER = env('BENCH_CLUSTER_PER_DRIVER', 15_000);
+/** Tokens revoked by `jti`, one after the other: each call walks every node's sockets (fetchSockets). */
+const REVOKE_TOKENS = env('BENCH_CLUSTER_REVOKE_TOKENS', 20);
 const REDIS_MODE = process.env.BENCH_CLUSTER_REDIS ?? 'single';
 if (REDIS_MODE !== 'single' && REDIS_MODE !== 'cluster') throw new Error('bench: BENCH_CLUSTER_REDIS must be single or cluster');
 /** Share of the sockets whose tokens expire in the same second. */
@@ -73,6 +77,7 @@ export interface ClusterResult {
   redisPerHandshake: number;
   redisPerRevoke: number;
   revoke: { users: number; cut: number; callsMs: number; p50: number; p99: number; max: number };
+  byToken: { tokens: number; cut: number; p50: number; max: number };
   storm: { valid: number; readmitted: number; p50: number; p99: number; allBackMs: number; revokedTried: number; revokedAdmitted: number; outcomes: Record<string, number> };
 }
 
@@ -245,8 +250,9 @@ export async function runClusterScale(setup: { publicKey: string; privateKey: st
     };
 
     let fillSeconds = 0;
+    const lastingTokens = signTokens(lasting, 'HS256', setup.privateKey);
     const fillCommands = await commandsDuring(async () => {
-      fillSeconds = await fill(nodes, drivers, signTokens(lasting, 'HS256', setup.privateKey), 0, concurrency);
+      fillSeconds = await fill(nodes, drivers, lastingTokens, 0, concurrency);
     });
     log(`bench: cluster: ${fmt(lasting)} sockets in ${fillSeconds.toFixed(1)} s (${fmt(lasting / fillSeconds)} handshakes/s)`);
     // Weighed with the lasting sockets open, before the expiring ones: forced GCs on every node take long
@@ -293,12 +299,22 @@ export async function runClusterScale(setup: { publicKey: string; privateKey: st
     const revoke = { users: revokeCount, cut: waits.length, callsMs, p50: percentile(waits, 50), p99: percentile(waits, 99), max: Math.max(...waits) };
     log(`bench: cluster: revoke() of ${revokeCount} users: ${waits.length} cut; after the call resolved p50 ${revoke.p50.toFixed(2)} ms, p99 ${revoke.p99.toFixed(2)} ms`);
 
+    // revoke({ token }) of tokens of users not revoked, on node 1: each call fetches every node's sockets.
+    const jtis = lastingTokens
+      .slice(revokeCount, revokeCount + Math.min(REVOKE_TOKENS, lasting - revokeCount))
+      .map((t) => String((JSON.parse(Buffer.from(t.split('.')[1]!, 'base64url').toString()) as { jti: unknown }).jti));
+    const beforeTokens = await totalInNamespace(nodes);
+    const tokenCalls = (await toServer<'revoke-tokens'>(nodes[0]!, { type: 'revoke-tokens', jtis }, 600_000)).callsMs;
+    const tokensLeft = await waitForTotal(nodes, beforeTokens - jtis.length, 30_000);
+    const byToken = { tokens: jtis.length, cut: beforeTokens - tokensLeft, p50: median(tokenCalls), max: Math.max(...tokenCalls) };
+    log(`bench: cluster: revoke({ token }) of ${jtis.length} tokens: ${byToken.cut} cut; each call p50 ${byToken.p50.toFixed(1)} ms, max ${byToken.max.toFixed(1)} ms`);
+
     // The storm: the last node dies; its clients (valid, revoked and expired) come back to the others.
     const victim = nodes[nodes.length - 1]!;
     const survivors = nodes.slice(0, -1);
     const onVictim = (from: number, to: number) => Array.from({ length: to - from }, (_, k) => from + k).filter((i) => nodeOf(i) === nodes.length - 1);
-    const revokedOnVictim = onVictim(0, revokeCount).length;
-    const validOnVictim = onVictim(revokeCount, lasting).length;
+    const revokedOnVictim = onVictim(0, revokeCount + jtis.length).length;
+    const validOnVictim = onVictim(revokeCount + jtis.length, lasting).length;
     await Promise.all(drivers.map((d) => toClients<'ok'>(d, { type: 'arm-failover', from: victim.url, to: survivors.map((s) => s.url) })));
     const killedAt = Date.now();
     victim.child.kill('SIGKILL');
@@ -307,7 +323,7 @@ export async function runClusterScale(setup: { publicKey: string; privateKey: st
     const outcomes: Record<string, number> = {};
     for (const r of replies) for (const [k, v] of Object.entries(r.outcomes)) outcomes[k] = (outcomes[k] ?? 0) + v;
     const back = replies.flatMap((r) => r.admittedAt.map((t) => t - killedAt));
-    const revoked = new Set(users);
+    const revoked = new Set([...users, ...Array.from({ length: jtis.length }, (_, k) => benchUser(revokeCount + k))]);
     const revokedAdmitted = replies.reduce((sum, r) => sum + r.admittedUsers.filter((u) => revoked.has(u)).length, 0);
     const survivorsHold = await totalInNamespace(survivors);
     const storm = {
@@ -339,6 +355,7 @@ export async function runClusterScale(setup: { publicKey: string; privateKey: st
       redisPerHandshake: fillCommands / lasting,
       redisPerRevoke: revokeCommands / revokeCount,
       revoke,
+      byToken,
       storm,
     };
   } finally {
@@ -368,10 +385,11 @@ export function renderCluster(r: ClusterResult): string {
         ['Redis commands per revoke() of a user (less heartbeats)', fmt(r.redisPerRevoke, 1)],
         [`revoke() of ${fmt(r.revoke.users)} users on node 1, one after the other`, `${fmt(r.revoke.callsMs)} ms; ${fmt(r.revoke.cut)} cut`],
         ['from revoke() resolving to the socket cut, wherever it is: p50 / p99 / max', `${r.revoke.p50.toFixed(2)} / ${r.revoke.p99.toFixed(2)} / ${r.revoke.max.toFixed(2)} ms`],
+        [`revoke({ token }) of ${fmt(r.byToken.tokens)} tokens on node 1, each call (it fetches every node's sockets): p50 / max`, `${r.byToken.p50.toFixed(1)} / ${r.byToken.max.toFixed(1)} ms; ${fmt(r.byToken.cut)} cut`],
         ['CPU of the second in which 10% expire: sum over the nodes', `${fmt(r.perNode.reduce((s, n) => s + n.expiryCpuMs, 0))} ms`],
         [`storm: node ${r.nodes} killed, its valid clients re-admitted by the others`, `${fmt(r.storm.readmitted - r.storm.revokedAdmitted)} of ${fmt(r.storm.valid)}`],
         ['storm: time from the kill to re-admission, p50 / p99 / all back', `${fmt(r.storm.p50)} / ${fmt(r.storm.p99)} / ${fmt(r.storm.allBackMs)} ms`],
-        ['storm: revoked clients of that node that tried / got in', `${fmt(r.storm.revokedTried)} / ${fmt(r.storm.revokedAdmitted)}`],
+        ['storm: revoked clients (by user or by token) of that node that tried / got in', `${fmt(r.storm.revokedTried)} / ${fmt(r.storm.revokedAdmitted)}`],
         ['storm: outcomes', Object.entries(r.storm.outcomes).map(([k, v]) => `${k} ${fmt(v)}`).join(', ')],
       ],
     ),

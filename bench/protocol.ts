@@ -26,6 +26,8 @@ export type ServerRequest =
   | { type: 'revoke'; users: string[] }
   /** Cluster phase: `auth.revoke(io, { user })` one after the other; when each call resolved (epoch ms, sub-ms). */
   | { type: 'revoke-timed'; users: string[] }
+  /** Cluster phase: `auth.revoke(io, { token: jti })` one after the other; how long each call took. */
+  | { type: 'revoke-tokens'; jtis: string[] }
   /** Cluster phase: from now on, note when each user's socket is cut on this node. */
   | { type: 'cuts-start' }
   /** Cluster phase: the cuts noted since `cuts-start`. */
@@ -42,6 +44,7 @@ export type ServerReply =
   | { type: 'expiry'; idleCpuMicros: number; cpuMicros: number; cutMs: number; cut: number }
   | { type: 'revoke'; callsMs: number; goneMs: number; cut: number }
   | { type: 'revoke-timed'; resolvedAt: number[] }
+  | { type: 'revoke-tokens'; callsMs: number[] }
   /** Per user: when (epoch ms, sub-ms) this node cut its socket. */
   | { type: 'cuts'; users: string[]; at: number[] }
   | { type: 'ok' };

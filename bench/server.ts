@@ -47,6 +47,9 @@ const CLAIMS_COPIES = 5;
 /** How long the scale phase waits at most for expired or revoked sockets to be cut. */
 const CUT_TIMEOUT_MS = 60_000;
 
+/** `auth.revoke(io, { token: jti })` of the cluster scenario. */
+let revokeToken: ((jti: string) => Promise<void>) | undefined;
+
 /** Cluster phase: when this node cut each user's socket (epoch ms), noted from `cuts-start` on. */
 let cuts: Map<string, number> | undefined;
 
@@ -188,6 +191,7 @@ async function clusterSetup(library: Sockpass, strategy: Parameters<Sockpass['So
       const auth = new library.SockPass({ ledger } as ConstructorParameters<Sockpass['SockPass']>[0]).use('bench', strategy);
       io.use(auth.middleware('bench'));
       revokeUser = (user) => auth.revoke(io, { user });
+      revokeToken = (jti) => auth.revoke(io, { token: jti });
       auth.onAuthenticated(io, (socket: Socket) => {
         counters.handshakes++;
         socket.on('disconnect', noteCut);
@@ -369,6 +373,16 @@ async function main(): Promise<void> {
           resolvedAt.push(wallNow());
         }
         return { type: 'revoke-timed', resolvedAt };
+      }
+      case 'revoke-tokens': {
+        if (revokeToken === undefined) throw new Error(`bench: ${id} has no revoke({ token })`);
+        const callsMs: number[] = [];
+        for (const jti of req.jtis) {
+          const started = performance.now();
+          await revokeToken(jti);
+          callsMs.push(performance.now() - started);
+        }
+        return { type: 'revoke-tokens', callsMs };
       }
       case 'cuts-start':
         cuts = new Map();
