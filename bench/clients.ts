@@ -33,6 +33,10 @@ let failover:
   | { armed: number; settled: number; outcomes: Record<string, number>; admittedAt: number[]; admittedUsers: string[]; done: Promise<void>; finish: () => void }
   | undefined;
 
+/** Failures a reconnecting client retries (no answer in time, a dropped connection), unlike a refusal's code. */
+const TRANSIENT = new Set(['timed out', 'timeout', 'websocket error']);
+const MAX_RETRIES = 5;
+
 /** The `sub` a bench token names (decoded, not verified). */
 const subjectOf = (token: string): string => String((JSON.parse(Buffer.from(token.split('.')[1] ?? '', 'base64url').toString()) as { sub?: unknown }).sub);
 
@@ -61,7 +65,10 @@ function handshake(url: string, credential: Credential, value: string, localAddr
     const started = performance.now();
     const socket = io(url, optionsFor(credential, value, localAddress));
     open.push({ socket, url, credential, value, localAddress });
-    const timer = setTimeout(() => resolve('timed out'), HANDSHAKE_TIMEOUT_MS + 1000);
+    const timer = setTimeout(() => {
+      socket.disconnect(); // never admitted late, behind the caller's back
+      resolve('timed out');
+    }, HANDSHAKE_TIMEOUT_MS + 1000);
     const done = (outcome: number | string) => {
       clearTimeout(timer);
       resolve(outcome);
@@ -141,7 +148,8 @@ async function runEvents(job: EventJob): Promise<ClientReply> {
  * once that node is gone: a connected socket when it loses its connection,
  * one already cut (revoked, expired) when the first connected one does, so
  * a revoked or expired client tries to come back in the same storm. Each
- * waits 500–1500 ms first, as socket.io-client's first reconnection attempt does.
+ * waits 500–1500 ms first, as socket.io-client's first reconnection attempt
+ * does, and tries again with its backoff when the attempt timed out.
  */
 function armFailover(from: string, to: readonly string[]): void {
   const armed = open.filter((o) => o.url === from);
@@ -150,9 +158,13 @@ function armFailover(from: string, to: readonly string[]): void {
   const state = { armed: armed.length, settled: 0, outcomes: {} as Record<string, number>, admittedAt: [] as number[], admittedUsers: [] as string[], done, finish };
   failover = state;
   if (armed.length === 0) finish();
-  const retry = (o: Opened, i: number) => {
+  const retry = (o: Opened, i: number, attempt = 0) => {
+    // socket.io-client's defaults: 1 s doubling up to 5 s, ±50 %.
+    const delay = Math.min(1000 * 2 ** attempt, 5000) * (0.5 + Math.random());
     setTimeout(() => {
       void handshake(to[i % to.length]!, o.credential, o.value, o.localAddress).then((outcome) => {
+        // A node too busy to answer in time is tried again, as the client would; a refusal is final.
+        if (typeof outcome === 'string' && TRANSIENT.has(outcome) && attempt < MAX_RETRIES) return retry(o, i, attempt + 1);
         const key = typeof outcome === 'number' ? 'connected' : outcome;
         state.outcomes[key] = (state.outcomes[key] ?? 0) + 1;
         if (typeof outcome === 'number') {
@@ -161,7 +173,7 @@ function armFailover(from: string, to: readonly string[]): void {
         }
         if (++state.settled === state.armed) finish();
       });
-    }, 500 + Math.random() * 1000);
+    }, delay);
   };
   const cutBefore = armed.map((o, i) => [o, i] as const).filter(([o]) => !o.socket.connected);
   let stormStarted = false;

@@ -394,7 +394,7 @@ export function renderCluster(r: ClusterResult): string {
       ],
     ),
     '',
-    `Clients reconnect after 500–1500 ms (socket.io-client's first reconnection delay), so the storm's times include that delay. ` +
+    `Clients reconnect after 500–1500 ms (socket.io-client's first reconnection delay; again with its backoff when an attempt times out), so the storm's times include that delay. ` +
       `A revoke's wait is 0 when the socket was cut before the call resolved (a socket on node 1). ` +
       `Knobs: BENCH_CLUSTER_NODES=${r.nodes} BENCH_CLUSTER_SOCKETS=${r.sockets} BENCH_CLUSTER_REVOKE=${r.revoke.users} BENCH_CLUSTER_REDIS=${REDIS_MODE}; ` +
       `open-file hard limit per process here ${fmt(hardFileLimit())}.`,

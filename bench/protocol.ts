@@ -80,7 +80,7 @@ export type ClientRequest =
    * Cluster phase, a node about to be killed: every socket opened to `from`
    * (connected or already cut) opens a new one with the same credential to
    * one of `to` once the node is gone, after a socket.io-client-like
-   * reconnection delay (500–1500 ms).
+   * reconnection delay (500–1500 ms), retrying with its backoff when an attempt times out.
    */
   | { type: 'arm-failover'; from: string; to: string[] }
   /** Waits (at most `ms`) until every armed socket was re-admitted or refused. */
