@@ -83,13 +83,15 @@ export interface ServerOptions {
   /** Scenario ids whose server writes a .cpuprofile into bench/results/. */
   cpuProf?: readonly string[];
   files?: number;
+  /** More environment for the server (the cluster phase's Redis). */
+  env?: Record<string, string>;
 }
 
 /** Starts a scenario's server; resolves with its URL, or with the reason it skips. */
-export function startServer(scenario: Scenario, { publicKey, cpuProf = [], files }: ServerOptions, envName: string): Promise<ServerHandle | string> {
+export function startServer(scenario: Scenario, { publicKey, cpuProf = [], files, env = {} }: ServerOptions, envName: string): Promise<ServerHandle | string> {
   const execArgv = ['--expose-gc'];
   if (cpuProf.includes(scenario.id)) execArgv.push('--cpu-prof', `--cpu-prof-dir=${RESULTS_DIR}`);
-  const child = spawn('./server.ts', [scenario.id], { execArgv, env: { [envName]: publicKey }, files, cpu: PLACEMENT.server });
+  const child = spawn('./server.ts', [scenario.id], { execArgv, env: { ...env, [envName]: publicKey }, files, cpu: PLACEMENT.server });
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`bench: server ${scenario.id} did not start`)), 60_000);
     const onExit = (code: number | null) => reject(new Error(`bench: server ${scenario.id} exited (${code}) while starting`));

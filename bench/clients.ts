@@ -17,7 +17,28 @@ import { BENCH_ORIGIN, ECHO_EVENT, type Credential } from './scenarios.js';
 const HANDSHAKE_TIMEOUT_MS = 20_000;
 const EVENT_TIMEOUT_MS = 60_000;
 
-let open: Socket[] = [];
+/** A socket this driver opened, with what it needs to open it again elsewhere (the cluster phase's failover). */
+interface Opened {
+  socket: Socket;
+  url: string;
+  credential: Credential;
+  value: string;
+  localAddress?: string;
+}
+
+let open: Opened[] = [];
+
+/** The failover armed by `arm-failover`: settles once every armed socket was re-admitted or refused. */
+let failover:
+  | { armed: number; settled: number; outcomes: Record<string, number>; admittedAt: number[]; admittedUsers: string[]; done: Promise<void>; finish: () => void }
+  | undefined;
+
+/** Failures a reconnecting client retries (no answer in time, a dropped connection), unlike a refusal's code. */
+const TRANSIENT = new Set(['timed out', 'timeout', 'websocket error']);
+const MAX_RETRIES = 5;
+
+/** The `sub` a bench token names (decoded, not verified). */
+const subjectOf = (token: string): string => String((JSON.parse(Buffer.from(token.split('.')[1] ?? '', 'base64url').toString()) as { sub?: unknown }).sub);
 
 function optionsFor(credential: Credential, value: string, localAddress?: string): Partial<ManagerOptions & SocketOptions> {
   // `localAddress` is not in the client's types but engine.io-client hands it to `ws` in Node.
@@ -43,8 +64,11 @@ function handshake(url: string, credential: Credential, value: string, localAddr
   return new Promise((resolve) => {
     const started = performance.now();
     const socket = io(url, optionsFor(credential, value, localAddress));
-    open.push(socket);
-    const timer = setTimeout(() => resolve('timed out'), HANDSHAKE_TIMEOUT_MS + 1000);
+    open.push({ socket, url, credential, value, localAddress });
+    const timer = setTimeout(() => {
+      socket.disconnect(); // never admitted late, behind the caller's back
+      resolve('timed out');
+    }, HANDSHAKE_TIMEOUT_MS + 1000);
     const done = (outcome: number | string) => {
       clearTimeout(timer);
       resolve(outcome);
@@ -83,7 +107,7 @@ async function runHandshakes(job: HandshakeJob): Promise<ClientReply> {
 
 /** Each open socket sends `perSocket` acked events, keeping at most `window` unanswered. */
 async function runEvents(job: EventJob): Promise<ClientReply> {
-  const sockets = open.filter((s) => s.connected);
+  const sockets = open.map((o) => o.socket).filter((s) => s.connected);
   let events = 0;
   let failures = 0;
   let firstError: string | undefined;
@@ -119,6 +143,52 @@ async function runEvents(job: EventJob): Promise<ClientReply> {
   return { type: 'events', wallMs: performance.now() - started, events, failures, firstError };
 }
 
+/**
+ * Arms every socket opened to `from` to reconnect to one of `to` (in turn)
+ * once that node is gone: a connected socket when it loses its connection,
+ * one already cut (revoked, expired) when the first connected one does, so
+ * a revoked or expired client tries to come back in the same storm. Each
+ * waits 500–1500 ms first, as socket.io-client's first reconnection attempt
+ * does, and tries again with its backoff when the attempt timed out.
+ */
+function armFailover(from: string, to: readonly string[]): void {
+  const armed = open.filter((o) => o.url === from);
+  let finish = () => {};
+  const done = new Promise<void>((r) => (finish = r));
+  const state = { armed: armed.length, settled: 0, outcomes: {} as Record<string, number>, admittedAt: [] as number[], admittedUsers: [] as string[], done, finish };
+  failover = state;
+  if (armed.length === 0) finish();
+  const retry = (o: Opened, i: number, attempt = 0) => {
+    // socket.io-client's defaults: 1 s doubling up to 5 s, ±50 %.
+    const delay = Math.min(1000 * 2 ** attempt, 5000) * (0.5 + Math.random());
+    setTimeout(() => {
+      void handshake(to[i % to.length]!, o.credential, o.value, o.localAddress).then((outcome) => {
+        // A node too busy to answer in time is tried again, as the client would; a refusal is final.
+        if (typeof outcome === 'string' && TRANSIENT.has(outcome) && attempt < MAX_RETRIES) return retry(o, i, attempt + 1);
+        const key = typeof outcome === 'number' ? 'connected' : outcome;
+        state.outcomes[key] = (state.outcomes[key] ?? 0) + 1;
+        if (typeof outcome === 'number') {
+          state.admittedAt.push(Date.now());
+          state.admittedUsers.push(subjectOf(o.value));
+        }
+        if (++state.settled === state.armed) finish();
+      });
+    }, delay);
+  };
+  const cutBefore = armed.map((o, i) => [o, i] as const).filter(([o]) => !o.socket.connected);
+  let stormStarted = false;
+  armed.forEach((o, i) => {
+    if (!o.socket.connected) return;
+    o.socket.once('disconnect', () => {
+      if (!stormStarted) {
+        stormStarted = true;
+        for (const [cut, j] of cutBefore) retry(cut, j);
+      }
+      retry(o, i);
+    });
+  });
+}
+
 /** Logs users in through the session scenario's real `/login` route; returns `name=value` of each signed cookie. */
 async function login(url: string, count: number): Promise<string[]> {
   const cookies: string[] = new Array<string>(count);
@@ -146,12 +216,21 @@ serve<ClientRequest, ClientReply>(async (req) => {
     case 'login':
       return { type: 'login', cookies: await login(req.url, req.count) };
     case 'disconnect-all': {
-      for (const socket of open) socket.disconnect();
+      for (const { socket } of open) socket.disconnect();
       open = [];
       return { type: 'ok' };
     }
+    case 'arm-failover':
+      armFailover(req.from, req.to);
+      return { type: 'ok' };
+    case 'failover-wait': {
+      const state = failover;
+      if (state === undefined) throw new Error('failover-wait without arm-failover');
+      await Promise.race([state.done, new Promise((r) => setTimeout(r, req.ms))]);
+      return { type: 'failover', armed: state.armed, outcomes: state.outcomes, admittedAt: state.admittedAt, admittedUsers: state.admittedUsers };
+    }
     case 'close':
-      for (const socket of open) socket.disconnect();
+      for (const { socket } of open) socket.disconnect();
       setImmediate(() => process.exit(0));
       return { type: 'ok' };
   }

@@ -24,6 +24,14 @@ export type ServerRequest =
   | { type: 'expiry'; atMs: number; expected: number }
   /** Scale phase: `auth.revoke(io, { user })` for each user, one after the other, and until their sockets are gone. */
   | { type: 'revoke'; users: string[] }
+  /** Cluster phase: `auth.revoke(io, { user })` one after the other; when each call resolved (epoch ms, sub-ms). */
+  | { type: 'revoke-timed'; users: string[] }
+  /** Cluster phase: `auth.revoke(io, { token: jti })` one after the other; how long each call took. */
+  | { type: 'revoke-tokens'; jtis: string[] }
+  /** Cluster phase: from now on, note when each user's socket is cut on this node. */
+  | { type: 'cuts-start' }
+  /** Cluster phase: the cuts noted since `cuts-start`. */
+  | { type: 'cuts' }
   | { type: 'close' };
 
 export type ServerReply =
@@ -35,6 +43,10 @@ export type ServerReply =
   | { type: 'heap'; heapUsed: number; rss: number; claimsBytes?: number }
   | { type: 'expiry'; idleCpuMicros: number; cpuMicros: number; cutMs: number; cut: number }
   | { type: 'revoke'; callsMs: number; goneMs: number; cut: number }
+  | { type: 'revoke-timed'; resolvedAt: number[] }
+  | { type: 'revoke-tokens'; callsMs: number[] }
+  /** Per user: when (epoch ms, sub-ms) this node cut its socket. */
+  | { type: 'cuts'; users: string[]; at: number[] }
   | { type: 'ok' };
 
 export interface HandshakeJob {
@@ -64,12 +76,27 @@ export type ClientRequest =
   /** Logs in `count` users over HTTP and returns their signed session cookies. */
   | { type: 'login'; url: string; count: number }
   | { type: 'disconnect-all' }
+  /**
+   * Cluster phase, a node about to be killed: every socket opened to `from`
+   * (connected or already cut) opens a new one with the same credential to
+   * one of `to` once the node is gone, after a socket.io-client-like
+   * reconnection delay (500–1500 ms), retrying with its backoff when an attempt times out.
+   */
+  | { type: 'arm-failover'; from: string; to: string[] }
+  /** Waits (at most `ms`) until every armed socket was re-admitted or refused. */
+  | { type: 'failover-wait'; ms: number }
   | { type: 'close' };
 
 export type ClientReply =
   | { type: 'handshakes'; wallMs: number; latenciesMs: number[]; failures: number; firstError?: string }
   | { type: 'events'; wallMs: number; events: number; failures: number; firstError?: string }
   | { type: 'login'; cookies: string[] }
+  /**
+   * `armed`: sockets that were to fail over; `outcomes`: how many ended each
+   * way ('connected' or a refusal code); `admittedAt`: epoch ms of each
+   * re-admission; `admittedUsers`: the `sub` of each re-admitted token (read, not verified).
+   */
+  | { type: 'failover'; armed: number; outcomes: Record<string, number>; admittedAt: number[]; admittedUsers: string[] }
   | { type: 'ok' };
 
 export interface Envelope<T> {

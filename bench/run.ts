@@ -15,7 +15,10 @@
  * - memory: server heap per idle authenticated socket after forced GC, against
  *   bare and the prepared-key middleware;
  * - scale (bench/scale.ts): BENCH_SCALE idle sockets on one server, heap and
- *   RSS per socket, the second in which 10% expire, revoke() of 10,000 users.
+ *   RSS per socket, the second in which 10% expire, revoke() of 10,000 users;
+ * - cluster (bench/cluster-scale.ts, not run unless named in BENCH_PHASES):
+ *   BENCH_CLUSTER_SOCKETS sockets over BENCH_CLUSTER_NODES server processes
+ *   on one shared Redis, cross-node revoke, expiry and a reconnect storm.
  *
  * Every socket has its own token and its own user unless BENCH_USERS=shared.
  * Everything is on loopback, bounded in count and time, and stops by itself.
@@ -24,7 +27,8 @@
  * (300 handshakes before each measured round), BENCH_CLIENTS (1500),
  * BENCH_CONCURRENCY (50), BENCH_MEMORY_SOCKETS (1000), BENCH_USERS
  * (distinct|shared), BENCH_SCALE (16000), BENCH_SCALE_REVOKE (10000),
- * BENCH_SCALE_PER_DRIVER (15000), BENCH_ONLY (comma list of scenario ids,
+ * BENCH_SCALE_PER_DRIVER (15000), BENCH_CLUSTER_NODES (6), BENCH_CLUSTER_SOCKETS
+ * (12000), BENCH_CLUSTER_REVOKE (1000), BENCH_CLUSTER_REDIS (single|cluster), BENCH_ONLY (comma list of scenario ids,
  * for quick runs), BENCH_PHASES (handshakes,events,memory,scale),
  * BENCH_CPU_PROF=<scenarios> (writes a .cpuprofile of each of those server
  * processes into bench/results/), BENCH_HEAP_SNAPSHOT=<scenarios> (a heap snapshot with the
@@ -41,6 +45,7 @@ import { PLACEMENT, pinOrchestrator } from './placement.js';
 import { makeRsaPair, RSA_PUBLIC_ENV, signTokens } from './keys.js';
 import type { ClientReply, ClientRequest } from './protocol.js';
 import { checkScaleLimits, runScale, SCALE, type ScaleResult } from './scale.js';
+import { checkClusterLimits, runClusterScale, writeCluster } from './cluster-scale.js';
 import { EVENT_SCENARIOS, HANDSHAKE_SCENARIOS, MEMORY_SCENARIOS, SCALE_SCENARIOS, type Scenario } from './scenarios.js';
 import { diffs, fmt, median, medianInterval, pairedDiff, pairedRatio, percentile, ratio, ratios, table } from './stats.js';
 import { env } from './knobs.js';
@@ -240,6 +245,7 @@ async function main(): Promise<void> {
   const shared = USERS === 'shared';
   const scaleScenarios = PHASES.has('scale') ? selected(SCALE_SCENARIOS.map(byId)) : [];
   if (scaleScenarios.length > 0) checkScaleLimits();
+  if (PHASES.has('cluster')) checkClusterLimits();
   log(`bench: ${ROUNDS} rounds × ${CLIENTS} clients (concurrency ${CONCURRENCY}, ${USERS} users); ${machine()}; ${processes()}`);
   mkdirSync(RESULTS_DIR, { recursive: true });
   const { publicKey, privateKey } = makeRsaPair();
@@ -341,11 +347,18 @@ async function main(): Promise<void> {
       ? await runScale(scaleScenarios, { publicKey, privateKey, concurrency: CONCURRENCY, cpuProf: CPU_PROF, log })
       : new Map<string, ScaleResult | string>();
 
+  // Last, with the machine to itself: many server processes on one shared Redis.
+  const cluster = PHASES.has('cluster') ? await runClusterScale({ publicKey, privateKey, concurrency: CONCURRENCY, log }) : undefined;
+
   const hs = phases.handshakes.results;
   const ev = phases.events.results;
   const mem = phases.memory.results;
   writeFileSync(`${RESULTS_DIR}latest.json`, `${JSON.stringify({ rounds: ROUNDS, fresh: FRESH, placement: PLACEMENT, handshakes: Object.fromEntries(hs), events: Object.fromEntries(ev), memory: Object.fromEntries(mem) }, null, 1)}\n`);
-  const report = render({ hs, ev, mem, scale, skipped, loadBefore, seconds: (Date.now() - started) / 1000 });
+  let report = render({ hs, ev, mem, scale, skipped, loadBefore, seconds: (Date.now() - started) / 1000 });
+  if (cluster !== undefined) {
+    report = `${writeCluster(cluster, `Machine: ${machine()}; load average ${loadBefore.toFixed(2)} at start, ${loadavg()[0]!.toFixed(2)} at end; ${new Date().toISOString().slice(0, 16)}Z.`)}\n${report}`;
+    log(`bench: cluster table written to bench/results/cluster-*.md`);
+  }
   process.stdout.write(`\n${report}\n`);
   writeFileSync(`${RESULTS_DIR}latest.md`, `${report}\n`);
   log(`bench: written to bench/results/latest.md (the rounds themselves: latest.json)`);

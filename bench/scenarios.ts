@@ -87,7 +87,15 @@ export const MEMORY_SCENARIOS: readonly string[] = ['bare', 'jwt-key', 'jwt-key-
 /** The scale phase: a fresh server each, one at a time. */
 export const SCALE_SCENARIOS: readonly string[] = ['bare', 'jwt-key', 'jwt-key-life', 'sp-auth-hs'];
 
-export const ALL_SCENARIOS: readonly Scenario[] = [...HANDSHAKE_SCENARIOS, ...EVENT_SCENARIOS];
+/** The cluster phase's node (bench/cluster-scale.ts): jwt-auth HS256 with @socket.io/redis-adapter and the Redis ledger. */
+export const CLUSTER_SCENARIO: Scenario = {
+  id: 'sp-auth-hs-cluster',
+  label: 'sockpass jwt-auth HS256 + Redis adapter + Redis ledger, one node of many',
+  credential: 'auth',
+  algorithm: 'HS256',
+};
+
+export const ALL_SCENARIOS: readonly Scenario[] = [...HANDSHAKE_SCENARIOS, ...EVENT_SCENARIOS, CLUSTER_SCENARIO];
 
 export function scenario(id: string): Scenario {
   const found = ALL_SCENARIOS.find((s) => s.id === id);

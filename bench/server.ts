@@ -47,6 +47,22 @@ const CLAIMS_COPIES = 5;
 /** How long the scale phase waits at most for expired or revoked sockets to be cut. */
 const CUT_TIMEOUT_MS = 60_000;
 
+/** `auth.revoke(io, { token: jti })` of the cluster scenario. */
+let revokeToken: ((jti: string) => Promise<void>) | undefined;
+
+/** Cluster phase: when this node cut each user's socket (epoch ms), noted from `cuts-start` on. */
+let cuts: Map<string, number> | undefined;
+
+/** Wall-clock ms with sub-ms precision, comparable between the bench's processes on one machine. */
+const wallNow = () => performance.timeOrigin + performance.now();
+
+/** One listener shared by every socket (no closure per socket, so the heap figure barely moves). */
+function noteCut(this: Socket): void {
+  const user = (this.data as { auth?: { user?: { sub?: unknown } } }).auth?.user;
+  const id = user?.sub;
+  if (cuts !== undefined && typeof id === 'string') cuts.set(id, wallNow());
+}
+
 /** `auth.revoke(io, { user })` of the sockpass scenarios, the by-hand revoke of jwt-key-life; unset for the others. */
 let revokeUser: ((user: string) => Promise<void>) | undefined;
 
@@ -147,6 +163,44 @@ async function ledgerSetup(library: Sockpass, strategy: Parameters<Sockpass['Soc
 }
 
 /**
+ * One node of the cluster phase: jwt-auth with `@socket.io/redis-adapter`
+ * (classic on one Redis, sharded on a Redis Cluster) and the Redis ledger,
+ * on the shared Redis whose node URLs are in BENCH_CLUSTER_REDIS_URLS.
+ */
+async function clusterSetup(library: Sockpass, strategy: Parameters<Sockpass['SockPass']['prototype']['use']>[1]): Promise<Setup> {
+  const urls = (process.env.BENCH_CLUSTER_REDIS_URLS ?? '').split(',').filter(Boolean);
+  const mode = process.env.BENCH_CLUSTER_REDIS ?? 'single';
+  if (urls.length === 0) throw new Error('bench: sp-auth-hs-cluster needs BENCH_CLUSTER_REDIS_URLS');
+  const [{ createClient, createCluster }, { createAdapter, createShardedAdapter }] = await Promise.all([import('redis'), import('@socket.io/redis-adapter')]);
+  const client = mode === 'cluster' ? createCluster({ rootNodes: urls.map((url) => ({ url })) }) : createClient({ url: urls[0] });
+  client.on('error', (err: Error) => console.error(`bench: node ${process.pid}: redis: ${err.message}`));
+  await client.connect();
+  const sub = client.duplicate();
+  sub.on('error', (err: Error) => console.error(`bench: node ${process.pid}: redis subscriber: ${err.message}`));
+  await sub.connect();
+  const ledger = library.redisLedger({ client });
+  await ledger.ready();
+  return {
+    install(io, counters) {
+      // 'static': one sharded channel per namespace; the per-room mode unsubscribes as rooms empty, and racing
+      // unsubscribes on one shard make node-redis 5 destroy its pub/sub client twice (docs/many-nodes.md).
+      io.adapter(mode === 'cluster' ? createShardedAdapter(client, sub, { subscriptionMode: 'static' }) : createAdapter(client, sub));
+      // The sharded adapter's close() unsubscribes its channels together without awaiting, and node-redis 5 then
+      // destroys a shard's pub/sub client twice (an uncaught ClientClosedError): the process exits after close anyway.
+      if (mode === 'cluster') (io.of('/').adapter as unknown as { close(): unknown }).close = () => undefined;
+      const auth = new library.SockPass({ ledger } as ConstructorParameters<Sockpass['SockPass']>[0]).use('bench', strategy);
+      io.use(auth.middleware('bench'));
+      revokeUser = (user) => auth.revoke(io, { user });
+      revokeToken = (jti) => auth.revoke(io, { token: jti });
+      auth.onAuthenticated(io, (socket: Socket) => {
+        counters.handshakes++;
+        socket.on('disconnect', noteCut);
+      });
+    },
+  };
+}
+
+/**
  * jwt-auth plus an echo handler. `guard` puts `auth.guard` in front of every
  * event, as an app guarding all its events would; `noop` a socket.use that
  * only calls next(), to show what Socket.IO's middleware chain costs alone.
@@ -208,6 +262,8 @@ async function setupFor(id: string): Promise<Setup | string> {
       const base = await loadBaseSockpass();
       return sockpassSetup(base, base.jwtAuth(hs));
     }
+    case 'sp-auth-hs-cluster':
+      return clusterSetup(library, library.jwtAuth(hs));
     case 'sp-auth-hs-ledger':
       return ledgerSetup(library, library.jwtAuth(hs));
     case 'sp-auth-metrics': {
@@ -313,6 +369,32 @@ async function main(): Promise<void> {
         const callsMs = performance.now() - started;
         await waitForCount(inNamespace, before - req.users.length);
         return { type: 'revoke', callsMs, goneMs: performance.now() - started, cut: before - inNamespace() };
+      }
+      case 'revoke-timed': {
+        if (revokeUser === undefined) throw new Error(`bench: ${id} has no revoke()`);
+        const resolvedAt: number[] = [];
+        for (const user of req.users) {
+          await revokeUser(user);
+          resolvedAt.push(wallNow());
+        }
+        return { type: 'revoke-timed', resolvedAt };
+      }
+      case 'revoke-tokens': {
+        if (revokeToken === undefined) throw new Error(`bench: ${id} has no revoke({ token })`);
+        const callsMs: number[] = [];
+        for (const jti of req.jtis) {
+          const started = performance.now();
+          await revokeToken(jti);
+          callsMs.push(performance.now() - started);
+        }
+        return { type: 'revoke-tokens', callsMs };
+      }
+      case 'cuts-start':
+        cuts = new Map();
+        return { type: 'ok' };
+      case 'cuts': {
+        const noted = cuts ?? new Map<string, number>();
+        return { type: 'cuts', users: [...noted.keys()], at: [...noted.values()] };
       }
       case 'heap': {
         if (gc === undefined) throw new Error('bench server needs --expose-gc');
