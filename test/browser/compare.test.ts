@@ -18,6 +18,14 @@ afterAll(async () => {
 });
 
 const cell = (lane: string, field: string) => `[data-cell="${lane}:${field}"]`;
+
+/** The combined lanes' answers to "try a forged (or expired) credential everywhere": refused where the token decides, admitted by the cookie in mode any. */
+async function waitForCombined(page: Page, tried: 'forged' | 'expired'): Promise<void> {
+  const code = tried === 'forged' ? 'invalid_token' : 'token_expired';
+  for (const lane of Object.keys(COMBINED)) {
+    await waitForText(page, cell(lane, 'refused'), lane === 'token-else-cookie' ? `${tried} token → fell through to the cookie: connected` : `${tried} → ${code}`);
+  }
+}
 const TOKEN_LANES = COMPARED.filter((name) => name !== 'session');
 
 describe('examples/compare in Chromium', () => {
@@ -171,8 +179,11 @@ describe('examples/compare in Chromium', () => {
     for (const lane of COMPARED) await waitForText(page, cell(lane, 'status'), 'connected');
     await page.locator('#forge-all').click();
     for (const lane of COMPARED) await waitForText(page, cell(lane, 'refused'), 'forged → invalid_token');
+    await waitForCombined(page, 'forged');
     await page.locator('#expired-all').click();
     for (const lane of TOKEN_LANES) await waitForText(page, cell(lane, 'refused'), 'expired → token_expired');
+    // Every lane's try has ended before the server is read: the combined lanes' count too.
+    await waitForCombined(page, 'expired');
     const after = await serverCounters();
     // What happened, counted by the test: one connection and two refusals per token lane. The token decides
     // the migration lane, so its connection and refusals count under jwt-auth; the mode-all lane's refusals
