@@ -112,10 +112,14 @@ export function setState<U>(socket: object, state: SocketState<U>): void {
 
 /** The `socket.data.auth` value for a success. */
 export function toSocketAuth<U>(strategy: string, result: AuthSuccess<U>): SocketAuth<U> {
-  const auth: SocketAuth<U> = { user: result.user, strategy, claims: result.claims ?? {}, expiresAt: result.expiresAt ?? null };
+  const claims = result.claims ?? {};
+  const expiresAt = result.expiresAt ?? null;
+  // A token's id (every JWT with a jti) is part of the literal: a field added afterwards would make the
+  // record, kept for the socket's whole life, two objects.
+  const auth: SocketAuth<U> =
+    result.tokenId === undefined ? { user: result.user, strategy, claims, expiresAt } : { user: result.user, strategy, claims, expiresAt, tokenId: result.tokenId };
   if (result.session !== undefined) auth.session = result.session;
   if (result.anonymous) auth.anonymous = true;
   if (result.issuedAt !== undefined) auth.issuedAt = result.issuedAt;
-  if (result.tokenId !== undefined) auth.tokenId = result.tokenId;
   return auth;
 }
