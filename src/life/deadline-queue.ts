@@ -12,11 +12,9 @@
  * @module
  */
 
-/** The fields the queue keeps on each item: its place in the heap (-1 while it is not queued) and its deadline. */
+/** The field the queue keeps on each item: its place in the heap, -1 while it is not queued. */
 export interface Deadlined {
   heapIndex: number;
-  /** The deadline (ms epoch) the item is queued at; meaningless while it is not queued. */
-  deadline: number;
 }
 
 /** Options of a {@link DeadlineQueue}. */
@@ -28,8 +26,13 @@ export interface DeadlineQueueOptions {
 /** setTimeout's delay is a 32-bit int; a later earliest deadline is reached in steps. */
 const MAX_DELAY = 2 ** 31 - 1;
 
+interface Slot<T> {
+  item: T;
+  at: number;
+}
+
 export class DeadlineQueue<T extends Deadlined> {
-  readonly #heap: T[] = [];
+  readonly #heap: Array<Slot<T>> = [];
   readonly #onDue: ((item: T) => void) | undefined;
   readonly #now: () => number;
   #timer: NodeJS.Timeout | undefined;
@@ -52,20 +55,19 @@ export class DeadlineQueue<T extends Deadlined> {
 
   /** The deadline `item` is queued at, or NaN when it is not queued. */
   deadlineOf(item: T): number {
-    return item.heapIndex === -1 ? Number.NaN : item.deadline;
+    return item.heapIndex === -1 ? Number.NaN : this.#heap[item.heapIndex]!.at;
   }
 
   /** The item with the earliest deadline, without taking it out. */
   peek(): T | undefined {
-    return this.#heap[0];
+    return this.#heap[0]?.item;
   }
 
   /** Queues `item` at `deadline` (ms epoch), or moves it there if already queued. */
   schedule(item: T, deadline: number): void {
     if (item.heapIndex !== -1) this.#removeAt(item.heapIndex);
     const index = this.#heap.length;
-    item.deadline = deadline;
-    this.#heap.push(item);
+    this.#heap.push({ item, at: deadline });
     item.heapIndex = index;
     this.#siftUp(index);
     if (this.#onDue !== undefined && deadline < this.#armedFor) this.#arm();
@@ -84,13 +86,13 @@ export class DeadlineQueue<T extends Deadlined> {
     const head = this.#heap[0];
     if (head === undefined) return undefined;
     this.#removeAt(0);
-    return head;
+    return head.item;
   }
 
   /** Takes out the earliest item if its deadline is at or before `now`. */
   popDue(now: number = this.#now()): T | undefined {
     const head = this.#heap[0];
-    return head !== undefined && head.deadline <= now ? this.pop() : undefined;
+    return head !== undefined && head.at <= now ? this.pop() : undefined;
   }
 
   /** Takes out every item whose deadline is at or before `now`, earliest first. */
@@ -102,7 +104,7 @@ export class DeadlineQueue<T extends Deadlined> {
 
   #arm(): void {
     if (this.#heap.length === 0) return this.#disarm();
-    const earliest = this.#heap[0]!.deadline;
+    const earliest = this.#heap[0]!.at;
     clearTimeout(this.#timer);
     this.#armedFor = earliest;
     // Ref'd, like Socket.IO's own ping timers: the queue is empty (and the timer gone) once its sockets are.
@@ -136,44 +138,44 @@ export class DeadlineQueue<T extends Deadlined> {
     const heap = this.#heap;
     const removed = heap[index]!;
     const last = heap.pop()!;
-    removed.heapIndex = -1;
+    removed.item.heapIndex = -1;
     if (index === heap.length) return;
     heap[index] = last;
-    last.heapIndex = index;
+    last.item.heapIndex = index;
     this.#siftDown(index);
-    this.#siftUp(last.heapIndex);
+    this.#siftUp(last.item.heapIndex);
   }
 
-  #place(index: number, item: T): void {
-    this.#heap[index] = item;
-    item.heapIndex = index;
+  #place(index: number, slot: Slot<T>): void {
+    this.#heap[index] = slot;
+    slot.item.heapIndex = index;
   }
 
   #siftUp(index: number): void {
     const heap = this.#heap;
-    const item = heap[index]!;
+    const slot = heap[index]!;
     while (index > 0) {
       const parent = (index - 1) >> 1;
-      if (heap[parent]!.deadline <= item.deadline) break;
+      if (heap[parent]!.at <= slot.at) break;
       this.#place(index, heap[parent]!);
       index = parent;
     }
-    this.#place(index, item);
+    this.#place(index, slot);
   }
 
   #siftDown(index: number): void {
     const heap = this.#heap;
     const n = heap.length;
-    const item = heap[index]!;
+    const slot = heap[index]!;
     for (;;) {
       const left = 2 * index + 1;
       if (left >= n) break;
       const right = left + 1;
-      const child = right < n && heap[right]!.deadline < heap[left]!.deadline ? right : left;
-      if (heap[child]!.deadline >= item.deadline) break;
+      const child = right < n && heap[right]!.at < heap[left]!.at ? right : left;
+      if (heap[child]!.at >= slot.at) break;
       this.#place(index, heap[child]!);
       index = child;
     }
-    this.#place(index, item);
+    this.#place(index, slot);
   }
 }

@@ -45,8 +45,6 @@ export class SocketState<U> implements Deadlined {
   #cleanup: Array<() => void> | undefined = undefined;
   /** Its place in the lifecycle's deadline queue, -1 while it has no deadline queued. */
   heapIndex = -1;
-  /** The deadline queued for it (ms epoch), kept by the queue. */
-  deadline = Number.NaN;
 
   constructor(socket: SocketLike, owner: object, strategyName: string, strategy: Strategy<U> | undefined) {
     this.socket = socket;

@@ -169,7 +169,7 @@ export class MemoryLedger implements RevocationLedger {
       return;
     }
     if (this.#expiring.size >= this.#maxEntries) this.#evictSoonest();
-    const entry: Entry = { kind: revocation.kind, id: revocation.id, at: revocation.at, until: revocation.until, heapIndex: -1, deadline: revocation.until };
+    const entry: Entry = { kind: revocation.kind, id: revocation.id, at: revocation.at, until: revocation.until, heapIndex: -1 };
     map.set(entry.id, entry);
     this.#expiring.schedule(entry, entry.until);
   }

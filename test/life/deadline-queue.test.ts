@@ -5,7 +5,7 @@ import { DeadlineQueue, type Deadlined } from '../../src/life/deadline-queue.js'
 interface Item extends Deadlined {
   id: number;
 }
-const item = (id: number): Item => ({ id, heapIndex: -1, deadline: Number.NaN });
+const item = (id: number): Item => ({ id, heapIndex: -1 });
 /** Timers pending on the fake clock. */
 const timeouts = () => vi.getTimerCount();
 
