@@ -239,7 +239,7 @@ export class SockPass<U = unknown> {
       const state = getState<U>(socket);
       if (state === undefined || !socket.connected) return;
       if (state.status === 'authenticated') handler(socket as never);
-      else state.waiters.push(() => handler(socket as never));
+      else state.addWaiter(() => handler(socket as never));
     });
     return this;
   }

@@ -220,7 +220,7 @@ export class RoomGate<U> {
     if (judged.length === 0) return enter(own);
     // Not authenticated yet (an in-band credential is on its way): judge with the credential, once it came.
     if (state !== undefined && state.status === 'pending') {
-      state.waiters.push(() => void this.#join(socket, policy, judged, enter));
+      state.addWaiter(() => void this.#join(socket, policy, judged, enter));
       return enter(own);
     }
     const auth = state?.auth ?? (socket.data.auth as SocketAuth<U> | undefined);

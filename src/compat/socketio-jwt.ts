@@ -438,7 +438,7 @@ function eventFlow(options: AuthorizeOptions, settings: Settings) {
       },
     });
     // After the first success, once socket.data.auth is set and the lifecycle started.
-    state.waiters.push(() => emitAuthenticated(socket));
+    state.addWaiter(() => emitAuthenticated(socket));
   };
 }
 

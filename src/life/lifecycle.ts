@@ -361,7 +361,7 @@ export class Lifecycle<U> {
   /** A socket the cap counted keeps its count until it disconnects. */
   #hold(socket: SocketLike, state: SocketState<U>): void {
     const release = this.caps?.hold(socket);
-    if (release !== undefined) state.cleanup.push(release);
+    if (release !== undefined) state.addCleanup(release);
   }
 
   // -------------------------------------------------------------------------
@@ -389,8 +389,11 @@ export class Lifecycle<U> {
   }
 
   #cleanUpOnDisconnect(socket: SocketLike, state: SocketState<U>): void {
-    socket.on('disconnect', () => state.runCleanup());
-    state.cleanup.push(() => this.deadlines.cancel(state));
+    // One listener does both: every socket has a deadline to take out, few have anything else armed.
+    socket.on('disconnect', () => {
+      this.deadlines.cancel(state);
+      state.runCleanup();
+    });
   }
 
   /**
@@ -418,7 +421,7 @@ export class Lifecycle<U> {
     this.#count(state);
     listenForRefresh(this, socket, state);
     startRevalidation(this, socket, state);
-    for (const run of state.takeWaiters()) run();
+    state.runWaiters();
   }
 
   /**
@@ -477,7 +480,7 @@ export class Lifecycle<U> {
     state.counted = true;
     const { socket } = state;
     this.metrics.socketAuthenticated(state.strategyName, socket.nsp.name, 1);
-    state.cleanup.push(() => this.metrics!.socketAuthenticated(state.strategyName, socket.nsp.name, -1));
+    state.addCleanup(() => this.metrics!.socketAuthenticated(state.strategyName, socket.nsp.name, -1));
   }
 
   /**
@@ -512,11 +515,12 @@ export class Lifecycle<U> {
   }
 
   #joinRooms(socket: SocketLike, auth: SocketAuth<U>): void {
-    const rooms: string[] = [];
     const id = auth.anonymous ? undefined : this.userIdOf(auth.user);
-    if (id !== undefined) rooms.push(this.options.userRoom(id));
-    if (auth.session !== undefined) rooms.push(this.options.sessionRoom(auth.session));
-    if (rooms.length > 0) void socket.join(rooms);
+    const userRoom = id === undefined ? undefined : this.options.userRoom(id);
+    const sessionRoom = auth.session === undefined ? undefined : this.options.sessionRoom(auth.session);
+    if (userRoom !== undefined && sessionRoom !== undefined) void socket.join([userRoom, sessionRoom]);
+    else if (userRoom !== undefined) void socket.join(userRoom);
+    else if (sessionRoom !== undefined) void socket.join(sessionRoom);
   }
 
   /** Keeps the latest expiry this registry admitted: the default lifetime of a revocation. */

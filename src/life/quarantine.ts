@@ -153,7 +153,7 @@ export function startQuarantine<U>(life: QuarantineOwner<U>, socket: SocketLike,
     options.onSuccess?.(socket, result, true);
   };
   socket.on(eventName, onCredential);
-  state.cleanup.push(() => socket.off(eventName, onCredential));
+  state.addCleanup(() => socket.off(eventName, onCredential));
 }
 
 /** Runs the strategy's in-band check; a throw or a malformed result becomes a typed failure. */
@@ -214,7 +214,7 @@ function isolate<U>(life: QuarantineOwner<U>, socket: SocketLike, state: SocketS
     }
     releaseCatchAll(show);
   };
-  state.cleanup.push(() => release(false));
+  state.addCleanup(() => release(false));
   return () => release(true);
 }
 

@@ -76,5 +76,5 @@ export function startRevalidation<U>(life: RevalidationOwner<U>, socket: SocketL
   // The first check lands somewhere in the first interval, so sockets that
   // connected together (a deploy, a reconnect storm) do not read the store together.
   timer = setTimeout(run, Math.max(1, Math.round(interval * (0.5 + Math.random() / 2))));
-  state.cleanup.push(stop);
+  state.addCleanup(stop);
 }

@@ -39,10 +39,10 @@ export class SocketState<U> implements Deadlined {
   revalidating = false;
   /** True while the socket counts in the authenticated-sockets gauge. */
   counted = false;
-  /** Run once the socket has authenticated (handlers registered while it was pending). */
-  waiters: Array<() => void> = [];
-  /** Run on disconnect: timers, listeners. */
-  cleanup: Array<() => void> = [];
+  /** Run once the socket has authenticated (handlers registered while it was pending); undefined while there are none, as for most sockets. */
+  #waiters: Array<() => void> | undefined = undefined;
+  /** Run on disconnect: timers, listeners armed for this socket; undefined while nothing was armed. */
+  #cleanup: Array<() => void> | undefined = undefined;
   /** Its place in the lifecycle's deadline queue, -1 while it has no deadline queued. */
   heapIndex = -1;
 
@@ -61,29 +61,39 @@ export class SocketState<U> implements Deadlined {
     if (revalidate !== undefined) this.revalidate = revalidate;
   }
 
+  /** Registers a step to run at disconnect. */
+  addCleanup(step: () => void): void {
+    (this.#cleanup ??= []).push(step);
+  }
+
   /** Registers a cleanup step; returns a function that runs and forgets it early. */
   onCleanup(step: () => void): () => void {
-    this.cleanup.push(step);
+    this.addCleanup(step);
     return () => {
-      const i = this.cleanup.indexOf(step);
-      if (i !== -1) this.cleanup.splice(i, 1);
+      const i = this.#cleanup?.indexOf(step) ?? -1;
+      if (i !== -1) this.#cleanup!.splice(i, 1);
       step();
     };
   }
 
   /** Runs the cleanup steps once (at disconnect). */
   runCleanup(): void {
-    const steps = this.cleanup;
-    this.cleanup = [];
-    this.waiters = [];
-    for (const step of steps) step();
+    const steps = this.#cleanup;
+    this.#cleanup = undefined;
+    this.#waiters = undefined;
+    if (steps !== undefined) for (const step of steps) step();
   }
 
-  /** Takes the waiting handlers out, to run them. */
-  takeWaiters(): Array<() => void> {
-    const waiters = this.waiters;
-    this.waiters = [];
-    return waiters;
+  /** Registers a handler to run once the socket has authenticated. */
+  addWaiter(run: () => void): void {
+    (this.#waiters ??= []).push(run);
+  }
+
+  /** Runs the waiting handlers once (the socket has authenticated). */
+  runWaiters(): void {
+    const waiters = this.#waiters;
+    this.#waiters = undefined;
+    if (waiters !== undefined) for (const run of waiters) run();
   }
 }
 
@@ -102,10 +112,14 @@ export function setState<U>(socket: object, state: SocketState<U>): void {
 
 /** The `socket.data.auth` value for a success. */
 export function toSocketAuth<U>(strategy: string, result: AuthSuccess<U>): SocketAuth<U> {
-  const auth: SocketAuth<U> = { user: result.user, strategy, claims: result.claims ?? {}, expiresAt: result.expiresAt ?? null };
+  const claims = result.claims ?? {};
+  const expiresAt = result.expiresAt ?? null;
+  // A token's id (every JWT with a jti) is part of the literal: a field added afterwards would make the
+  // record, kept for the socket's whole life, two objects.
+  const auth: SocketAuth<U> =
+    result.tokenId === undefined ? { user: result.user, strategy, claims, expiresAt } : { user: result.user, strategy, claims, expiresAt, tokenId: result.tokenId };
   if (result.session !== undefined) auth.session = result.session;
   if (result.anonymous) auth.anonymous = true;
   if (result.issuedAt !== undefined) auth.issuedAt = result.issuedAt;
-  if (result.tokenId !== undefined) auth.tokenId = result.tokenId;
   return auth;
 }

@@ -129,6 +129,7 @@ export class MemoryLedger implements RevocationLedger {
   }
 
   get size(): number {
+    if (this.#expiring.size === 0) return 0;
     this.prune();
     return this.#expiring.size;
   }
@@ -174,6 +175,8 @@ export class MemoryLedger implements RevocationLedger {
   }
 
   isRevoked(credential: CredentialFacts): Revocation | undefined {
+    // Nothing revoked (the usual state): no clock read, no pruning.
+    if (this.#expiring.size === 0) return undefined;
     this.prune();
     const { tokenId, session, user, issuedAt } = credential;
     const token = tokenId === undefined ? undefined : this.#byKind.token.get(tokenId);

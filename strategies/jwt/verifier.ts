@@ -266,9 +266,8 @@ export function createJwtVerifier<U = Claims>(options: JwtVerifyOptions<U>, stra
     } catch (cause) {
       return fail('server_error', 'could not load the user for this token', cause);
     }
-    const result: AuthResult<U> = { kind: 'success', user, claims, expiresAt };
-    if (tokenId !== undefined) result.tokenId = tokenId;
-    return result;
+    // One literal either way: an id added afterwards would make the result two objects.
+    return tokenId === undefined ? { kind: 'success', user, claims, expiresAt } : { kind: 'success', user, claims, expiresAt, tokenId };
   }
 
   return { verify };
