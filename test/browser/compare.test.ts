@@ -154,6 +154,9 @@ describe('examples/compare in Chromium', () => {
     }
     await browser.screenshot(page, 'compare-logged-out');
     expect(browser.errors).toEqual([]);
+    // The revoke refuses Alice's tokens issued at or before its second (iat has one-second resolution):
+    // the next test's login must come in a later second, or its fresh tokens are refused too.
+    await page.waitForTimeout(1100);
   });
   it('shows live handshake counters from sockpass\'s OpenTelemetry instruments', { timeout: 60_000 }, async () => {
     const page = await browser.newPage();
