@@ -5,7 +5,6 @@
  * get the same `socket.data.auth.user` as `req.user`. Also runs the example
  * the way its header says, as a child process with one command.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -14,6 +13,7 @@ import type { SocketAuth } from 'sockpass';
 import { createMigrationServer } from '../../examples/migration/server.js';
 import type { DemoUser, ExampleServer } from '../../examples/shared/example-app.js';
 import { codeOf, once } from '../helpers/server.js';
+import { startExampleProcess, type ExampleProcess } from '../helpers/example-process.js';
 
 let server: ExampleServer;
 const clients: ClientSocket[] = [];
@@ -98,38 +98,17 @@ describe('examples/migration', () => {
 });
 
 describe('examples/migration as one command', () => {
-  let child: ChildProcess | undefined;
+  let example: ExampleProcess | undefined;
   afterEach(async () => {
-    if (child && child.exitCode === null) {
-      const exited = new Promise((r) => child!.once('exit', r));
-      child.kill('SIGTERM');
-      await exited;
-    }
+    await example?.stop();
+    example = undefined;
   });
 
   it('`npx tsx examples/migration/server.ts` prints its URL and serves the page and /login', { timeout: 45_000 }, async () => {
     const root = fileURLToPath(new URL('../../', import.meta.url));
     expect(existsSync(`${root}dist/index.js`), 'the example imports the built package: run `npx tsup` (npm test does)').toBe(true);
-    child = spawn(process.execPath, [`${root}node_modules/tsx/dist/cli.mjs`, 'examples/migration/server.ts'], {
-      cwd: root,
-      env: { ...process.env, PORT: '0' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let output = '';
-    const url = await new Promise<string>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`no URL within 30 s: ${output}`)), 30_000);
-      const read = (d: Buffer) => {
-        output += d;
-        const m = /listening on (http:\/\/\S+)/.exec(output);
-        if (m) {
-          clearTimeout(timer);
-          resolve(m[1]!);
-        }
-      };
-      child!.stdout!.on('data', read);
-      child!.stderr!.on('data', (d: Buffer) => (output += d));
-      child!.once('exit', (code) => reject(new Error(`exited with ${code}: ${output}`)));
-    });
+    example = await startExampleProcess('examples/migration/server.ts');
+    const { url } = example;
     const page = await (await fetch(url)).text();
     for (const id of ['user', 'status', 'error-code', 'strategy', 'connect-cookie', 'connect-token']) expect(page).toContain(`id="${id}"`);
     const { cookie, token, me } = await login(url);

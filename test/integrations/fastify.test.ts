@@ -6,7 +6,6 @@
  * strategy reads through `fastifySessionReader`. Also runs the example as
  * its header says, with one command.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { sign } from '@fastify/cookie';
@@ -16,6 +15,7 @@ import { fastifySessionReader, sessionCookie, type SocketAuth } from 'sockpass';
 import { createFastifyServer, type FastifyExample } from '../../examples/fastify/server.js';
 import type { DemoUser } from '../../examples/shared/example-app.js';
 import { codeOf, once, outcome } from '../helpers/server.js';
+import { startExampleProcess, type ExampleProcess } from '../helpers/example-process.js';
 
 const SECRET = 'a-test-secret-that-is-long-enough-for-fastify';
 
@@ -106,37 +106,17 @@ describe('examples/fastify (Fastify 5 + @fastify/session)', () => {
 });
 
 describe('examples/fastify as one command', () => {
-  let child: ChildProcess | undefined;
+  let example: ExampleProcess | undefined;
   afterEach(async () => {
-    if (child && child.exitCode === null) {
-      const exited = new Promise((r) => child!.once('exit', r));
-      child.kill('SIGTERM');
-      await exited;
-    }
+    await example?.stop();
+    example = undefined;
   });
 
   it('`npx tsx examples/fastify/server.ts` prints its URL and admits a logged-in socket', { timeout: 45_000 }, async () => {
     const root = fileURLToPath(new URL('../../', import.meta.url));
     expect(existsSync(`${root}dist/index.js`), 'the example imports the built package: run `npx tsup` (npm test does)').toBe(true);
-    child = spawn(process.execPath, [`${root}node_modules/tsx/dist/cli.mjs`, 'examples/fastify/server.ts'], {
-      cwd: root,
-      env: { ...process.env, PORT: '0' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let output = '';
-    const url = await new Promise<string>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`no URL within 30 s: ${output}`)), 30_000);
-      child!.stdout!.on('data', (d: Buffer) => {
-        output += d;
-        const m = /listening on (http:\/\/\S+)/.exec(output);
-        if (m) {
-          clearTimeout(timer);
-          resolve(m[1]!);
-        }
-      });
-      child!.stderr!.on('data', (d: Buffer) => (output += d));
-      child!.once('exit', (code) => reject(new Error(`exited with ${code}: ${output}`)));
-    });
+    example = await startExampleProcess('examples/fastify/server.ts');
+    const { url } = example;
     const { cookie, me } = await login(url);
     const hello = await once<SocketAuth<DemoUser>>(client(url, cookie), 'hello', 10_000);
     expect(hello.user).toEqual(me);

@@ -7,7 +7,6 @@
  * at its token's expiry, and a revoke through the app's route cuts the
  * user's sockets and refuses the same token afterwards.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -15,6 +14,7 @@ import { io as connect, type Socket as ClientSocket } from 'socket.io-client';
 import { createNestServer, type NestExample } from '../../examples/nest/server.js';
 import type { DemoUser } from '../../examples/shared/example-app.js';
 import { codeOf, once, outcome } from '../helpers/server.js';
+import { startExampleProcess, type ExampleProcess } from '../helpers/example-process.js';
 
 let server: NestExample | undefined;
 const clients: ClientSocket[] = [];
@@ -113,37 +113,17 @@ describe('examples/nest (a real Nest application)', () => {
 });
 
 describe('examples/nest as one command', () => {
-  let child: ChildProcess | undefined;
+  let example: ExampleProcess | undefined;
   afterEach(async () => {
-    if (child && child.exitCode === null) {
-      const exited = new Promise((r) => child!.once('exit', r));
-      child.kill('SIGTERM');
-      await exited;
-    }
+    await example?.stop();
+    example = undefined;
   });
 
   it('`npx tsx examples/nest/server.ts` prints its URL and admits a socket with a token from /login', { timeout: 45_000 }, async () => {
     const root = fileURLToPath(new URL('../../', import.meta.url));
     expect(existsSync(`${root}dist/nest.js`), 'the example imports the built package: run `npx tsup` (npm test does)').toBe(true);
-    child = spawn(process.execPath, [`${root}node_modules/tsx/dist/cli.mjs`, 'examples/nest/server.ts'], {
-      cwd: root,
-      env: { ...process.env, PORT: '0' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let output = '';
-    const url = await new Promise<string>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`no URL within 30 s: ${output}`)), 30_000);
-      child!.stdout!.on('data', (d: Buffer) => {
-        output += d;
-        const m = /listening on (http:\/\/\S+)/.exec(output);
-        if (m) {
-          clearTimeout(timer);
-          resolve(m[1]!);
-        }
-      });
-      child!.stderr!.on('data', (d: Buffer) => (output += d));
-      child!.once('exit', (code) => reject(new Error(`exited with ${code}: ${output}`)));
-    });
+    example = await startExampleProcess('examples/nest/server.ts');
+    const { url } = example;
     const { token, user } = await alice(url);
     const socket = client(url, token);
     await once(socket, 'connect', 10_000);
