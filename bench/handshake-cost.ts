@@ -52,13 +52,13 @@
  *
  * @module
  */
-import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync } from 'node:fs';
 import { createServer, type Server as HttpServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { dirname } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { build } from 'tsup';
 import { Server, Socket, type Namespace } from 'socket.io';
+import { prepareBase } from './base-build.js';
 import { RESULTS_DIR, startClients, stopChildren, toClients } from './children.js';
 import { handWritten, handWrittenLife, type Middleware } from './hand-written.js';
 import { HS_SECRET, hsKey, signTokens } from './keys.js';
@@ -100,16 +100,13 @@ type Round = Record<string, number>;
  */
 async function buildSockpass(commit?: string, copy?: string): Promise<Sockpass> {
   let root = copy ?? fileURLToPath(new URL('..', import.meta.url));
+  let outDir = `${RESULTS_DIR}sockpass-${copy?.replace(/\W+/g, '_') ?? 'worktree'}-${process.pid}`;
   if (commit !== undefined) {
-    // By hash: a name such as HEAD would find last time's copy.
-    commit = execFileSync('git', ['rev-parse', '--verify', `${commit}^{commit}`], { encoding: 'utf8' }).trim();
-    root = `${RESULTS_DIR}base-${commit}/`;
-    if (!existsSync(`${root}src/index.ts`)) {
-      mkdirSync(root, { recursive: true });
-      execFileSync('tar', ['-x', '-C', root], { input: execFileSync('git', ['archive', commit, 'src', 'strategies']) });
-    }
+    // Installed from the commit's own lockfile (bench/base-build.ts): its
+    // dependencies may differ from today's (the old main still used jwks-rsa).
+    root = dirname(dirname(prepareBase(commit))) + '/';
+    outDir = `${root}handshake-cost-${process.pid}`;
   }
-  const outDir = `${RESULTS_DIR}sockpass-${commit ?? copy?.replace(/\W+/g, '_') ?? 'worktree'}-${process.pid}`;
   await build({
     entry: { index: `${root}src/index.ts` },
     outDir,
@@ -118,7 +115,8 @@ async function buildSockpass(commit?: string, copy?: string): Promise<Sockpass> 
     splitting: false,
     config: false,
     silent: true,
-    external: ['socket.io', 'socket.io-client', 'passport', 'cookie-parser', 'express-session'],
+    // Every package stays a package, resolved from the copy's node_modules (or today's).
+    external: [/^[^./]/],
   });
   return (await import(pathToFileURL(`${outDir}/index.js`).href)) as Sockpass;
 }
