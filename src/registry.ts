@@ -216,6 +216,7 @@ export class SockPass<U = unknown> {
       const ctx = createHandshakeContext(socket);
       const startedAt = life.metrics?.handshakeStarted() ?? -1;
       const decision = limits === undefined ? decide(chain, ctx, mode, userId) : limits.decideWithin(ctx, () => decide(chain, ctx, mode, userId), life.metrics);
+      // The pipeline never rejects; a rate-limit store may, and its error is the decision.
       decision.then(
         (decided) => life.admitHandshake(socket, decided, startedAt, next),
         (err: unknown) => life.admitHandshake(socket, { kind: 'fail', error: toAuthError(err) }, startedAt, next),

@@ -67,13 +67,28 @@ function failure<U>(code: 'server_error', message: string, strategy: string): Au
   return { kind: 'fail', error: new AuthError(code, message, { strategy }) };
 }
 
-/** Runs one strategy on the handshake; never rejects. */
-export async function runStrategy<U>(named: NamedStrategy<U>, ctx: HandshakeContext): Promise<AuthResult<U>> {
+/**
+ * Runs one strategy on the handshake and reads its result (`normalizeResult`);
+ * never rejects. `then` with a continuation rather than async functions:
+ * every handshake runs this, and each async frame or promise step on the way
+ * is an allocation per handshake.
+ */
+export function runStrategy<U, T = AuthResult<U>>(
+  named: NamedStrategy<U>,
+  ctx: HandshakeContext,
+  andThen: (result: AuthResult<U>) => T | PromiseLike<T> = (result) => result as T,
+): Promise<T> {
+  let pending: Promise<unknown>;
   try {
-    return normalizeResult(await named.strategy.authenticate(ctx), named.name);
+    // A JavaScript strategy may return a plain result: taken as given.
+    pending = Promise.resolve(named.strategy.authenticate(ctx));
   } catch (err) {
-    return failureOf(err, named.name);
+    pending = Promise.reject(err);
   }
+  return pending.then(
+    (r) => andThen(normalizeResult<U>(r, named.name)),
+    (err: unknown) => andThen(failureOf<U>(err, named.name)),
+  );
 }
 
 /** The decision for a handshake. */
@@ -85,20 +100,31 @@ export function decide<U>(
 ): Promise<Decision<U>> {
   if (mode === 'all') return decideAll(chain, ctx, userId);
   if (mode === 'any') return decideAny(chain, ctx);
-  return decideFirst(chain, ctx);
+  return decideFirst(chain, ctx, 0, undefined);
 }
 
-/** Mode `first`: in chain order, the first strategy that finds credentials decides. */
-async function decideFirst<U>(chain: readonly NamedStrategy<U>[], ctx: HandshakeContext): Promise<Decision<U>> {
-  let pending: NamedStrategy<U> | undefined;
-  for (const named of chain) {
-    const decision = decidedBy(named, await runStrategy(named, ctx));
-    if (decision !== undefined) return decision;
-    // The first in-band strategy that passed is the one the socket waits for.
-    if (pending === undefined && named.strategy.inBand !== undefined) pending = named;
+/**
+ * Mode `first`: in chain order, the first strategy that finds credentials
+ * decides; `pending` is the first in-band strategy that passed, the one the
+ * socket waits for when none decides.
+ */
+function decideFirst<U>(
+  chain: readonly NamedStrategy<U>[],
+  ctx: HandshakeContext,
+  from: number,
+  pending: NamedStrategy<U> | undefined,
+): Promise<Decision<U>> {
+  const named = chain[from];
+  if (named === undefined) {
+    if (pending !== undefined) return Promise.resolve({ kind: 'deferred', strategy: pending.name, pending: pending.strategy });
+    return Promise.resolve({ kind: 'fail', error: new AuthError('credentials_required', 'no credentials were provided') });
   }
-  if (pending !== undefined) return { kind: 'deferred', strategy: pending.name, pending: pending.strategy };
-  return { kind: 'fail', error: new AuthError('credentials_required', 'no credentials were provided') };
+  return runStrategy(
+    named,
+    ctx,
+    (result): Decision<U> | Promise<Decision<U>> =>
+      decidedBy(named, result) ?? decideFirst(chain, ctx, from + 1, pending ?? (named.strategy.inBand !== undefined ? named : undefined)),
+  );
 }
 
 /**

@@ -222,17 +222,25 @@ export function createJwtVerifier<U = Claims>(options: JwtVerifyOptions<U>, stra
     }
   }
 
-  /** The check itself: size, key, signature and claims, then the app's hooks. */
-  async function verify(token: unknown): Promise<AuthResult<U>> {
-    if (typeof token !== 'string') return fail('credentials_bad_format', 'token must be a string');
+  /**
+   * The check itself: size, key, signature and claims, then the app's hooks.
+   * Not an async function: with a static key and no hook nothing waits, and
+   * every handshake runs this.
+   */
+  function verify(token: unknown): Promise<AuthResult<U>> {
+    if (typeof token !== 'string') return Promise.resolve(fail('credentials_bad_format', 'token must be a string'));
     // Checked on the string length first: a multi-megabyte string is refused before Buffer.byteLength walks it,
     // and one short enough that even 3 UTF-8 bytes per UTF-16 unit fit is not walked at all (every real token).
     if (token.length > maxTokenBytes || (token.length * 3 > maxTokenBytes && Buffer.byteLength(token, 'utf8') > maxTokenBytes)) {
-      return fail('token_too_large', `token is longer than ${maxTokenBytes} bytes`);
+      return Promise.resolve(fail('token_too_large', `token is longer than ${maxTokenBytes} bytes`));
     }
-    if (token.length === 0) return fail('credentials_required', 'token is empty');
-    const key = staticKey ?? (await resolveKey(token));
-    if ('kind' in key) return key;
+    if (token.length === 0) return Promise.resolve(fail('credentials_required', 'token is empty'));
+    if (staticKey !== undefined) return Promise.resolve(verifyWith(token, staticKey));
+    return resolveKey(token).then((key) => ('kind' in key ? key : verifyWith(token, key)));
+  }
+
+  /** Signature and claims with a known key; a promise only when an app hook (`isRevoked`, `user`) runs. */
+  function verifyWith(token: string, key: KeyObject): AuthResult<U> | Promise<AuthResult<U>> {
     let claims: Claims;
     try {
       const payload = isEd25519(key) ? verifyEdDSA(token, key, algorithms, verifyOptions) : jwt.verify(token, key, verifyOptions);
@@ -245,7 +253,12 @@ export function createJwtVerifier<U = Claims>(options: JwtVerifyOptions<U>, stra
     } catch (err) {
       return mapJwtError(err, fail, token);
     }
+    if (isRevoked === undefined && toUser === undefined) return success(claims, claims as U);
+    return withHooks(claims);
+  }
 
+  /** The app's hooks on verified claims: is the token revoked, and who is its user. */
+  async function withHooks(claims: Claims): Promise<AuthResult<U>> {
     if (isRevoked !== undefined) {
       try {
         if (await isRevoked(claims)) return fail('token_revoked', 'token has been revoked', undefined, { subject: subjectOf(claims) });
@@ -253,12 +266,6 @@ export function createJwtVerifier<U = Claims>(options: JwtVerifyOptions<U>, stra
         return fail('server_error', 'could not check whether the token is revoked', cause);
       }
     }
-    const exp = claims.exp;
-    // A token admitted within clockTolerance past exp lives as long as it was admitted for, not an instant.
-    const expiresAt = typeof exp === 'number' ? new Date((exp + clockTolerance) * 1000) : null;
-    // For the revocation ledger: `revoke({ token })` finds the token by jti; `revoke({ user })` judges
-    // by iat, which the lifecycle reads from the claims (no issuedAt Date per socket).
-    const tokenId = typeof claims.jti === 'string' && claims.jti !== '' ? claims.jti : undefined;
     let user: U;
     try {
       // The user is the claims unless a `user` hook maps them.
@@ -266,6 +273,16 @@ export function createJwtVerifier<U = Claims>(options: JwtVerifyOptions<U>, stra
     } catch (cause) {
       return fail('server_error', 'could not load the user for this token', cause);
     }
+    return success(claims, user);
+  }
+
+  function success(claims: Claims, user: U): AuthResult<U> {
+    const exp = claims.exp;
+    // A token admitted within clockTolerance past exp lives as long as it was admitted for, not an instant.
+    const expiresAt = typeof exp === 'number' ? new Date((exp + clockTolerance) * 1000) : null;
+    // For the revocation ledger: `revoke({ token })` finds the token by jti; `revoke({ user })` judges
+    // by iat, which the lifecycle reads from the claims (no issuedAt Date per socket).
+    const tokenId = typeof claims.jti === 'string' && claims.jti !== '' ? claims.jti : undefined;
     // One literal either way: an id added afterwards would make the result two objects.
     return tokenId === undefined ? { kind: 'success', user, claims, expiresAt } : { kind: 'success', user, claims, expiresAt, tokenId };
   }
