@@ -15,6 +15,12 @@
  * `callback` says; an unauthenticated socket is quarantined; a socket is
  * disconnected when its token expires.
  *
+ * Its seam into the core is the registry's Lifecycle: the event flow hands a
+ * socket that is already connected to `lifecycle.awaitConnected`, which
+ * quarantines it until its `authenticate` event; the handshake flow is a
+ * registry's public `middleware()`. It still imports the JWT verifier's
+ * parts and a few helpers besides (docs/development.md lists them; issue 21).
+ *
  * @module
  */
 import type { KeyObject } from 'node:crypto';
@@ -22,7 +28,7 @@ import createDebug from 'debug';
 import jwt from 'jsonwebtoken';
 import type { IncomingMessage } from 'node:http';
 import { createHandshakeContext } from '../handshake/context.js';
-import { AuthError, toAuthError, type AuthErrorCode } from '../errors.js';
+import { AuthError, isAuthError, type AuthErrorCode } from '../errors.js';
 import type { UnauthorizedPayload } from '../life/quarantine.js';
 import { getState } from '../life/socket-state.js';
 import { SockPass } from '../registry.js';
@@ -387,7 +393,7 @@ function handshakeFlow(options: AuthorizeOptions, settings: Settings) {
   return function socketioJwtHandshake(s: object, next: (err?: Error) => void) {
     const socket = s as SocketLike & Record<string, unknown>;
     middleware(socket, (err) => {
-      if (err !== undefined) return next(toUnauthorizedError(toAuthError(err), 'handshake'));
+      if (err !== undefined) return next(toUnauthorizedError(isAuthError(err) ? err : new AuthError('server_error', 'authentication failed', { cause: err }), 'handshake'));
       socket[settings.decodedPropertyName] = (socket.data.auth as SocketAuth<unknown>).user;
       socket[settings.encodedPropertyName] = readHandshakeToken(createHandshakeContext(socket), headerRequired);
       next();
