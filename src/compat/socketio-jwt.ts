@@ -29,8 +29,8 @@ import jwt from 'jsonwebtoken';
 import type { IncomingMessage } from 'node:http';
 import { createHandshakeContext } from '../handshake/context.js';
 import { AuthError, isAuthError, type AuthErrorCode } from '../errors.js';
-import type { UnauthorizedPayload } from '../life/quarantine.js';
-import { getState } from '../life/socket-state.js';
+// The seam: the Lifecycle's in-band wait (reached through SockPass#lifecycle) and its types.
+import type { UnauthorizedPayload } from '../life/lifecycle.js';
 import { SockPass } from '../registry.js';
 import { emitOnNamespace, type SocketLike } from '../socketio.js';
 import type { AuthResult, Claims, HandshakeContext, SocketAuth, Strategy } from '../types.js';
@@ -413,7 +413,6 @@ function eventFlow(options: AuthorizeOptions, settings: Settings) {
 
   return function socketioJwtConnection(s: object) {
     const socket = s as SocketLike & Record<string, unknown>;
-    if (getState(socket) !== undefined) return; // already handled (authorize() used twice on one namespace)
     let verifiedToken: string | undefined;
     const strategy: Strategy<unknown> = {
       inBand: { eventName: 'authenticate', timeout: required ? timeout : 0 },
@@ -443,6 +442,7 @@ function eventFlow(options: AuthorizeOptions, settings: Settings) {
         if (renewed) emitAuthenticated(socket);
       },
     });
+    if (state === undefined) return; // already handled (authorize() used twice on one namespace)
     // After the first success, once socket.data.auth is set and the lifecycle started.
     state.addWaiter(() => emitAuthenticated(socket));
   };
