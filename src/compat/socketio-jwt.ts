@@ -30,9 +30,8 @@ import type { IncomingMessage } from 'node:http';
 import { createHandshakeContext } from '../handshake/context.js';
 import { AuthError, isAuthError, type AuthErrorCode } from '../errors.js';
 // The seam: the Lifecycle's in-band wait (reached through SockPass#lifecycle) and its types.
-import type { UnauthorizedPayload } from '../life/lifecycle.js';
+import type { SocketLike, UnauthorizedPayload } from '../life/lifecycle.js';
 import { SockPass } from '../registry.js';
-import { emitOnNamespace, type SocketLike } from '../socketio.js';
 import type { AuthResult, Claims, HandshakeContext, SocketAuth, Strategy } from '../types.js';
 import { algorithmsOfKey, createJwtVerifier, prepareKey, type JwtAlgorithm, type JwtHeader, type JwtKey, type JwtVerifier, type JwtVerifyOptions } from '../../strategies/jwt/verifier.js';
 import { isSameOrigin, prepareOrigins, type AllowedOrigins } from '../../strategies/origin.js';
@@ -433,24 +432,18 @@ function eventFlow(options: AuthorizeOptions, settings: Settings) {
         return result;
       },
     };
-    const state = lifecycle.awaitConnected(socket, STRATEGY, strategy, {
+    // Does nothing for a socket already handled (authorize() used twice on one namespace).
+    lifecycle.awaitConnected(socket, STRATEGY, strategy, {
       isolate: required,
       describe: (error) => toPayload(toUnauthorizedError(error, 'event')),
-      onSuccess: (_socket, result, renewed) => {
+      onSuccess: (_socket, result) => {
         socket[settings.decodedPropertyName] = result.user;
         socket[settings.encodedPropertyName] = verifiedToken;
-        if (renewed) emitAuthenticated(socket);
       },
+      // socketio-jwt's server-side event, `io.sockets.on('authenticated', (socket) => …)`: on the namespace, not to its clients.
+      announce: 'authenticated',
     });
-    if (state === undefined) return; // already handled (authorize() used twice on one namespace)
-    // After the first success, once socket.data.auth is set and the lifecycle started.
-    state.addWaiter(() => emitAuthenticated(socket));
   };
-}
-
-/** socketio-jwt's server-side event, `io.sockets.on('authenticated', (socket) => …)`: on the namespace, not to its clients. */
-function emitAuthenticated(socket: SocketLike): void {
-  emitOnNamespace(socket.nsp, 'authenticated', socket);
 }
 
 function eventToken(payload: unknown): unknown {

@@ -49,6 +49,7 @@ import { AuthenticatedNamespaces } from './authenticated-namespaces.js';
 import { startQuarantine, type InBandWaitOptions, type QuarantinedSocket } from './quarantine.js';
 // The seam's types, so the compat module that uses awaitConnected() imports them from here.
 export type { InBandWaitOptions, UnauthorizedPayload } from './quarantine.js';
+export type { SocketLike } from '../socketio.js';
 import { guardRecovery } from './recovery.js';
 import { listenForRefresh } from './refresh.js';
 import { startRevalidation } from './revalidate.js';
