@@ -4,6 +4,9 @@
  *
  * @module
  */
+import { jwksKeySource, type JwksKeySource, type JwksKeySourceOptions } from '../strategies/jwt/jwks.js';
+import { Metrics, type MetricsOption } from './metrics.js';
+
 export { SockPass, defaultUserId } from './registry.js';
 export type { SockPassOptions, MiddlewareOptions, SockPassMiddleware, AuthenticatedSocket, AuthenticatedData, SocketOf, WithStrategy, AttachTarget } from './registry.js';
 export type { ConnectionTarget } from './registry.js';
@@ -101,5 +104,27 @@ export { redisConnectionCounter } from './authorization/redis-connection-counter
 export type { RedisConnectionCounterOptions, ConnectionsRedisClient } from './authorization/redis-connection-counter.js';
 export type { ConnectionCapsOptions } from './authorization/connection-caps.js';
 export type { ConnectionCounter, CountingConnectionCounter, Admission, OnExceed } from './authorization/connection-counter.js';
-export { jwks } from '../strategies/jwt/jwks.js';
-export type { JwksOptions, JwksKeySource } from '../strategies/jwt/jwks.js';
+export type { JwksKeySource, JwksKeySourceOptions } from '../strategies/jwt/jwks.js';
+
+/** Options of {@link jwks}: the key source's, and whether its fetches are counted. */
+export interface JwksOptions extends JwksKeySourceOptions {
+  /** Count fetches in `sockpass.jwks.fetches` (as `new SockPass({ metrics })`): `true` or `{ meter }`. Default: none. */
+  metrics?: MetricsOption;
+}
+
+/**
+ * A key source from the identity provider's JSON Web Key Set, for any JWT
+ * strategy's `secret`. Defined here rather than re-exported because the
+ * strategy only reports fetches to an observer it declares, and this is where
+ * the metrics module (one such observer) meets it: strategies/ never imports
+ * src/metrics.ts.
+ *
+ * @example
+ * ```ts
+ * const secret = jwks({ issuer: 'https://login.example.com/' });
+ * auth.use('jwt-auth', jwtAuth({ secret, algorithms: ['RS256'], issuer: 'https://login.example.com/' }));
+ * ```
+ */
+export function jwks(options: JwksOptions): JwksKeySource {
+  return jwksKeySource(options, Metrics.from(options?.metrics));
+}

@@ -358,8 +358,9 @@ export class SockPass<U = unknown> {
   }
 
   /**
-   * @internal The registry's Lifecycle: the one seam `sockpass/compat/*` and
-   * the tests use (its namespace book, its deadline queue); not part of the public API.
+   * @internal The registry's Lifecycle: the seam of `sockpass/compat/socketio-jwt`
+   * (`awaitConnected`, its event flow) and what the tests read (its namespace
+   * book, its deadline queue); not part of the public API.
    */
   get lifecycle(): Lifecycle<U> {
     return this.#lifecycle;

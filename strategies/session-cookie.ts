@@ -24,14 +24,13 @@ import { AuthError, type AuthErrorCode } from '../src/errors.js';
 import { TIMED_OUT, withTimeout } from '../src/time.js';
 import type { AuthResult, AuthSuccess, HandshakeContext, Strategy } from '../src/types.js';
 import { prepareOrigins, type AllowedOrigins } from './origin.js';
-import { expressSessionReader, inertResponse, requestView, type ConnectMiddleware } from './session/express-session.js';
+import { expressSessionReader, inertResponse, type ConnectMiddleware } from './session/express-session.js';
 import type { CookieSid, SessionRead, SessionReader, SessionRecord } from './session/reader.js';
 import type { CookieSecret } from './session/signed-cookie.js';
 
 const debug = createDebug('sockpass:session');
 
 export type { AllowedOrigins, ConnectMiddleware, CookieSecret, SessionRead, SessionReader, SessionRecord };
-export { requestView };
 
 /** The part of a Passport `Authenticator` the strategy uses (the `passport` default export fits). */
 export interface PassportLike {
@@ -105,14 +104,9 @@ export interface SessionCookieOptions<U> {
   issuedAt?: (session: SessionRecord) => Date | number | undefined | null;
 }
 
-/** Loads the session behind a cookie whose signature the loader checks itself (the passport.socketio compat's store read). */
-export type SessionLoader = (request: IncomingMessage, claimedSid: string) => Promise<SessionRead>;
-
-export interface SessionStrategyOptions<U> extends Omit<SessionCookieOptions<U>, 'session' | 'secret' | 'reader'> {
+interface SessionStrategyOptions<U> extends Omit<SessionCookieOptions<U>, 'session' | 'secret' | 'reader'> {
   /** The session framework's reader. */
-  reader?: SessionReader;
-  /** Or only a loader, for express-session's cookie format. */
-  read?: SessionLoader;
+  reader: SessionReader;
 }
 
 const DEFAULT_TIMEOUT = 2000;
@@ -146,19 +140,13 @@ export function sessionCookie<U = unknown>(options: SessionCookieOptions<U>): St
   return sessionStrategy({ ...rest, reader: expressSessionReader({ session, secret, userProperty: rest.userProperty }) });
 }
 
-/** express-session's cookie format with a loader that checks the signature itself. */
-function loaderReader(read: SessionLoader): SessionReader {
-  const format = expressSessionReader({ session: () => undefined });
-  return { cookieName: format.cookieName, sessionId: (raw) => format.sessionId(raw), read: (request, sid) => read(request, sid.sid) };
-}
-
 /**
  * The strategy around any session reader: cookie → Origin check → signature
- * → bounded read → expiry → user. Shared with `sockpass/compat/passport.socketio`.
+ * → bounded read → expiry → user. `sockpass/compat/passport.socketio` reaches
+ * it through `sessionCookie({ reader })`, with a reader of its own.
  */
-export function sessionStrategy<U = unknown>(options: SessionStrategyOptions<U>): Strategy<U> {
-  const reader = options.reader ?? (options.read !== undefined ? loaderReader(options.read) : undefined);
-  if (reader === undefined) throw new TypeError('sockpass: the session strategy needs a session reader');
+function sessionStrategy<U = unknown>(options: SessionStrategyOptions<U>): Strategy<U> {
+  const reader = options.reader;
   const name = options.name ?? reader.cookieName;
   const userProperty = options.userProperty ?? 'user';
   const storeTimeout = options.storeTimeout ?? DEFAULT_TIMEOUT;
@@ -181,9 +169,9 @@ export function sessionStrategy<U = unknown>(options: SessionStrategyOptions<U>)
 
   /** The engine layer's session for this cookie, or one bounded store read. */
   function readSession(request: IncomingMessage, sid: CookieSid, reuse: boolean): Promise<SessionRead | typeof TIMED_OUT> | SessionRead {
-    const already = reuse ? reader!.loaded!(request, sid, userProperty) : undefined;
+    const already = reuse ? reader.loaded!(request, sid, userProperty) : undefined;
     if (already !== undefined) return already;
-    return withTimeout(reader!.read(request, sid), storeTimeout);
+    return withTimeout(reader.read(request, sid), storeTimeout);
   }
 
   async function load(request: IncomingMessage, sid: CookieSid, reuse: boolean): Promise<AuthResult<U>> {

@@ -16,22 +16,32 @@
  * that throws, or an async one that rejects, refuses the handshake with
  * `server_error` instead of crashing the process.
  *
+ * Written on sockpass's public API (`sessionCookie` with a `SessionReader`
+ * of its own, `AuthError`, the strategy contract's types) plus one internal
+ * seam: `createHandshakeContext` (`src/handshake/context.ts`), the read-only
+ * view a registry hands every strategy. passport.socketio admitted a socket
+ * and forgot it, so the strategy runs on that view directly, outside any
+ * registry: no `socket.data.auth`, no deadline, no revalidation, as before.
+ *
  * @module
  */
 import type { IncomingMessage } from 'node:http';
 import createDebug from 'debug';
+// The one internal seam (see the module comment and docs/development.md).
 import { createHandshakeContext, type HandshakeSource } from '../handshake/context.js';
+// The rest: names src/index.ts exports, imported from their modules (as src/index.ts does).
 import { AuthError, type AuthErrorCode } from '../errors.js';
 import type { AuthResult, Strategy } from '../types.js';
 import {
-  requestView,
-  sessionStrategy,
+  sessionCookie,
   type AllowedOrigins,
   type ConnectMiddleware,
   type PassportLike,
   type SessionRead,
+  type SessionReader,
   type SessionRecord,
 } from '../../strategies/session-cookie.js';
+import type { CookieSessionId } from '../../strategies/session/signed-cookie.js';
 
 const debug = createDebug('sockpass:compat:passport.socketio');
 
@@ -135,13 +145,13 @@ export function authorize(options: AuthorizeOptions): (socket: AuthorizeSocket, 
     // passport.socketio read the session under the Authenticator's `_key`; so do we, for its messages only.
     passportKey = (passport as { _key?: unknown })._key === undefined ? 'passport' : String((passport as { _key?: unknown })._key);
     const cookieParser = options.cookieParser ?? ((await loadAppModule('cookie-parser')) as CookieParserFactory);
-    return sessionStrategy<Record<string, unknown>>({
+    return sessionCookie<Record<string, unknown>>({
       name: key,
       passport,
       userProperty,
       allowedOrigins: options.allowedOrigins ?? 'any',
       storeTimeout: options.storeTimeout,
-      read: readFromStore(cookieParser(secret), key, store, userProperty, (request, session) => lastRead.set(request, snapshotLogin(session, passportKey))),
+      reader: storeReader(cookieParser(secret), key, store, userProperty, (request, session) => lastRead.set(request, snapshotLogin(session, passportKey))),
     });
   })().catch((err: unknown) => (err instanceof Error ? err : new Error(String(err))));
 
@@ -249,16 +259,20 @@ export interface FilterableSocket {
   data?: unknown;
 }
 
-/** passport.socketio's cookie reading: the app's cookieParser with the secret, then `store.get(sid)`. */
-function readFromStore(
+/**
+ * passport.socketio's cookie reading, as a session reader: express-session's
+ * cookie format (`s:<sid>.<signature>`), the signature checked by the app's
+ * cookieParser with the secret, then `store.get(sid)`.
+ */
+function storeReader(
   parseCookies: ConnectMiddleware,
   key: string,
   store: SessionStoreLike,
   userProperty: string,
   remember: (request: IncomingMessage, session: SessionRecord) => void,
-) {
+): SessionReader {
   const parse = parseCookies as unknown as (req: object, res: object, next: (err?: unknown) => void) => unknown;
-  return (request: IncomingMessage, claimedSid: string) =>
+  const read = (request: IncomingMessage, claimedSid: string) =>
     new Promise<SessionRead>((resolve) => {
       const parsed: { headers: IncomingMessage['headers']; signedCookies?: Record<string, unknown> } = {
         headers: { cookie: request.headers.cookie },
@@ -271,7 +285,7 @@ function readFromStore(
             if (error) return resolve({ kind: 'unavailable', cause: error });
             if (typeof session !== 'object' || session === null) return resolve({ kind: 'not_found' });
             remember(request, session as SessionRecord);
-            const view = requestView(request, userProperty);
+            const view = sessionView(request, userProperty);
             view.session = session;
             view.sessionID = claimedSid;
             resolve({ kind: 'found', request: view, session: session as SessionRecord });
@@ -281,6 +295,31 @@ function readFromStore(
         }
       });
     });
+  return { cookieName: key, sessionId: claimedSessionId, read: (request, sid) => read(request, sid.sid) };
+}
+
+/** The session id an express-session cookie claims; its signature is checked by cookieParser while reading. */
+function claimedSessionId(raw: string): CookieSessionId {
+  if (!raw.startsWith('s:')) return { kind: 'bad_format' };
+  const signed = raw.slice(2);
+  const dot = signed.lastIndexOf('.');
+  if (dot <= 0 || dot === signed.length - 1) return { kind: 'bad_format' };
+  return { kind: 'claimed', sid: signed.slice(0, dot) };
+}
+
+/**
+ * A per-handshake view of the request for Passport's deserializer: reads
+ * fall through to the request, writes stay on the view, so what Passport
+ * sets (`_passport`, the user) never lands on the `socket.request` every
+ * namespace of the connection shares. The session strategy's own reader
+ * builds the same view; this one is the compat's, on the reader contract.
+ */
+function sessionView(request: IncomingMessage, userProperty: string): Record<string, unknown> {
+  const view = Object.create(request) as Record<string, unknown>;
+  for (const key of ['session', 'sessionID', 'sessionStore', 'signedCookies', 'cookies', '_passport', userProperty]) {
+    Object.defineProperty(view, key, { value: undefined, writable: true, configurable: true, enumerable: true });
+  }
+  return view;
 }
 
 /**

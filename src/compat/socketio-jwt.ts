@@ -15,6 +15,12 @@
  * `callback` says; an unauthenticated socket is quarantined; a socket is
  * disconnected when its token expires.
  *
+ * Its seam into the core is the registry's Lifecycle: the event flow hands a
+ * socket that is already connected to `lifecycle.awaitConnected`, which
+ * quarantines it until its `authenticate` event; the handshake flow is a
+ * registry's public `middleware()`. It still imports the JWT verifier's
+ * parts and a few helpers besides (docs/development.md lists them; issue 21).
+ *
  * @module
  */
 import type { KeyObject } from 'node:crypto';
@@ -22,11 +28,10 @@ import createDebug from 'debug';
 import jwt from 'jsonwebtoken';
 import type { IncomingMessage } from 'node:http';
 import { createHandshakeContext } from '../handshake/context.js';
-import { AuthError, toAuthError, type AuthErrorCode } from '../errors.js';
-import type { UnauthorizedPayload } from '../life/quarantine.js';
-import { getState } from '../life/socket-state.js';
+import { AuthError, isAuthError, type AuthErrorCode } from '../errors.js';
+// The seam: the Lifecycle's in-band wait (reached through SockPass#lifecycle) and its types.
+import type { SocketLike, UnauthorizedPayload } from '../life/lifecycle.js';
 import { SockPass } from '../registry.js';
-import { emitOnNamespace, type SocketLike } from '../socketio.js';
 import type { AuthResult, Claims, HandshakeContext, SocketAuth, Strategy } from '../types.js';
 import { algorithmsOfKey, createJwtVerifier, prepareKey, type JwtAlgorithm, type JwtHeader, type JwtKey, type JwtVerifier, type JwtVerifyOptions } from '../../strategies/jwt/verifier.js';
 import { isSameOrigin, prepareOrigins, type AllowedOrigins } from '../../strategies/origin.js';
@@ -387,7 +392,7 @@ function handshakeFlow(options: AuthorizeOptions, settings: Settings) {
   return function socketioJwtHandshake(s: object, next: (err?: Error) => void) {
     const socket = s as SocketLike & Record<string, unknown>;
     middleware(socket, (err) => {
-      if (err !== undefined) return next(toUnauthorizedError(toAuthError(err), 'handshake'));
+      if (err !== undefined) return next(toUnauthorizedError(isAuthError(err) ? err : new AuthError('server_error', 'authentication failed', { cause: err }), 'handshake'));
       socket[settings.decodedPropertyName] = (socket.data.auth as SocketAuth<unknown>).user;
       socket[settings.encodedPropertyName] = readHandshakeToken(createHandshakeContext(socket), headerRequired);
       next();
@@ -407,7 +412,6 @@ function eventFlow(options: AuthorizeOptions, settings: Settings) {
 
   return function socketioJwtConnection(s: object) {
     const socket = s as SocketLike & Record<string, unknown>;
-    if (getState(socket) !== undefined) return; // already handled (authorize() used twice on one namespace)
     let verifiedToken: string | undefined;
     const strategy: Strategy<unknown> = {
       inBand: { eventName: 'authenticate', timeout: required ? timeout : 0 },
@@ -428,23 +432,18 @@ function eventFlow(options: AuthorizeOptions, settings: Settings) {
         return result;
       },
     };
-    const state = lifecycle.awaitConnected(socket, STRATEGY, strategy, {
+    // Does nothing for a socket already handled (authorize() used twice on one namespace).
+    lifecycle.awaitConnected(socket, STRATEGY, strategy, {
       isolate: required,
       describe: (error) => toPayload(toUnauthorizedError(error, 'event')),
-      onSuccess: (_socket, result, renewed) => {
+      onSuccess: (_socket, result) => {
         socket[settings.decodedPropertyName] = result.user;
         socket[settings.encodedPropertyName] = verifiedToken;
-        if (renewed) emitAuthenticated(socket);
       },
+      // socketio-jwt's server-side event, `io.sockets.on('authenticated', (socket) => …)`: on the namespace, not to its clients.
+      announce: 'authenticated',
     });
-    // After the first success, once socket.data.auth is set and the lifecycle started.
-    state.addWaiter(() => emitAuthenticated(socket));
   };
-}
-
-/** socketio-jwt's server-side event, `io.sockets.on('authenticated', (socket) => …)`: on the namespace, not to its clients. */
-function emitAuthenticated(socket: SocketLike): void {
-  emitOnNamespace(socket.nsp, 'authenticated', socket);
 }
 
 function eventToken(payload: unknown): unknown {

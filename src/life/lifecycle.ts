@@ -47,6 +47,9 @@ import { EXPIRED_EVENT, REFRESH_EVENT, REFUSED_EVENT, REVOKED_EVENT, type AuthNo
 import { DeadlineQueue } from './deadline-queue.js';
 import { AuthenticatedNamespaces } from './authenticated-namespaces.js';
 import { startQuarantine, type InBandWaitOptions, type QuarantinedSocket } from './quarantine.js';
+// The seam's types, so the compat module that uses awaitConnected() imports them from here.
+export type { InBandWaitOptions, UnauthorizedPayload } from './quarantine.js';
+export type { SocketLike } from '../socketio.js';
 import { guardRecovery } from './recovery.js';
 import { listenForRefresh } from './refresh.js';
 import { startRevalidation } from './revalidate.js';
@@ -459,9 +462,12 @@ export class Lifecycle<U> {
   /**
    * The compat seam (`sockpass/compat/socketio-jwt`'s event flow): a socket
    * already connected, with no sockpass state, waits for its credential in
-   * `strategy`'s in-band event as a deferred handshake would.
+   * `strategy`'s in-band event as a deferred handshake would. Undefined, and
+   * nothing done, for a socket sockpass already holds (`authorize()` given
+   * twice on one namespace).
    */
-  awaitConnected(socket: SocketLike, strategyName: string, strategy: Strategy<U>, options: InBandWaitOptions<U>): SocketState<U> {
+  awaitConnected(socket: SocketLike, strategyName: string, strategy: Strategy<U>, options: InBandWaitOptions<U>): SocketState<U> | undefined {
+    if (getState(socket) !== undefined) return undefined;
     const state = new SocketState<U>(socket, this, strategyName, strategy);
     setState(socket, state);
     this.#cleanUpOnDisconnect(socket, state);

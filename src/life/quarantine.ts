@@ -28,7 +28,7 @@
 import createDebug from 'debug';
 import { AuthError, type AuthErrorData } from '../errors.js';
 import { failureOf, normalizeResult } from '../handshake/pipeline.js';
-import { deferCatchAll, hideFromBroadcasts, catchRoomChange, showToBroadcasts, type SocketLike } from '../socketio.js';
+import { deferCatchAll, emitOnNamespace, hideFromBroadcasts, catchRoomChange, showToBroadcasts, type SocketLike } from '../socketio.js';
 import type { Metrics } from '../metrics.js';
 import type { AdapterLike } from '../socketio.js';
 import type { SocketState } from './socket-state.js';
@@ -49,6 +49,12 @@ export interface InBandWaitOptions<U> {
   describe?: (error: AuthError) => UnauthorizedPayload;
   /** Runs after each success (`renewed` for a re-authentication), before the app's handlers. */
   onSuccess?: (socket: SocketLike, result: AuthSuccess<U>, renewed: boolean) => void;
+  /**
+   * A server-side event emitted on the socket's namespace, with the socket,
+   * after each success (the first once the lifecycle started, then after
+   * each renewal), and never sent to clients: socketio-jwt's `authenticated`.
+   */
+  announce?: string;
 }
 
 /** A socket in quarantine, as its adapter's `join-room` listener finds it. */
@@ -78,6 +84,7 @@ export interface QuarantineOwner<U> {
 export function startQuarantine<U>(life: QuarantineOwner<U>, socket: SocketLike, state: SocketState<U>, options: InBandWaitOptions<U> = {}): void {
   const strategy = state.strategy;
   const describe = options.describe ?? describeError;
+  const announce = options.announce;
   const refuse = (error: AuthError) => {
     if (error.strategy === undefined) error.strategy = state.strategyName;
     life.metrics?.handshake(state.strategyName, error.code, -1);
@@ -151,9 +158,12 @@ export function startQuarantine<U>(life: QuarantineOwner<U>, socket: SocketLike,
     }
     socket.emit('authenticated');
     options.onSuccess?.(socket, result, true);
+    if (announce !== undefined) emitOnNamespace(socket.nsp, announce, socket);
   };
   socket.on(eventName, onCredential);
   state.addCleanup(() => socket.off(eventName, onCredential));
+  // After the first success, once socket.data.auth is set and the lifecycle started.
+  if (announce !== undefined) state.addWaiter(() => emitOnNamespace(socket.nsp, announce, socket));
 }
 
 /** Runs the strategy's in-band check; a throw or a malformed result becomes a typed failure. */

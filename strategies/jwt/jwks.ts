@@ -23,25 +23,23 @@ import { createPublicKey, type JsonWebKey, type KeyObject } from 'node:crypto';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import createDebug from 'debug';
 import { AuthError } from '../../src/errors.js';
-import { Metrics, type MetricsOption } from '../../src/metrics.js';
 import { TIMED_OUT, withTimeout } from '../../src/time.js';
 import { algorithmsOfKey, type JwtAlgorithm, type JwtHeader, type JwtKeyResolver } from './verifier.js';
 
 const debug = createDebug('sockpass:jwks');
 
 /**
- * Options of {@link jwks}: where the key set is (exactly one of `uri` or
- * `issuer`), how often and how long it is fetched, and how large it may be.
+ * Options of the JWKS key source: where the key set is (exactly one of `uri`
+ * or `issuer`), how often and how long it is fetched, and how large it may be.
+ * `jwks()` (in `src/index.ts`) adds `metrics`.
  */
-export interface JwksOptions {
+export interface JwksKeySourceOptions {
   /** URL of the JWKS document, e.g. `https://tenant.auth0.com/.well-known/jwks.json`. */
   uri?: string;
   /** Issuer URL: the JWKS is found by OpenID Connect discovery (`<issuer>/.well-known/openid-configuration` → `jwks_uri`). */
   issuer?: string;
   /** Shortest time between two fetches caused by unknown `kid`s, in ms. Default 30 000. */
   cooldown?: number;
-  /** Count fetches in `sockpass.jwks.fetches` (as `new SockPass({ metrics })`): `true` or `{ meter }`. Default: none. */
-  metrics?: MetricsOption;
   /** Age after which the key set is fetched again in the background, in ms. Default 600 000 (10 min). */
   maxAge?: number;
   /** Longest wait for one fetch (discovery or key set), body included, in ms. Default 3000. */
@@ -59,6 +57,16 @@ export interface JwksOptions {
   allowInsecure?: boolean;
   /** Extra request headers (e.g. a user agent the identity provider requires). */
   requestHeaders?: Record<string, string>;
+}
+
+/**
+ * Who hears of each fetch's outcome. Declared here so the strategy never
+ * imports the metrics module: `src/metrics.ts`'s `Metrics` fits, and
+ * `jwks({ metrics })` passes one.
+ */
+export interface JwksFetchObserver {
+  /** One fetch (discovery and key set) finished. */
+  jwksFetch(outcome: 'success' | 'failure'): void;
 }
 
 /** A JWKS key source: a `JwtKeyResolver` to pass as `secret`, with a way to force a fetch. */
@@ -81,14 +89,8 @@ const MIN_RSA_BITS = 2048;
 /** NIST SP 800-56B: an RSA public exponent is at least 65537 (e = 1 verifies anything, e = 3 invites forgeries). */
 const MIN_RSA_EXPONENT = 65537n;
 
-/**
- * @example
- * ```ts
- * const secret = jwks({ issuer: 'https://login.example.com/' });
- * auth.use('jwt-auth', jwtAuth({ secret, algorithms: ['RS256'], issuer: 'https://login.example.com/' }));
- * ```
- */
-export function jwks(options: JwksOptions): JwksKeySource {
+/** The key source behind the public `jwks()`, reporting each fetch to `observer`. */
+export function jwksKeySource(options: JwksKeySourceOptions, observer?: JwksFetchObserver): JwksKeySource {
   if (typeof options !== 'object' || options === null) throw new TypeError('sockpass: jwks() needs { uri } or { issuer }');
   const { uri, issuer } = options;
   if ((uri === undefined) === (issuer === undefined)) throw new TypeError('sockpass: jwks() takes exactly one of `uri` or `issuer`');
@@ -99,7 +101,6 @@ export function jwks(options: JwksOptions): JwksKeySource {
     if (refusal !== undefined) throw new TypeError(`sockpass: jwks() ${refusal}`);
   }
   const cooldown = positive(options.cooldown, 30_000, 'cooldown');
-  const metrics = Metrics.from(options.metrics);
   const maxAge = positive(options.maxAge, 600_000, 'maxAge');
   const timeout = positive(options.timeout, 3000, 'timeout');
   const maxBytes = positive(options.maxBytes, 512 * 1024, 'maxBytes', 'bytes');
@@ -149,11 +150,11 @@ export function jwks(options: JwksOptions): JwksKeySource {
         keys = next;
         loadedAt = Date.now();
         lastFetchFailed = false;
-        metrics?.jwksFetch('success');
+        observer?.jwksFetch('success');
         debug('key set loaded: %d keys', next.size);
       } catch (err) {
         lastFetchFailed = true;
-        metrics?.jwksFetch('failure');
+        observer?.jwksFetch('failure');
         debug('key set fetch failed: %s', (err as Error)?.message);
       } finally {
         inFlight = undefined;

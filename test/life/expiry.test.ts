@@ -1,4 +1,4 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { AuthError, SockPass, jwtAuth, type AuthSuccess, type SockPassOptions, type Strategy } from 'sockpass';
 import type { Socket as ClientSocket } from 'socket.io-client';
 import { once, outcome, sleep, startServer, type TestServer } from '../helpers/server.js';
@@ -286,5 +286,52 @@ describe('session expiry and revalidation', () => {
     const notice = await revoked;
     expect(notice.code).toBe('server_error');
     expect(notice.message).not.toContain('secret');
+  });
+});
+
+/**
+ * An expiry that is not a time (an Invalid Date from a custom strategy, or
+ * the passport adapter's `expiresAt` option) fails closed: it is an expired
+ * credential. Before, the expiry timer re-armed every millisecond forever
+ * (`now >= NaN` is never true), and a refresh to one threw a RangeError after
+ * swapping the credential (an unhandled rejection; the ack never came).
+ */
+describe('an Invalid Date expiry', () => {
+  const unhandled: unknown[] = [];
+  const onUnhandled = (reason: unknown) => unhandled.push(reason);
+  beforeAll(() => process.on('unhandledRejection', onUnhandled));
+  afterAll(() => process.off('unhandledRejection', onUnhandled));
+
+  /** A custom strategy: `good` expires in a minute, anything else gets an Invalid Date. */
+  const custom: Strategy<{ id: string }> = {
+    async authenticate(ctx) {
+      return this.authenticateCredential!(ctx.auth.token);
+    },
+    async authenticateCredential(token) {
+      const expiresAt = token === 'good' ? new Date(Date.now() + 60_000) : new Date(Number.NaN);
+      return { kind: 'success', user: { id: 'alice' }, expiresAt };
+    },
+  };
+
+  async function serveCustom(): Promise<TestServer> {
+    const auth = new SockPass<{ id: string }>().use('custom', custom);
+    return (server = await startServer((io) => io.use(auth.middleware('custom'))));
+  }
+
+  it('gets the socket told auth:expired and disconnected at once', async () => {
+    const client = (await serveCustom()).client('/', { auth: { token: 'bad' } });
+    const expired = once<{ code: string }>(client, 'auth:expired', 5000);
+    const gone = once(client, 'disconnect', 5000);
+    expect((await expired).code).toBe('token_expired');
+    await gone;
+  });
+
+  it('refuses a refresh to it, answers the ack, and rejects nothing unhandled', async () => {
+    const client = (await serveCustom()).client('/', { auth: { token: 'good' } });
+    await once(client, 'connect');
+    const reply = await client.timeout(5000).emitWithAck('auth:refresh', { token: 'bad' });
+    expect(reply).toEqual({ error: { code: 'server_error', message: expect.any(String), action: 'stop' } });
+    await sleep(50);
+    expect(unhandled).toEqual([]);
   });
 });

@@ -1,6 +1,6 @@
-import { afterEach, describe, expect, it } from 'vitest';
-import { SockPass, jwtAuth } from 'sockpass';
-import { codeOf, once, startServer, type TestServer } from '../helpers/server.js';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { SockPass, jwtAuth, jwtAuthenticateEvent } from 'sockpass';
+import { codeOf, once, sleep, startServer, type TestServer } from '../helpers/server.js';
 import { SECRET, forgeHs256, hs256, rs256, rsa, signRawPayload, unsigned } from '../helpers/tokens.js';
 
 let server: TestServer;
@@ -86,5 +86,67 @@ describe('jwt-auth (handshake auth payload)', () => {
     const err = await once<Error & { data: Record<string, string> }>(client, 'connect_error');
     expect(err.data).toEqual({ type: 'UnauthorizedError', code: 'invalid_token', message: err.message, action: 'login', strategy: 'jwt-auth' });
     expect(JSON.stringify(err.data)).not.toContain(token.split('.')[2]);
+  });
+});
+
+/**
+ * A correctly signed `exp` beyond what a Date can hold (`1e300`, or `1e999`,
+ * which JSON reads as Infinity) is refused as `invalid_token` everywhere a
+ * token is judged: before, it passed as "not expired", became an Invalid Date
+ * expiry, and an in-band refresh with it threw after the credential was
+ * swapped (an unhandled rejection, no ack).
+ */
+describe('jwt: an exp beyond the range of a Date', () => {
+  const unhandled: unknown[] = [];
+  const onUnhandled = (reason: unknown) => unhandled.push(reason);
+  beforeAll(() => process.on('unhandledRejection', onUnhandled));
+  afterAll(() => process.off('unhandledRejection', onUnhandled));
+
+  // Signed over the raw payload text: jsonwebtoken's sign() refuses such an `exp`, an issuer's own code may not.
+  const OUT_OF_RANGE = [
+    ['1e300', signRawPayload('{"sub":"alice","exp":1e300}')],
+    ['1e999 (Infinity)', signRawPayload('{"sub":"alice","exp":1e999}')],
+    ['9e15', signRawPayload('{"sub":"alice","exp":9000000000000000}')],
+  ] as const;
+
+  async function serveBoth(): Promise<void> {
+    const hs = { secret: SECRET, algorithms: ['HS256' as const] };
+    const auth = new SockPass()
+      .use('jwt-auth', jwtAuth(hs))
+      .use('event', jwtAuthenticateEvent({ ...hs, timeout: 5000 }));
+    server = await startServer((io) => {
+      io.use(auth.middleware(['jwt-auth']));
+      io.of('/event').use(auth.middleware(['event']));
+    });
+  }
+
+  it.each(OUT_OF_RANGE)('is refused at the handshake with invalid_token (exp %s)', async (_label, token) => {
+    await serveBoth();
+    expect(await codeOf(server.client('/', { auth: { token } }))).toBe('invalid_token');
+  });
+
+  it.each(OUT_OF_RANGE)('is refused in the authenticate event with invalid_token (exp %s)', async (_label, token) => {
+    await serveBoth();
+    const client = server.client('/event');
+    await once(client, 'connect');
+    client.emit('authenticate', { token });
+    const told = await once<{ data: { code: string } }>(client, 'unauthorized');
+    expect(told.data.code).toBe('invalid_token');
+  });
+
+  it.each(OUT_OF_RANGE)('is refused as an in-band refresh, the ack answers, nothing rejects unhandled (exp %s)', async (_label, token) => {
+    await serveBoth();
+    const client = server.client('/', { auth: { token: hs256() } });
+    await once(client, 'connect');
+    const reply = await client.timeout(5000).emitWithAck('auth:refresh', { token });
+    expect(reply).toEqual({ error: { code: 'invalid_token', message: expect.any(String), action: 'login' } });
+    await sleep(50);
+    expect(unhandled).toEqual([]);
+  });
+
+  it('still accepts an exp far in the future but within range', async () => {
+    await serveBoth();
+    const token = signRawPayload(`{"sub":"alice","exp":${Math.floor(Date.now() / 1000) + 10 * 365 * 86400}}`);
+    expect(await codeOf(server.client('/', { auth: { token } }))).toBe('connected');
   });
 });
