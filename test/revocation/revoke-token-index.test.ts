@@ -103,6 +103,37 @@ describe('the token index', () => {
   });
 });
 
+describe('the token index and connection state recovery', () => {
+  it('files a recovered socket again under its jti, once, and revoke({ token }) cuts it', async () => {
+    const auth = new SockPass().use('jwt', jwt());
+    server = await startServer((io) => io.use(auth.middleware('jwt')), {
+      connectionStateRecovery: { maxDisconnectionDuration: 10_000, skipMiddlewares: true },
+    });
+    const tokens = auth.lifecycle.tokens;
+    const client = server.client('/', { reconnection: true, randomizationFactor: 0, auth: { token: hs256({ sub: 'gus', jti: 'g-1' }, { expiresIn: 60 }) } });
+    expect((await outcome(client)).connected).toBe(true);
+    // Recovery restores from the offset of the last broadcast the client got.
+    const got = once(client, 'offset', 5000);
+    server.io.emit('offset', 1);
+    await got;
+    client.io.opts.reconnectionDelay = 50;
+    client.io.opts.reconnectionDelayMax = 50;
+    const back = once(client, 'connect', 10_000);
+    client.io.engine.close();
+    await back;
+    expect(client.recovered).toBe(true);
+    // The dropped socket's entry went at its disconnect; the restored one is filed.
+    expect(tokens.holders('g-1')).toHaveLength(1);
+    expect(tokens.holders('g-1')[0]!.socket.id).toBe(client.id);
+    client.io.opts.reconnection = false;
+    const cut = watch(client);
+    await auth.revoke(server.io, { token: 'g-1' });
+    await cut.ended;
+    expect(cut.events).toEqual(['auth:revoked', 'disconnect']);
+    expect(tokens.size).toBe(0);
+  });
+});
+
 describe('revoke({ token }) on one node', () => {
   it('leaves a socket refreshed away from the revoked jti, and cuts it by its new jti', async () => {
     const auth = new SockPass().use('jwt', jwt());
