@@ -22,9 +22,9 @@
  * error when one does not answer within its `requestsTimeout`, after this
  * node's sockets were cut: the app learns that a node may still hold the
  * token. A node answers once its registry met the server (`auth.attach(io)`,
- * or its first handshake): attach at startup on every node, or a node that
- * has admitted nobody yet makes the revoke wait out the timeout and reject
- * (it held nothing). With the in-memory adapter there is no other node and
+ * `onAuthenticated(io)` or `rooms(io)` at startup, else its first
+ * handshake): without one at startup, a node that has admitted nobody yet
+ * makes the revoke wait out the timeout and reject (it held nothing). With the in-memory adapter there is no other node and
  * nothing to wait for. Users and sessions are fire-and-forget, as before:
  * the call resolves once the adapter took the broadcasts.
  *
