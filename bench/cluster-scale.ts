@@ -18,7 +18,7 @@
  *   p50/p99 of the time from `revoke()` resolving to the user's socket cut,
  *   wherever it was (0 when it was cut before the call resolved);
  * - `revoke({ token })` of BENCH_CLUSTER_REVOKE_TOKENS tokens: how long each
- *   call takes (it fetches every node's sockets);
+ *   call takes (one server-side message every node answers from its token index);
  * - the CPU of the second in which 10% of all sockets expire, per node;
  * - a reconnect storm: the last node is killed (SIGKILL), its clients
  *   reconnect to the others after socket.io-client's reconnection delay,
@@ -46,7 +46,7 @@ export const CLUSTER_NODES = env('BENCH_CLUSTER_NODES', 6);
 export const CLUSTER_SOCKETS = env('BENCH_CLUSTER_SOCKETS', 12_000);
 const REVOKE = env('BENCH_CLUSTER_REVOKE', 1_000);
 const PER_DRIVER = env('BENCH_CLUSTER_PER_DRIVER', 15_000);
-/** Tokens revoked by `jti`, one after the other: each call walks every node's sockets (fetchSockets). */
+/** Tokens revoked by `jti`, one after the other: each call waits for every node's answer (its token index). */
 const REVOKE_TOKENS = env('BENCH_CLUSTER_REVOKE_TOKENS', 20);
 const REDIS_MODE = process.env.BENCH_CLUSTER_REDIS ?? 'single';
 if (REDIS_MODE !== 'single' && REDIS_MODE !== 'cluster') throw new Error('bench: BENCH_CLUSTER_REDIS must be single or cluster');
@@ -299,7 +299,7 @@ export async function runClusterScale(setup: { publicKey: string; privateKey: st
     const revoke = { users: revokeCount, cut: waits.length, callsMs, p50: percentile(waits, 50), p99: percentile(waits, 99), max: Math.max(...waits) };
     log(`bench: cluster: revoke() of ${revokeCount} users: ${waits.length} cut; after the call resolved p50 ${revoke.p50.toFixed(2)} ms, p99 ${revoke.p99.toFixed(2)} ms`);
 
-    // revoke({ token }) of tokens of users not revoked, on node 1: each call fetches every node's sockets.
+    // revoke({ token }) of tokens of users not revoked, on node 1: each call waits for every node to cut its own.
     const jtis = lastingTokens
       .slice(revokeCount, revokeCount + Math.min(REVOKE_TOKENS, lasting - revokeCount))
       .map((t) => String((JSON.parse(Buffer.from(t.split('.')[1]!, 'base64url').toString()) as { jti: unknown }).jti));
@@ -385,7 +385,7 @@ export function renderCluster(r: ClusterResult): string {
         ['Redis commands per revoke() of a user (less heartbeats)', fmt(r.redisPerRevoke, 1)],
         [`revoke() of ${fmt(r.revoke.users)} users on node 1, one after the other`, `${fmt(r.revoke.callsMs)} ms; ${fmt(r.revoke.cut)} cut`],
         ['from revoke() resolving to the socket cut, wherever it is: p50 / p99 / max', `${r.revoke.p50.toFixed(2)} / ${r.revoke.p99.toFixed(2)} / ${r.revoke.max.toFixed(2)} ms`],
-        [`revoke({ token }) of ${fmt(r.byToken.tokens)} tokens on node 1, each call (it fetches every node's sockets): p50 / max`, `${r.byToken.p50.toFixed(1)} / ${r.byToken.max.toFixed(1)} ms; ${fmt(r.byToken.cut)} cut`],
+        [`revoke({ token }) of ${fmt(r.byToken.tokens)} tokens on node 1, each call (every node answers from its token index): p50 / max`, `${r.byToken.p50.toFixed(1)} / ${r.byToken.max.toFixed(1)} ms; ${fmt(r.byToken.cut)} cut`],
         ['CPU of the second in which 10% expire: sum over the nodes', `${fmt(r.perNode.reduce((s, n) => s + n.expiryCpuMs, 0))} ms`],
         [`storm: node ${r.nodes} killed, its valid clients re-admitted by the others`, `${fmt(r.storm.readmitted - r.storm.revokedAdmitted)} of ${fmt(r.storm.valid)}`],
         ['storm: time from the kill to re-admission, p50 / p99 / all back', `${fmt(r.storm.p50)} / ${fmt(r.storm.p99)} / ${fmt(r.storm.allBackMs)} ms`],

@@ -253,7 +253,9 @@ export class SockPass<U = unknown> {
    * expired, not revoked), and a restored socket gets its deadline and rooms
    * back. The middleware's first call and `onAuthenticated()` attach too; call
    * this at startup when another node may hand this one a session to recover
-   * (`@socket.io/redis-streams-adapter`) before any handshake reached it.
+   * (`@socket.io/redis-streams-adapter`) before any handshake reached it, and
+   * so that this node answers other nodes' `revoke({ token })` while it holds
+   * nobody (their call waits for every node's answer).
    * Every namespace of an attached Server is judged: one without
    * authentication loses recovery there (its clients reconnect afresh).
    *
@@ -298,7 +300,10 @@ export class SockPass<U = unknown> {
 
   /**
    * Disconnects every socket of a user (`user:<id>` room) or of a session
-   * (`session:<sid>`), on every node, through the server's adapter. Each
+   * (`session:<sid>`), on every node, through the server's adapter; or of one
+   * token (`{ token: jti }`), which each node finds in its own token index:
+   * that call resolves once every node answered, and rejects when one does
+   * not within the adapter's timeout (after this node's sockets were cut). Each
    * client first gets `auth:revoked` `{ code: 'token_revoked', message, action: 'login' }`.
    *
    * @example

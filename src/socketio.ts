@@ -33,9 +33,9 @@ export interface NamespaceLike extends Pick<EventEmitter, 'prependListener'> {
   on(event: string, listener: (...args: any[]) => void): unknown;
   in(room: string | string[]): RoomOperator;
   /** The same operations on this node's sockets only. */
-  local: { in(room: string | string[]): RoomOperator; fetchSockets: NamespaceLike['fetchSockets'] };
-  /** Every socket of the namespace on every node (through the adapter), as Socket.IO's RemoteSocket. */
-  fetchSockets(): Promise<FetchedSocket[]>;
+  local: { in(room: string | string[]): RoomOperator };
+  /** A server-side event to every other node (through the adapter); resolves with one answer per node, rejects past the adapter's timeout. */
+  serverSideEmitWithAck(event: string, ...args: unknown[]): Promise<unknown[]>;
   server: ServerLike;
 }
 
@@ -44,14 +44,6 @@ export interface AdapterLike {
   /** connectionStateRecovery: the session of `pid`, with the packets missed since `offset`. */
   restoreSession?: (pid: string, offset: string) => Promise<unknown> | unknown;
   on(event: 'join-room', listener: (room: string, id: string) => void): unknown;
-}
-
-/** What `fetchSockets()` yields (Socket.IO's RemoteSocket, or a local Socket). */
-export interface FetchedSocket {
-  id?: string;
-  data: Record<string, unknown>;
-  emit(event: string, ...args: unknown[]): unknown;
-  disconnect(close?: boolean): unknown;
 }
 
 /** What `nsp.in(room)` returns (Socket.IO's BroadcastOperator), as far as sockpass uses it. */
@@ -200,13 +192,31 @@ export function emitOnNamespace(nsp: NamespaceLike, event: string, ...args: unkn
 
 /**
  * The one "tell, then disconnect": the event reaches the client before the
- * disconnect (same socket, same order on the wire), for a local socket or a
- * remote one that `fetchSockets()` returned. A local socket already gone is left alone.
+ * disconnect (same socket, same order on the wire). A socket already gone is left alone.
  */
 export function tellThenDisconnect(socket: { connected?: boolean; emit(event: string, ...args: unknown[]): unknown; disconnect(): unknown }, event: string, ...args: unknown[]): void {
   if (socket.connected === false) return;
   socket.emit(event, ...args);
   socket.disconnect();
+}
+
+/**
+ * Whether the adapter relays server-side events to other nodes. Every
+ * adapter extends socket.io-adapter's in-memory `Adapter`, whose
+ * `serverSideEmit` only warns (and never calls an acknowledgement back); the
+ * cluster adapters (@socket.io/redis-adapter, its sharded adapter,
+ * @socket.io/redis-streams-adapter) override it. Relies on that base class
+ * defining `serverSideEmit` on its prototype, the last of the chain to
+ * define it (test/revocation/revoke-token-index.test.ts: no warning, a
+ * resolved revoke on the in-memory adapter; revoke-across-nodes.test.ts).
+ */
+export function relaysToOtherNodes(adapter: object): boolean {
+  let base: object | undefined;
+  for (let proto = Object.getPrototypeOf(adapter) as object | null; proto !== null; proto = Object.getPrototypeOf(proto) as object | null) {
+    if (Object.prototype.hasOwnProperty.call(proto, 'serverSideEmit')) base = proto;
+  }
+  const own = (adapter as { serverSideEmit?: unknown }).serverSideEmit;
+  return typeof own === 'function' && (base === undefined || own !== (base as { serverSideEmit?: unknown }).serverSideEmit);
 }
 
 /** Adapters may answer join/leave with a promise (the sharded Redis adapter does); never leave one unhandled. */

@@ -13,8 +13,9 @@
  *   authentication, anonymous upgrade, recovery) the connection cap counts it
  *   (`connections`, `authorization/connection-caps.ts`);
  * - **start**: an admitted socket joins `user:<id>` (and `session:<sid>`) so
- *   `revoke()` finds it on every node, gets its deadline, listens for
- *   refreshes, and the handlers that waited for it run;
+ *   `revoke()` finds it on every node, is filed under its token id
+ *   (`token-index.ts`: `revoke({ token })` looks it up there), gets its
+ *   deadline, listens for refreshes, and the handlers that waited for it run;
  * - **deadline**: `auth:refresh` `refreshBefore` ms ahead, the cut at expiry;
  * - **renewal** and **upgrade**: a refresh or second `authenticate` event
  *   swaps the credential (same user; a refresh never removes an expiry the
@@ -40,7 +41,7 @@ import { issuedAtMs } from '../issued-at.js';
 import type { Metrics } from '../metrics.js';
 import type { Decision } from '../handshake/pipeline.js';
 import type { CredentialFacts, RevocationLedger } from '../revocation/ledger.js';
-import { revokeSockets, type RevokeOptions, type RevokeTarget } from '../revocation/revoke.js';
+import { listenForTokenRevocations, revokeSockets, type RevokeOptions, type RevokeTarget } from '../revocation/revoke.js';
 import { tellThenDisconnect, type AdapterLike, type NamespaceLike, type RestoredSession, type ServerLike, type SocketLike } from '../socketio.js';
 import type { AuthSuccess, Claims, FailureEvent, SocketAuth, Strategy } from '../types.js';
 import { EXPIRED_EVENT, REFRESH_EVENT, REFUSED_EVENT, REVOKED_EVENT, type AuthNotice, type RefreshNotice } from '../protocol.js';
@@ -54,6 +55,7 @@ import { guardRecovery } from './recovery.js';
 import { listenForRefresh } from './refresh.js';
 import { startRevalidation } from './revalidate.js';
 import { getState, setState, SocketState, toSocketAuth } from './socket-state.js';
+import { TokenIndex } from './token-index.js';
 
 const debug = createDebug('sockpass:lifecycle');
 
@@ -145,6 +147,8 @@ export class Lifecycle<U> {
    * dynamic namespaces from it.
    */
   readonly namespaces = new AuthenticatedNamespaces();
+  /** This node's sockets by the token id their credential carries now: what `revoke({ token })` cuts. */
+  readonly tokens = new TokenIndex<SocketState<U>>();
   /** Sockets in quarantine, per adapter: rooms joined meanwhile are taken back and kept for later. */
   readonly quarantined = new WeakMap<AdapterLike, Map<string, QuarantinedSocket>>();
   /**
@@ -166,6 +170,8 @@ export class Lifecycle<U> {
   latestExpiry = Number.NEGATIVE_INFINITY;
   readonly #strategies: ReadonlyMap<string, Strategy<U>>;
   readonly #watched = new WeakSet<object>();
+  /** Servers whose main namespace hears other nodes' `revoke({ token })` for this lifecycle. */
+  readonly #listening = new WeakSet<object>();
   readonly #events = new EventEmitter();
   /** A throwing `failure` listener is reported once per registry. */
   #warnedListener = false;
@@ -242,6 +248,11 @@ export class Lifecycle<U> {
   watch(nsp: NamespaceLike): void {
     if (this.#watched.has(nsp)) return;
     this.#watched.add(nsp);
+    // Whatever namespace the registry first meets on this node, it answers other nodes' token revocations from then on.
+    if (!this.#listening.has(nsp.server)) {
+      this.#listening.add(nsp.server);
+      listenForTokenRevocations(this, nsp.server);
+    }
     guardRecovery(this, nsp);
     nsp.prependListener('connect', (socket: SocketLike) => this.#connected(socket));
   }
@@ -395,8 +406,25 @@ export class Lifecycle<U> {
     // One listener does both: every socket has a deadline to take out, few have anything else armed.
     socket.on('disconnect', () => {
       this.deadlines.cancel(state);
+      this.#fileToken(state);
       state.runCleanup();
     });
+  }
+
+  /**
+   * Files a socket in the token index under its credential's token id, moving
+   * it from the id it was filed under; a socket no longer connected (the
+   * disconnect, or a refresh that finished after it) is taken out. Called
+   * wherever the credential is recorded or replaced once the disconnect
+   * cleanup is armed, so no entry outlives its socket.
+   */
+  #fileToken(state: SocketState<U>): void {
+    const tokenId = state.socket.connected ? state.auth?.tokenId : undefined;
+    const id = typeof tokenId === 'string' ? tokenId : undefined;
+    if (id === state.indexedToken) return;
+    if (state.indexedToken !== undefined) this.tokens.delete(state.indexedToken, state);
+    state.indexedToken = id;
+    if (id !== undefined) this.tokens.add(id, state);
   }
 
   /**
@@ -421,6 +449,7 @@ export class Lifecycle<U> {
     this.authorization.admitted(socket, state);
     this.#scheduleExpiry(socket, state, auth.expiresAt);
     if (!socket.connected) return;
+    this.#fileToken(state);
     this.#count(state);
     listenForRefresh(this, socket, state);
     startRevalidation(this, socket, state);
@@ -512,6 +541,8 @@ export class Lifecycle<U> {
     state.record(auth, this.#revalidators.get(auth));
     setState(socket, state);
     this.#cleanUpOnDisconnect(socket, state);
+    // Filed now, not at start: the connection cap may keep it waiting, and a revoke meanwhile must find it.
+    this.#fileToken(state);
     debug('socket %s: recovered, credential expires %s', socket.id, auth.expiresAt?.toISOString() ?? 'never');
     if (isExpired(auth.expiresAt, Date.now())) {
       this.expire(socket, state);
@@ -692,6 +723,7 @@ export class Lifecycle<U> {
     const auth = toSocketAuth(strategyName, result);
     // A refreshed token does not carry the session's revalidation: the socket keeps the one it had.
     this.#record(state, auth, result.revalidate ?? state.revalidate);
+    this.#fileToken(state);
     this.#noteLifetime(auth);
     // The session's start carries over to the new record (an upgrade starts it).
     this.authorization.admitted(socket, state);
@@ -732,6 +764,16 @@ export class Lifecycle<U> {
     // so every node delivers the notice before it disconnects.
     nsp.in(room).emit(event, notice);
     nsp.in(room).disconnectSockets();
+  }
+
+  /**
+   * The cut of one token on this node: every socket the token index files
+   * under `tokenId` is told `auth:revoked`, then disconnected. Returns how many.
+   */
+  cutToken(tokenId: string, error: AuthError): number {
+    const holders = this.tokens.holders(tokenId);
+    for (const state of holders) this.cut(state.socket, REVOKED_EVENT, error);
+    return holders.length;
   }
 
   /** The credential expired: `auth:expired`, then the disconnect. */

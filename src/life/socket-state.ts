@@ -45,6 +45,12 @@ export class SocketState<U> implements Deadlined {
   #cleanup: Array<() => void> | undefined = undefined;
   /** Its place in the lifecycle's deadline queue, -1 while it has no deadline queued. */
   heapIndex = -1;
+  /**
+   * The token id the lifecycle's token index files this socket under (its
+   * credential's `tokenId` when filed), undefined while it is not filed: the
+   * disconnect takes it out by this id, whatever app code did to `data.auth`.
+   */
+  indexedToken: string | undefined = undefined;
 
   constructor(socket: SocketLike, owner: object, strategyName: string, strategy: Strategy<U> | undefined) {
     this.socket = socket;

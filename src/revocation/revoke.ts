@@ -5,9 +5,28 @@
  * admission consults from then on (`lifecycle.ts`), then disconnects the
  * matching sockets on every node through the server's adapter: users and
  * sessions by their `user:<id>` / `session:<sid>` room
- * (`nsp.in(room).emit(...)`, `nsp.in(room).disconnectSockets()`), a token by
- * `fetchSockets()` (no socket joins a room per token). Each client first gets
- * `auth:revoked` `{ code, message }`, then the disconnect.
+ * (`nsp.in(room).emit(...)`, `nsp.in(room).disconnectSockets()`). Each client
+ * first gets `auth:revoked` `{ code, message, action }`, then the disconnect.
+ *
+ * A token is found through each node's token index (`life/token-index.ts`),
+ * so the cost of `revoke({ token })` follows the token's sockets, not the
+ * cluster's: this node cuts its own at once, then one server-side message
+ * (`serverSideEmitWithAck` on the main namespace, relayed by the Redis
+ * adapters, classic, sharded and streams) asks every other node to cut its
+ * own, in every namespace. Not a room per token: every socket with a `jti`
+ * would pay a room in the adapter (heap on each socket), and the sharded
+ * adapter's default mode one Redis subscription per room on every node.
+ *
+ * `revoke({ token })` resolves once every node the adapter counts answered
+ * (each after cutting its sockets), and rejects with the adapter's timeout
+ * error when one does not answer within its `requestsTimeout`, after this
+ * node's sockets were cut: the app learns that a node may still hold the
+ * token. A node answers once its registry met the server (`auth.attach(io)`,
+ * `onAuthenticated(io)` or `rooms(io)` at startup, else its first
+ * handshake): without one at startup, a node that has admitted nobody yet
+ * makes the revoke wait out the timeout and reject (it held nothing). With the in-memory adapter there is no other node and
+ * nothing to wait for. Users and sessions are fire-and-forget, as before:
+ * the call resolves once the adapter took the broadcasts.
  *
  * When the ledger cannot record (a Redis ledger whose server is down), the
  * sockets are still cut and `revoke()` rejects with `store_unavailable`: the
@@ -22,15 +41,18 @@
  * @module
  */
 import createDebug from 'debug';
-import { AuthError, actionFor, type AuthErrorCode } from '../errors.js';
+import { AUTH_ERROR_CODES, AuthError, actionFor, type AuthErrorCode } from '../errors.js';
 import type { Revocation } from './ledger.js';
 import type { AuthenticatedNamespaces } from '../life/authenticated-namespaces.js';
 import type { Metrics } from '../metrics.js';
 import type { RevocationLedger } from './ledger.js';
-import { isServer, tellThenDisconnect, type FetchedSocket, type NamespaceLike, type ServerLike } from '../socketio.js';
+import { isServer, relaysToOtherNodes, type NamespaceLike, type ServerLike } from '../socketio.js';
 import { REVOKED_EVENT, type AuthNotice } from '../protocol.js';
 
 const debug = createDebug('sockpass:revoke');
+
+/** The server-side message of `revoke({ token })`: the token id and the notice its clients get. */
+export const TOKEN_REVOKED_MESSAGE = 'sockpass:token-revoked';
 
 /** Whose sockets to cut: every credential of a user id issued until now, one session id, or one token by its `jti`. */
 export type RevokeTarget =
@@ -54,12 +76,15 @@ export interface RevokeOptions {
   /** Code sent with `auth:revoked`. Default `token_revoked`. */
   code?: AuthErrorCode;
   /**
-   * Namespaces to cover besides `/` and those where this node's registry
-   * holds authenticated sockets. In a cluster, name the namespaces that only
-   * other nodes serve.
+   * For `user` and `session`: namespaces to cover besides `/` and those where
+   * this node's registry holds authenticated sockets. In a cluster, name the
+   * namespaces that only other nodes serve. A `token` is cut in every
+   * namespace of every node without it.
    */
   namespaces?: readonly string[];
 }
+
+const REVOKED_MESSAGE = 'credentials have been revoked';
 
 /** The shortest a revocation is kept by default: covers credentials only other nodes have seen. */
 export const MIN_REVOCATION_TTL = 60 * 60_000;
@@ -75,6 +100,8 @@ export interface RevocationOwner {
   readonly revocationTtl: number | undefined;
   readonly latestExpiry: number;
   cutEverywhere(nsp: NamespaceLike, room: string, event: string, error: AuthError): void;
+  /** Cuts this node's sockets filed under `tokenId`; returns how many. */
+  cutToken(tokenId: string, error: AuthError): number;
 }
 
 export async function revokeSockets(
@@ -99,14 +126,14 @@ export async function revokeSockets(
   }
 
   const code = options.code ?? 'token_revoked';
-  const notice: AuthNotice = { code, message: reason ?? 'credentials have been revoked', action: actionFor(code) };
-  // Every namespace object this registry admitted a socket on (an orphaned dynamic child included), and
-  // `/` and the named ones as Socket.IO has them now: the app's word that they exist (on some node).
-  const targets = new Set<NamespaceLike>(life.namespaces.values());
-  for (const name of ['/', ...(options.namespaces ?? [])]) targets.add(server.of(name));
-  debug('revoking a %s on %d namespace(s)', revocation.kind, targets.size);
-  if (revocation.kind === 'token') await cutToken(targets.values(), revocation.id, notice);
+  const notice: AuthNotice = { code, message: reason ?? REVOKED_MESSAGE, action: actionFor(code) };
+  if (revocation.kind === 'token') await cutToken(life, server, revocation.id, notice);
   else {
+    // Every namespace object this registry admitted a socket on (an orphaned dynamic child included), and
+    // `/` and the named ones as Socket.IO has them now: the app's word that they exist (on some node).
+    const targets = new Set<NamespaceLike>(life.namespaces.values());
+    for (const name of ['/', ...(options.namespaces ?? [])]) targets.add(server.of(name));
+    debug('revoking a %s on %d namespace(s)', revocation.kind, targets.size);
     const room = revocation.kind === 'user' ? life.options.userRoom(revocation.id) : life.options.sessionRoom(revocation.id);
     const error = new AuthError(notice.code, notice.message);
     for (const nsp of targets.values()) life.cutEverywhere(nsp, room, REVOKED_EVENT, error);
@@ -118,22 +145,45 @@ export async function revokeSockets(
   }
 }
 
-/**
- * One token's sockets, found by `data.auth.tokenId`: this node's at once, then
- * every node the adapter reaches (`fetchSockets()` rejects when a node does
- * not answer in time; `revoke()` then rejects, after this node's were cut).
- */
-async function cutToken(namespaces: Iterable<NamespaceLike>, tokenId: string, notice: AuthNotice): Promise<void> {
-  const list = [...namespaces];
-  for (const nsp of list) cutMatching(await nsp.local.fetchSockets(), tokenId, notice);
-  for (const nsp of list) cutMatching(await nsp.fetchSockets(), tokenId, notice);
+/** What one node sends the others for `revoke({ token })`. */
+interface TokenRevokedMessage {
+  tokenId: string;
+  code: AuthErrorCode;
+  message: string;
 }
 
-function cutMatching(sockets: readonly FetchedSocket[], tokenId: string, notice: AuthNotice): void {
-  for (const socket of sockets) {
-    if ((socket.data?.auth as { tokenId?: unknown } | undefined)?.tokenId !== tokenId) continue;
-    tellThenDisconnect(socket, REVOKED_EVENT, notice);
-  }
+/**
+ * One token's sockets: this node's from its index at once (before any wait on
+ * the adapter, which with Redis down may not publish), then every other
+ * node's, each cutting its own (see the header for what this resolves on).
+ */
+async function cutToken(life: RevocationOwner, server: ServerLike, tokenId: string, notice: AuthNotice): Promise<void> {
+  const here = life.cutToken(tokenId, new AuthError(notice.code, notice.message));
+  const main = server.sockets;
+  debug('token: %d socket(s) cut on this node', here);
+  if (!relaysToOtherNodes(main.adapter)) return;
+  const message: TokenRevokedMessage = { tokenId, code: notice.code, message: notice.message };
+  const answers = await main.serverSideEmitWithAck(TOKEN_REVOKED_MESSAGE, message);
+  debug('token: %d other node(s) answered', answers.length);
+}
+
+/**
+ * Makes this node's registry answer other nodes' `revoke({ token })`: on the
+ * server's main namespace, which every node has, whatever namespaces each
+ * serves. Each answer is the number of sockets this node cut. A message that
+ * is not one (another app's event of the same name) is answered with 0.
+ */
+export function listenForTokenRevocations(life: RevocationOwner, server: ServerLike): void {
+  server.sockets.on(TOKEN_REVOKED_MESSAGE, (message: unknown, ack?: unknown) => {
+    const m = message as Partial<TokenRevokedMessage> | null;
+    let cut = 0;
+    if (typeof m === 'object' && m !== null && typeof m.tokenId === 'string' && m.tokenId !== '') {
+      const code = typeof m.code === 'string' && (AUTH_ERROR_CODES as readonly string[]).includes(m.code) ? m.code : 'token_revoked';
+      cut = life.cutToken(m.tokenId, new AuthError(code, typeof m.message === 'string' ? m.message : REVOKED_MESSAGE));
+      debug('token: %d socket(s) cut for another node', cut);
+    }
+    if (typeof ack === 'function') ack(cut);
+  });
 }
 
 function revocationUntil(life: RevocationOwner, at: number): number {

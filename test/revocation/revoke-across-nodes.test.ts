@@ -1,15 +1,19 @@
 /**
  * Revocation across nodes: two Socket.IO servers (each with its own SockPass,
  * as two processes would have) share one real redis-server through
- * @socket.io/redis-adapter. A revoke issued on node A reaches the sockets held
- * by node B.
+ * @socket.io/redis-adapter (the classic adapter, and the sharded one on
+ * Redis 7's sharded pub/sub). A revoke issued on node A reaches the sockets
+ * held by node B: users and sessions through their rooms, a token through
+ * the adapter's server-side message, which every node answers from its own
+ * token index.
  */
-import { createAdapter } from '@socket.io/redis-adapter';
+import { createAdapter, createShardedAdapter } from '@socket.io/redis-adapter';
 import { createClient } from 'redis';
 import type { Server } from 'socket.io';
 import type { Socket as ClientSocket } from 'socket.io-client';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { SockPass, jwtAuth, type Strategy } from 'sockpass';
+import { eventually } from '../helpers/eventually.js';
 import { startRedis, type RedisServer } from '../helpers/redis.js';
 import { outcome, sleep, startServer, type TestServer } from '../helpers/server.js';
 import { hs256, SECRET } from '../helpers/tokens.js';
@@ -32,16 +36,18 @@ afterAll(async () => {
   await redis?.stop();
 });
 
-async function withRedisAdapter(io: Server): Promise<void> {
+type AdapterKind = 'classic' | 'sharded';
+
+async function withRedisAdapter(io: Server, kind: AdapterKind = 'classic', requestsTimeout = 5000): Promise<void> {
   const pub = createClient({ url: redis.url });
   const sub = pub.duplicate();
   redisClients.push(pub, sub);
   await Promise.all([pub.connect(), sub.connect()]);
-  io.adapter(createAdapter(pub, sub));
+  io.adapter(kind === 'classic' ? createAdapter(pub, sub, { requestsTimeout }) : createShardedAdapter(pub, sub));
 }
 
 /** One node: its own registry, JWT or a session id (standing in for the cookie strategy), on `/` and `/admin`. */
-async function startNode(): Promise<{ auth: SockPass<User>; server: TestServer }> {
+async function startNode(kind: AdapterKind = 'classic', options: { attach?: boolean; requestsTimeout?: number } = {}): Promise<{ auth: SockPass<User>; server: TestServer }> {
   const sessionLike: Strategy<User> = {
     async authenticate(ctx) {
       const { sid, uid } = ctx.auth;
@@ -53,7 +59,8 @@ async function startNode(): Promise<{ auth: SockPass<User>; server: TestServer }
     .use('jwt-auth', jwtAuth({ secret: SECRET, algorithms: ['HS256'], user: (c) => ({ id: String(c.sub) }) }))
     .use('session', sessionLike);
   const server = await startServer(async (io) => {
-    await withRedisAdapter(io);
+    await withRedisAdapter(io, kind, options.requestsTimeout);
+    if (options.attach) auth.attach(io);
     io.use(auth.middleware(['jwt-auth', 'session']));
     io.of('/admin').use(auth.middleware('jwt-auth'));
     io.on('connection', (socket) => socket.on('ping', (ack: (r: string) => void) => ack('pong')));
@@ -124,5 +131,88 @@ describe('revoke across two nodes on one Redis', () => {
     expect(w.notices).toEqual([{ code: 'token_revoked', message: 'credentials have been revoked', action: 'login' }]);
     await sleep(300);
     expect(phone.connected).toBe(true);
+  });
+});
+
+/** Until node A's adapter counts `n` nodes on `/`: a server-side message waits for as many answers as it counts. */
+async function nodesSeenBy(node: TestServer, n: number): Promise<void> {
+  const adapter = node.io.of('/').adapter as unknown as { serverCount(): Promise<number> };
+  await eventually(async () => (await adapter.serverCount()) >= n, { timeout: 5000 });
+}
+
+for (const kind of ['classic', 'sharded'] as const) {
+  describe(`revoke({ token }) across two nodes (${kind} Redis adapter)`, () => {
+    it('cuts the token\'s sockets on node B, on a namespace node A never served and was not told of, and leaves other tokens', async () => {
+      const a = await startNode(kind);
+      const b = await startNode(kind);
+      const stolen = hs256({ sub: 'mallory', jti: `stolen-${kind}` });
+      const onB = [b.server.client('/', { auth: { token: stolen } }), b.server.client('/admin', { auth: { token: stolen } })];
+      const otherToken = b.server.client('/', { auth: { token: hs256({ sub: 'mallory', jti: `other-${kind}` }) } });
+      const onA = a.server.client('/', { auth: { token: stolen } });
+      expect((await Promise.all([...onB, otherToken, onA].map((c) => outcome(c)))).every((r) => r.connected)).toBe(true);
+      await nodesSeenBy(a.server, 2);
+      const watches = [...onB, onA].map(watch);
+
+      // No `namespaces` option: node A holds nothing on /admin, and the token is still cut there on node B.
+      await a.auth.revoke(a.server.io, { token: `stolen-${kind}` }, { reason: 'token leaked' });
+      // Resolved once node B answered, so its sockets were already told and disconnected.
+      await Promise.race([
+        Promise.all(watches.map((w) => w.ended)),
+        sleep(5000).then(() => Promise.reject(new Error('the token\'s sockets still connected after 5 s'))),
+      ]);
+      for (const w of watches) expect(w.notices).toEqual([{ code: 'token_revoked', message: 'token leaked', action: 'login' }]);
+      expect(await alive(otherToken)).toBe(true);
+      expect(b.auth.lifecycle.tokens.holders(`stolen-${kind}`)).toHaveLength(0);
+      expect(a.auth.lifecycle.tokens.size).toBe(0);
+    });
+
+    it('leaves a socket on node B refreshed away from the revoked jti, and cuts it by its new jti', async () => {
+      const a = await startNode(kind);
+      const b = await startNode(kind);
+      const client = b.server.client('/', { auth: { token: hs256({ sub: 'nina', jti: `before-${kind}` }, { expiresIn: 60 }) } });
+      expect((await outcome(client)).connected).toBe(true);
+      const reply = (await client.timeout(3000).emitWithAck('auth:refresh', { token: hs256({ sub: 'nina', jti: `after-${kind}` }, { expiresIn: 120 }) })) as {
+        error?: unknown;
+      };
+      expect(reply.error).toBeUndefined();
+      await nodesSeenBy(a.server, 2);
+      const w = watch(client);
+      await a.auth.revoke(a.server.io, { token: `before-${kind}` });
+      await sleep(200);
+      expect(await alive(client)).toBe(true);
+      await a.auth.revoke(a.server.io, { token: `after-${kind}` });
+      await w.ended;
+      expect(w.notices).toEqual([{ code: 'token_revoked', message: 'credentials have been revoked', action: 'login' }]);
+      await eventually(() => expect(b.auth.lifecycle.tokens.size).toBe(0));
+    });
+  });
+}
+
+describe('revoke({ token }) waits for every node', () => {
+  it('resolves when a node that holds no socket yet was attached at startup', async () => {
+    const a = await startNode('classic', { requestsTimeout: 1000 });
+    await startNode('classic', { attach: true });
+    const client = a.server.client('/', { auth: { token: hs256({ sub: 'olga', jti: 'olga-1' }) } });
+    expect((await outcome(client)).connected).toBe(true);
+    await nodesSeenBy(a.server, 2);
+    const w = watch(client);
+    await a.auth.revoke(a.server.io, { token: 'olga-1' });
+    await w.ended;
+  });
+
+  it('rejects when a node does not answer in time, after this node\'s sockets were cut', async () => {
+    const a = await startNode('classic', { requestsTimeout: 500 });
+    const client = a.server.client('/', { auth: { token: hs256({ sub: 'pia', jti: 'pia-1' }) } });
+    expect((await outcome(client)).connected).toBe(true);
+    // A hung node: subscribed to the namespace's request channel (so the adapter counts it), answering nothing.
+    const hung = createClient({ url: redis.url });
+    redisClients.push(hung);
+    await hung.connect();
+    await hung.subscribe('socket.io-request#/#', () => undefined);
+    await nodesSeenBy(a.server, 2);
+    const w = watch(client);
+    await expect(a.auth.revoke(a.server.io, { token: 'pia-1' })).rejects.toThrow(/timeout/);
+    await w.ended;
+    expect(w.notices).toHaveLength(1);
   });
 });
