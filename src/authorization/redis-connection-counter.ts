@@ -62,9 +62,11 @@ export interface ConnectionsRedisClient {
 
 /** A connection the counter opened with {@link ConnectionsRedisClient.duplicate}, and owns. */
 export interface ConnectionsRedisConnection extends ConnectionsRedisClient {
+  /** Discovers the cluster's topology and connects to its masters. */
   connect(): Promise<unknown>;
   /** Closes at once, rejecting what is pending (a graceful close could wait on a master that is gone). */
   destroy(): void;
+  /** Where the connection's errors go (the counter's `onError`), so none is left unhandled. */
   on(event: 'error', listener: (error: Error) => void): unknown;
 }
 

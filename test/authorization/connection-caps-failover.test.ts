@@ -14,6 +14,15 @@
  *   holds: the replica had the user's two entries, a third socket is
  *   refused with `too_many_connections`, and a release on the new master
  *   lets one in again.
+ *
+ * Then the master holding the node leases (`sockpass:conns:nodes`) is killed:
+ * a handshake at the cap with sockets on the other node needs that node's
+ * lease, so it is refused with `store_unavailable` meanwhile, and the cap
+ * holds after the promotion (the leases were replicated and had not run out).
+ *
+ * Before the counter replaced its cluster connection on trouble, the first
+ * test failed: node-redis 5 kept sending the slot's commands to the dead
+ * master, so the slot's users stayed `store_unavailable` after the promotion.
  */
 import { createAdapter } from '@socket.io/redis-adapter';
 import { createClient, createCluster } from 'redis';
@@ -33,6 +42,8 @@ const SLACK = 2_000;
 let redis: RedisServer;
 let cluster: RedisClusterServer;
 const closers: Array<() => Promise<unknown>> = [];
+/** Ports of the nodes a test killed. */
+const killed = new Set<number>();
 
 beforeAll(async () => {
   [redis, cluster] = await Promise.all([startRedis(), startRedisCluster({ masters: 3, replicasPerMaster: 1 })]);
@@ -150,7 +161,7 @@ describe('connection caps through a Redis Cluster failover (3 masters, 3 replica
     await until(async () => Number(/slave_repl_offset:(\d+)/.exec(await cluster.cli(replica, 'INFO', 'replication'))![1]) >= written, 5_000, 'replica caught up');
 
     await cluster.kill(victim);
-    const killed = performance.now();
+    killed.add(victim);
 
     // Failing over: the victim's slots answer store_unavailable, within the timeout; another master's user is served.
     const during = await Promise.all([attempt(a, user), attempt(b, user), attempt(a, fresh), attempt(b, other)]);
@@ -193,5 +204,62 @@ describe('connection caps through a Redis Cluster failover (3 masters, 3 replica
     // The failed-over slots admit new users again.
     expect((await attempt(a, later)).code).toBe('connected');
     heldOnA.disconnect();
+  }, 120_000);
+
+  it('holds the cap when the master holding the node leases fails over (the check of the other nodes\' leases fails closed meanwhile)', async () => {
+    const a = await startNode();
+    const b = await startNode();
+    // Asked of a node that is still alive (the first test killed one).
+    const live = (await nodes(cluster.ports.find((p) => !killed.has(p))!)).filter((n) => n.master);
+    const first = live[0]!.port;
+    const victim = await masterOf(first, 'sockpass:conns:nodes');
+    const survivor = live.find((n) => n.port !== victim)!.port;
+    const before = await nodes(survivor);
+    const victimId = before.find((m) => m.port === victim)!.id;
+    const replica = before.find((n) => !n.master && n.of === victimId)?.port;
+    expect(replica, 'the leases\' master has a replica (the first test failed over another master)').toBeDefined();
+    let user = '';
+    for (let i = 0; user === ''; i++) if ((await masterOf(survivor, key(`lea${i}`))) !== victim) user = `lea${i}`;
+
+    // At the cap with one socket on each node: a third needs the other node's lease read.
+    const heldOnA = a.as(user);
+    const heldOnB = b.as(user);
+    expect(await codeOf(heldOnA)).toBe('connected');
+    expect(await codeOf(heldOnB)).toBe('connected');
+    expect((await attempt(a, user)).code).toBe('too_many_connections');
+    const written = Number(/master_repl_offset:(\d+)/.exec(await cluster.cli(victim, 'INFO', 'replication'))![1]);
+    await until(async () => Number(/slave_repl_offset:(\d+)/.exec(await cluster.cli(replica!, 'INFO', 'replication'))![1]) >= written, 5_000, 'replica caught up');
+
+    await cluster.kill(victim);
+    killed.add(victim);
+    const during = await attempt(a, user);
+    const promotedMeanwhile = (await nodes(survivor)).some((n) => n.port === replica && n.master);
+    expect(promotedMeanwhile).toBe(false);
+    expect(during.code).toBe('store_unavailable');
+    expect(during.ms).toBeLessThan(TIMEOUT + SLACK);
+
+    const promoted = await until(
+      async () => (await cluster.cli(survivor, 'CLUSTER', 'INFO')).includes('cluster_state:ok') && (await nodes(survivor)).some((n) => n.port === replica && n.master),
+      30_000,
+      'replica promoted',
+    );
+    const seen = new Set<string>();
+    const answered = await until(
+      async () => {
+        const { code } = await attempt(b, user);
+        seen.add(code);
+        return code !== 'store_unavailable';
+      },
+      30_000,
+      'the counter answering again at the cap',
+    );
+    console.log(
+      `[caps failover] leases' master ${victim} killed: replica ${replica} promoted after ${promoted.toFixed(0)} ms, ` +
+        `the cap answered again ${(promoted + answered).toFixed(0)} ms after the kill; codes seen: ${[...seen].join(', ')}`,
+    );
+    expect([...seen].filter((c) => c !== 'store_unavailable')).toEqual(['too_many_connections']);
+    expect((await attempt(a, user)).code).toBe('too_many_connections');
+    heldOnA.disconnect();
+    heldOnB.disconnect();
   }, 120_000);
 });
