@@ -169,6 +169,9 @@ return 1
 const ZREM_SCRIPT = `return redis.call('ZREM', KEYS[1], ARGV[1])`;
 const TOUCH_SCRIPT = `return redis.call('PEXPIRE', KEYS[1], ARGV[1])`;
 
+/** Least ms between two replacements of a cluster connection: many failing admissions during a failover open one at a time, not one after another. */
+const REPLACE_EVERY_MS = 1_000;
+
 /** How many renewals after a lapse put the node's sockets back (a node judging it dead may still be pruning). */
 const READD_BEATS = 2;
 
@@ -204,6 +207,8 @@ class RedisConnectionCounter implements ConnectionCounter {
   #own: ConnectionsRedisConnection | undefined;
   /** A replacement connection being opened (one at a time). */
   #replacing: Promise<void> | undefined;
+  /** When the last replacement started (ms). */
+  #replacedAt = 0;
   #readdBeats = 0;
   #touchedAt = Date.now();
   #closed = false;
@@ -307,6 +312,9 @@ class RedisConnectionCounter implements ConnectionCounter {
   /** A command on `via` failed or went unanswered: on a cluster, open a fresh connection (it relearns the topology). */
   #troubled(via: ConnectionsRedisClient): void {
     if (!this.#cluster || this.#closed || this.#replacing !== undefined || via !== this.#commands()) return;
+    // The next failure (an admission, or the lease renewal within nodeTtl / 3) tries again.
+    if (Date.now() - this.#replacedAt < REPLACE_EVERY_MS) return;
+    this.#replacedAt = Date.now();
     this.#replacing = this.#replace().finally(() => (this.#replacing = undefined));
   }
 
