@@ -101,7 +101,7 @@ export { redisLedger } from './revocation/redis-ledger.js';
 export type { RedisLedgerOptions, LedgerRedisClient, LedgerRedisSubscriber, LedgerRedisCluster, LedgerRedisClusterSubscriber, LedgerClusterNode, LedgerClusterNodeClient } from './revocation/redis-ledger.js';
 export { memoryConnectionCounter } from './authorization/memory-connection-counter.js';
 export { redisConnectionCounter } from './authorization/redis-connection-counter.js';
-export type { RedisConnectionCounterOptions, ConnectionsRedisClient } from './authorization/redis-connection-counter.js';
+export type { RedisConnectionCounterOptions, ConnectionsRedisClient, ConnectionsRedisConnection } from './authorization/redis-connection-counter.js';
 export type { ConnectionCapsOptions } from './authorization/connection-caps.js';
 export type { ConnectionCounter, CountingConnectionCounter, Admission, OnExceed } from './authorization/connection-counter.js';
 export type { JwksKeySource, JwksKeySourceOptions } from '../strategies/jwt/jwks.js';

@@ -24,6 +24,15 @@
  * `keyTtl` ms without an admission; nodes renew the keys of the users they
  * hold, so a key outlives only the nodes that held it, by at most `keyTtl`.
  *
+ * On a Redis Cluster, node-redis 5 does not relearn the topology when a
+ * master dies: commands to its slots wait for it even after its replica was
+ * promoted, so that slot's users would be refused with `store_unavailable`
+ * for good. A command that fails or does not answer therefore makes the
+ * counter open its own cluster connection (`client.duplicate()`), which
+ * discovers the topology anew, and use it from then on; one that cannot
+ * connect yet (the slot still has no master) is tried again at the next
+ * failure. The app's client is the template and is never closed.
+ *
  * sockpass does not import `redis`: the client is duck-typed.
  *
  * @module
@@ -42,6 +51,23 @@ export interface ConnectionsRedisClient {
   eval(script: string, options: { keys: string[]; arguments: string[] }): Promise<unknown>;
   /** False while a single-instance client knows it is disconnected: admissions then fail at once. */
   readonly isReady?: boolean;
+  /** A cluster client's masters (`createCluster()`): only its presence is read, to tell a cluster client. */
+  readonly masters?: readonly unknown[];
+  /**
+   * node-redis's `duplicate()`: a new, unconnected client with the same options. On a cluster client
+   * the counter opens its own connection with it when the app's stops answering (a failover).
+   */
+  duplicate?(): ConnectionsRedisConnection;
+}
+
+/** A connection the counter opened with {@link ConnectionsRedisClient.duplicate}, and owns. */
+export interface ConnectionsRedisConnection extends ConnectionsRedisClient {
+  /** Discovers the cluster's topology and connects to its masters. */
+  connect(): Promise<unknown>;
+  /** Closes at once, rejecting what is pending (a graceful close could wait on a master that is gone). */
+  destroy(): void;
+  /** Where the connection's errors go (the counter's `onError`), so none is left unhandled. */
+  on(event: 'error', listener: (error: Error) => void): unknown;
 }
 
 /** Options of {@link redisConnectionCounter}. */
@@ -143,6 +169,9 @@ return 1
 const ZREM_SCRIPT = `return redis.call('ZREM', KEYS[1], ARGV[1])`;
 const TOUCH_SCRIPT = `return redis.call('PEXPIRE', KEYS[1], ARGV[1])`;
 
+/** Least ms between two replacements of a cluster connection: many failing admissions during a failover open one at a time, not one after another. */
+const REPLACE_EVERY_MS = 1_000;
+
 /** How many renewals after a lapse put the node's sockets back (a node judging it dead may still be pruning). */
 const READD_BEATS = 2;
 
@@ -172,6 +201,14 @@ class RedisConnectionCounter implements ConnectionCounter {
   #registered: Promise<void>;
   #markRegistered!: () => void;
   #timer: NodeJS.Timeout | undefined;
+  /** A cluster client: a connection that stops answering is replaced (see the module comment). */
+  readonly #cluster: boolean;
+  /** This counter's own cluster connection, once the app's stopped answering; used from then on. */
+  #own: ConnectionsRedisConnection | undefined;
+  /** A replacement connection being opened (one at a time). */
+  #replacing: Promise<void> | undefined;
+  /** When the last replacement started (ms). */
+  #replacedAt = 0;
   #readdBeats = 0;
   #touchedAt = Date.now();
   #closed = false;
@@ -183,6 +220,7 @@ class RedisConnectionCounter implements ConnectionCounter {
     if (!(Number.isFinite(nodeTtl) && nodeTtl >= 300)) throw new TypeError('nodeTtl must be at least 300 ms');
     if (!(Number.isFinite(keyTtl) && keyTtl >= nodeTtl)) throw new TypeError('keyTtl must be a number of ms no smaller than nodeTtl');
     this.#client = client;
+    this.#cluster = Array.isArray(client.masters) && typeof client.duplicate === 'function';
     this.#prefix = prefix;
     this.#leases = `${prefix}nodes`;
     this.#nodeTtl = Math.floor(nodeTtl);
@@ -194,7 +232,7 @@ class RedisConnectionCounter implements ConnectionCounter {
 
   async admit(user: string, ref: string, limit: number, onExceed: OnExceed): Promise<Admission> {
     if (this.#closed) throw new AuthError('store_unavailable', 'the connection counter is closed');
-    if (this.#client.isReady === false) throw new AuthError('store_unavailable', 'the connection counter cannot reach Redis');
+    if (this.#commands().isReady === false) throw new AuthError('store_unavailable', 'the connection counter cannot reach Redis');
     // No entry before this node's lease exists: another node would take it for a dead node's.
     await this.#registered;
     const key = this.#keyOf(user);
@@ -237,6 +275,8 @@ class RedisConnectionCounter implements ConnectionCounter {
     this.#held.clear();
     this.#unreleased.clear();
     await this.#eval(ZREM_SCRIPT, this.#leases, [this.#node]).catch((err: unknown) => this.#onError(err));
+    this.#own?.destroy();
+    this.#own = undefined;
   }
 
   /** Sockets this node counts (for tests that prove nothing is left behind). */
@@ -248,10 +288,55 @@ class RedisConnectionCounter implements ConnectionCounter {
     return `${this.#prefix}{${user}}`;
   }
 
+  /** The connection commands go through: the counter's own once it opened one, else the app's. */
+  #commands(): ConnectionsRedisClient {
+    return this.#own ?? this.#client;
+  }
+
   async #eval(script: string, key: string, args: string[]): Promise<unknown> {
-    const reply = await withTimeout(this.#client.eval(script, { keys: [key], arguments: args }), this.#nodeTtl / 3);
-    if (reply === TIMED_OUT) throw new Error(`no answer from Redis within ${Math.round(this.#nodeTtl / 3)} ms`);
+    const via = this.#commands();
+    let reply: unknown;
+    try {
+      reply = await withTimeout(via.eval(script, { keys: [key], arguments: args }), this.#nodeTtl / 3);
+    } catch (err) {
+      this.#troubled(via);
+      throw err;
+    }
+    if (reply === TIMED_OUT) {
+      this.#troubled(via);
+      throw new Error(`no answer from Redis within ${Math.round(this.#nodeTtl / 3)} ms`);
+    }
     return reply;
+  }
+
+  /** A command on `via` failed or went unanswered: on a cluster, open a fresh connection (it relearns the topology). */
+  #troubled(via: ConnectionsRedisClient): void {
+    if (!this.#cluster || this.#closed || this.#replacing !== undefined || via !== this.#commands()) return;
+    // The next failure (an admission, or the lease renewal within nodeTtl / 3) tries again.
+    if (Date.now() - this.#replacedAt < REPLACE_EVERY_MS) return;
+    this.#replacedAt = Date.now();
+    this.#replacing = this.#replace().finally(() => (this.#replacing = undefined));
+  }
+
+  async #replace(): Promise<void> {
+    const fresh = this.#client.duplicate!();
+    fresh.on('error', (err) => this.#onError(err));
+    let connected = false;
+    try {
+      // Bounded: its discovery waits for every master it is told of, and a dead one may still be listed.
+      connected = (await withTimeout(fresh.connect(), this.#nodeTtl / 3)) !== TIMED_OUT;
+    } catch (err) {
+      debug('a fresh cluster connection failed: %s', (err as Error)?.message);
+    }
+    if (!connected || this.#closed) {
+      fresh.destroy();
+      if (!this.#closed) debug('a fresh cluster connection could not connect yet: tried again at the next failure');
+      return;
+    }
+    debug('the cluster connection stopped answering: commands go through a fresh one');
+    const old = this.#own;
+    this.#own = fresh;
+    old?.destroy();
   }
 
   /** Renews the lease, then the work that rides on it; the next renewal is armed only once this one settled. */

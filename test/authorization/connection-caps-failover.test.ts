@@ -1,0 +1,265 @@
+/**
+ * Connection caps through a Redis Cluster failover (issue 24): 3 masters and
+ * 3 replicas on loopback (test/helpers/redis-cluster.ts, six processes), two
+ * in-process sockpass nodes counting in the cluster with `perUser: 2`
+ * (broadcasts between them through a plain redis-server and the classic
+ * adapter). A user is held at the cap, its replica has caught up, and the
+ * master owning the user's counter slot is killed (SIGKILL):
+ *
+ * - while the slot has no master, that slot's handshakes are refused with
+ *   `store_unavailable` (the cap fails closed, docs/authorization.md) and
+ *   answer within the registry's `connections.timeout`; a user on another
+ *   master is admitted as usual;
+ * - once the replica is promoted the counter reaches it, and the cap still
+ *   holds: the replica had the user's two entries, a third socket is
+ *   refused with `too_many_connections`, and a release on the new master
+ *   lets one in again.
+ *
+ * Then the master holding the node leases (`sockpass:conns:nodes`) is killed:
+ * a handshake at the cap with sockets on the other node needs that node's
+ * lease, so it is refused with `store_unavailable` meanwhile, and the cap
+ * holds after the promotion (the leases were replicated and had not run out).
+ *
+ * Before the counter replaced its cluster connection on trouble, the first
+ * test failed: node-redis 5 kept sending the slot's commands to the dead
+ * master, so the slot's users stayed `store_unavailable` after the promotion.
+ */
+import { createAdapter } from '@socket.io/redis-adapter';
+import { createClient, createCluster } from 'redis';
+import type { Socket as ClientSocket } from 'socket.io-client';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { SockPass, jwtAuth, redisConnectionCounter } from 'sockpass';
+import { closeClient, startRedis, type RedisServer } from '../helpers/redis.js';
+import { startRedisCluster, type RedisClusterServer } from '../helpers/redis-cluster.js';
+import { codeOf, once, sleep, startServer } from '../helpers/server.js';
+import { hs256, SECRET } from '../helpers/tokens.js';
+
+/** The registry's wait for the counter (`connections.timeout`): short, so it answers well inside the failover window. */
+const TIMEOUT = 500;
+/** A handshake must answer within the timeout; this much more is the machine's slack (loopback, 2 loaded cores). */
+const SLACK = 2_000;
+
+let redis: RedisServer;
+let cluster: RedisClusterServer;
+const closers: Array<() => Promise<unknown>> = [];
+/** Ports of the nodes a test killed. */
+const killed = new Set<number>();
+
+beforeAll(async () => {
+  [redis, cluster] = await Promise.all([startRedis(), startRedisCluster({ masters: 3, replicasPerMaster: 1 })]);
+}, 90_000);
+afterEach(async () => {
+  for (const close of closers.splice(0).reverse()) await close().catch(() => undefined);
+});
+afterAll(async () => {
+  await Promise.allSettled([redis?.stop(), cluster?.stop()]);
+});
+
+async function startNode() {
+  const client = createCluster({ rootNodes: cluster.rootNodes });
+  client.on('error', () => undefined);
+  await client.connect();
+  closers.push(() => Promise.race([client.close(), sleep(2_000)]).then(() => client.isOpen && client.destroy()));
+  const counter = redisConnectionCounter({ client, onError: () => undefined });
+  const auth = new SockPass<{ id: string }>({ connections: { perUser: 2, onExceed: 'refuse', store: counter, timeout: TIMEOUT } }).use(
+    'jwt-auth',
+    jwtAuth({ secret: SECRET, algorithms: ['HS256'], user: (c) => ({ id: String(c.sub) }) }),
+  );
+  const pub = createClient({ url: redis.url });
+  const sub = pub.duplicate();
+  for (const c of [pub, sub]) c.on('error', () => undefined);
+  await Promise.all([pub.connect(), sub.connect()]);
+  closers.push(() => Promise.all([closeClient(pub), closeClient(sub)]));
+  const server = await startServer((io) => {
+    io.adapter(createAdapter(pub, sub));
+    io.use(auth.middleware('jwt-auth'));
+  });
+  closers.push(async () => {
+    await server.close();
+    await counter.close();
+  });
+  return { as: (who: string): ClientSocket => server.client('/', { auth: { token: hs256({ sub: who }) } }) };
+}
+
+/** Each node's port, role, master (for a replica) and slots, as CLUSTER NODES on `alive` says; failed nodes left out. */
+async function nodes(alive: number): Promise<Array<{ id: string; port: number; master: boolean; of: string; slots: string[] }>> {
+  const out = await cluster.cli(alive, 'CLUSTER', 'NODES');
+  return out
+    .split('\n')
+    .filter((l) => l.trim().length > 0 && !/\bfail\b|fail\?/.test(l.split(' ')[2] ?? ''))
+    .map((l) => {
+      const f = l.trim().split(' ');
+      return { id: f[0]!, port: Number(f[1]!.split(':')[1]!.split('@')[0]), master: f[2]!.includes('master'), of: f[3]!, slots: f.slice(8) };
+    });
+}
+
+/** The port of the master serving `key`'s slot, as `alive` sees the cluster. */
+async function masterOf(alive: number, key: string): Promise<number> {
+  const slot = Number((await cluster.cli(alive, 'CLUSTER', 'KEYSLOT', key)).trim());
+  const owner = (await nodes(alive)).find(
+    (n) =>
+      n.master &&
+      n.slots.some((r) => {
+        const [lo, hi] = r.split('-').map(Number);
+        return lo !== undefined && slot >= lo && slot <= (hi ?? lo);
+      }),
+  );
+  if (owner === undefined) throw new Error(`no master serves slot ${slot}`);
+  return owner.port;
+}
+
+/** Waits until `check` holds, polling; throws past `limit` ms. */
+async function until(check: () => boolean | Promise<boolean>, limit: number, what: string): Promise<number> {
+  const start = performance.now();
+  while (!(await Promise.resolve().then(check).catch(() => false))) {
+    if (performance.now() - start > limit) throw new Error(`${what}: not within ${limit} ms`);
+    await sleep(50);
+  }
+  return performance.now() - start;
+}
+
+/** A handshake's outcome, and how long it took to answer (it must answer: `codeOf` rejects past its bound). */
+async function attempt(node: { as(who: string): ClientSocket }, who: string): Promise<{ code: string; ms: number }> {
+  const started = performance.now();
+  const code = await codeOf(node.as(who), TIMEOUT + SLACK);
+  return { code, ms: performance.now() - started };
+}
+
+const key = (user: string) => `sockpass:conns:{${user}}`;
+
+describe('connection caps through a Redis Cluster failover (3 masters, 3 replicas)', () => {
+  it('fails closed while the slot has no master, answering within the timeout, and holds the cap on the promoted replica', async () => {
+    const a = await startNode();
+    const b = await startNode();
+    const first = cluster.ports[0]!;
+    // A user whose slot's master does not also hold the node leases (the lease-loss case is apart).
+    const leases = await masterOf(first, 'sockpass:conns:nodes');
+    let user = '';
+    for (let i = 0; user === ''; i++) if ((await masterOf(first, key(`ann${i}`))) !== leases) user = `ann${i}`;
+    const victim = await masterOf(first, key(user));
+    const onVictim = (prefix: string) => (async () => {
+      for (let i = 0; ; i++) if ((await masterOf(first, key(`${prefix}${i}`))) === victim) return `${prefix}${i}`;
+    })();
+    const onOther = (prefix: string) => (async () => {
+      for (let i = 0; ; i++) if ((await masterOf(first, key(`${prefix}${i}`))) !== victim) return `${prefix}${i}`;
+    })();
+    const [fresh, later, other] = await Promise.all([onVictim('fay'), onVictim('lou'), onOther('oto')]);
+
+    // The user at the cap, one socket on each node; a third is refused.
+    const heldOnA = a.as(user);
+    const heldOnB = b.as(user);
+    expect(await codeOf(heldOnA)).toBe('connected');
+    expect(await codeOf(heldOnB)).toBe('connected');
+    expect((await attempt(a, user)).code).toBe('too_many_connections');
+
+    // The victim's replica has everything its master wrote (replication offsets).
+    const survivor = cluster.ports.find((p) => p !== victim)!;
+    const before = await nodes(survivor);
+    const victimId = before.find((m) => m.port === victim)!.id;
+    const replica = before.find((n) => !n.master && n.of === victimId)!.port;
+    const written = Number(/master_repl_offset:(\d+)/.exec(await cluster.cli(victim, 'INFO', 'replication'))![1]);
+    await until(async () => Number(/slave_repl_offset:(\d+)/.exec(await cluster.cli(replica, 'INFO', 'replication'))![1]) >= written, 5_000, 'replica caught up');
+
+    await cluster.kill(victim);
+    killed.add(victim);
+
+    // Failing over: the victim's slots answer store_unavailable, within the timeout; another master's user is served.
+    const during = await Promise.all([attempt(a, user), attempt(b, user), attempt(a, fresh), attempt(b, other)]);
+    const promotedMeanwhile = (await nodes(survivor)).some((n) => n.port === replica && n.master);
+    console.log(`[caps failover] during the failover: ${during.map((d) => `${d.code} in ${d.ms.toFixed(0)} ms`).join(', ')} (replica promoted by then: ${promotedMeanwhile})`);
+    expect(promotedMeanwhile).toBe(false);
+    expect(during.map((d) => d.code)).toEqual(['store_unavailable', 'store_unavailable', 'store_unavailable', 'connected']);
+    for (const d of during.slice(0, 3)) expect(d.ms).toBeLessThan(TIMEOUT + SLACK);
+
+    const promoted = await until(
+      async () => (await cluster.cli(survivor, 'CLUSTER', 'INFO')).includes('cluster_state:ok') && (await nodes(survivor)).some((n) => n.port === replica && n.master),
+      30_000,
+      'replica promoted',
+    );
+
+    // After the promotion: the counter reaches the new master and the cap still holds (never `connected`).
+    const seen = new Set<string>();
+    const answered = await until(
+      async () => {
+        const { code } = await attempt(a, user);
+        seen.add(code);
+        return code !== 'store_unavailable';
+      },
+      30_000,
+      'the counter answering again for the failed-over slot',
+    );
+    console.log(
+      `[caps failover] master ${victim} killed: replica ${replica} promoted after ${promoted.toFixed(0)} ms, ` +
+        `the cap answered again ${(promoted + answered).toFixed(0)} ms after the kill; codes seen: ${[...seen].join(', ')}`,
+    );
+    expect([...seen].filter((c) => c !== 'store_unavailable')).toEqual(['too_many_connections']);
+    expect((await attempt(b, user)).code).toBe('too_many_connections');
+
+    // A release lands on the new master: one socket may come in again, and no more.
+    const gone = once(heldOnB, 'disconnect');
+    heldOnB.disconnect();
+    await gone;
+    await until(async () => (await attempt(b, user)).code === 'connected', 5_000, 'a socket admitted after the release');
+    expect((await attempt(a, user)).code).toBe('too_many_connections');
+    // The failed-over slots admit new users again.
+    expect((await attempt(a, later)).code).toBe('connected');
+    heldOnA.disconnect();
+  }, 120_000);
+
+  it('holds the cap when the master holding the node leases fails over (the check of the other nodes\' leases fails closed meanwhile)', async () => {
+    const a = await startNode();
+    const b = await startNode();
+    // Asked of a node that is still alive (the first test killed one).
+    const live = (await nodes(cluster.ports.find((p) => !killed.has(p))!)).filter((n) => n.master);
+    const first = live[0]!.port;
+    const victim = await masterOf(first, 'sockpass:conns:nodes');
+    const survivor = live.find((n) => n.port !== victim)!.port;
+    const before = await nodes(survivor);
+    const victimId = before.find((m) => m.port === victim)!.id;
+    const replica = before.find((n) => !n.master && n.of === victimId)?.port;
+    expect(replica, 'the leases\' master has a replica (the first test failed over another master)').toBeDefined();
+    let user = '';
+    for (let i = 0; user === ''; i++) if ((await masterOf(survivor, key(`lea${i}`))) !== victim) user = `lea${i}`;
+
+    // At the cap with one socket on each node: a third needs the other node's lease read.
+    const heldOnA = a.as(user);
+    const heldOnB = b.as(user);
+    expect(await codeOf(heldOnA)).toBe('connected');
+    expect(await codeOf(heldOnB)).toBe('connected');
+    expect((await attempt(a, user)).code).toBe('too_many_connections');
+    const written = Number(/master_repl_offset:(\d+)/.exec(await cluster.cli(victim, 'INFO', 'replication'))![1]);
+    await until(async () => Number(/slave_repl_offset:(\d+)/.exec(await cluster.cli(replica!, 'INFO', 'replication'))![1]) >= written, 5_000, 'replica caught up');
+
+    await cluster.kill(victim);
+    killed.add(victim);
+    const during = await attempt(a, user);
+    const promotedMeanwhile = (await nodes(survivor)).some((n) => n.port === replica && n.master);
+    expect(promotedMeanwhile).toBe(false);
+    expect(during.code).toBe('store_unavailable');
+    expect(during.ms).toBeLessThan(TIMEOUT + SLACK);
+
+    const promoted = await until(
+      async () => (await cluster.cli(survivor, 'CLUSTER', 'INFO')).includes('cluster_state:ok') && (await nodes(survivor)).some((n) => n.port === replica && n.master),
+      30_000,
+      'replica promoted',
+    );
+    const seen = new Set<string>();
+    const answered = await until(
+      async () => {
+        const { code } = await attempt(b, user);
+        seen.add(code);
+        return code !== 'store_unavailable';
+      },
+      30_000,
+      'the counter answering again at the cap',
+    );
+    console.log(
+      `[caps failover] leases' master ${victim} killed: replica ${replica} promoted after ${promoted.toFixed(0)} ms, ` +
+        `the cap answered again ${(promoted + answered).toFixed(0)} ms after the kill; codes seen: ${[...seen].join(', ')}`,
+    );
+    expect([...seen].filter((c) => c !== 'store_unavailable')).toEqual(['too_many_connections']);
+    expect((await attempt(a, user)).code).toBe('too_many_connections');
+    heldOnA.disconnect();
+    heldOnB.disconnect();
+  }, 120_000);
+});
