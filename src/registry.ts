@@ -253,9 +253,7 @@ export class SockPass<U = unknown> {
    * expired, not revoked), and a restored socket gets its deadline and rooms
    * back. The middleware's first call and `onAuthenticated()` attach too; call
    * this at startup when another node may hand this one a session to recover
-   * (`@socket.io/redis-streams-adapter`) before any handshake reached it, and
-   * so that this node answers other nodes' `revoke({ token })` while it holds
-   * nobody (their call waits for every node's answer).
+   * (`@socket.io/redis-streams-adapter`) before any handshake reached it.
    * Every namespace of an attached Server is judged: one without
    * authentication loses recovery there (its clients reconnect afresh).
    *
@@ -301,9 +299,9 @@ export class SockPass<U = unknown> {
   /**
    * Disconnects every socket of a user (`user:<id>` room) or of a session
    * (`session:<sid>`), on every node, through the server's adapter; or of one
-   * token (`{ token: jti }`), which each node finds in its own token index:
-   * that call resolves once every node answered, and rejects when one does
-   * not within the adapter's timeout (after this node's sockets were cut). Each
+   * token (`{ token: jti }`), which each node finds in its own token index.
+   * Resolves once this node's sockets are cut and the adapter took the
+   * message for the others, without waiting for their answers. Each
    * client first gets `auth:revoked` `{ code: 'token_revoked', message, action: 'login' }`.
    *
    * @example

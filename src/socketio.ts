@@ -34,8 +34,8 @@ export interface NamespaceLike extends Pick<EventEmitter, 'prependListener'> {
   in(room: string | string[]): RoomOperator;
   /** The same operations on this node's sockets only. */
   local: { in(room: string | string[]): RoomOperator };
-  /** A server-side event to every other node (through the adapter); resolves with one answer per node, rejects past the adapter's timeout. */
-  serverSideEmitWithAck(event: string, ...args: unknown[]): Promise<unknown[]>;
+  /** A server-side event to every other node, through the adapter (fire-and-forget). */
+  serverSideEmit(event: string, ...args: unknown[]): unknown;
   server: ServerLike;
 }
 
@@ -207,8 +207,8 @@ export function tellThenDisconnect(socket: { connected?: boolean; emit(event: st
  * cluster adapters (@socket.io/redis-adapter, its sharded adapter,
  * @socket.io/redis-streams-adapter) override it. Relies on that base class
  * defining `serverSideEmit` on its prototype, the last of the chain to
- * define it (test/revocation/revoke-token-index.test.ts: no warning, a
- * resolved revoke on the in-memory adapter; revoke-across-nodes.test.ts).
+ * define it (test/revocation/revoke-token-index.test.ts: no warning on the
+ * in-memory adapter; revoke-across-nodes.test.ts).
  */
 export function relaysToOtherNodes(adapter: object): boolean {
   let base: object | undefined;

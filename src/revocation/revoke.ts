@@ -11,22 +11,20 @@
  * A token is found through each node's token index (`life/token-index.ts`),
  * so the cost of `revoke({ token })` follows the token's sockets, not the
  * cluster's: this node cuts its own at once, then one server-side message
- * (`serverSideEmitWithAck` on the main namespace, relayed by the Redis
+ * (`serverSideEmit` on the main namespace, relayed by the Redis
  * adapters, classic, sharded and streams) asks every other node to cut its
  * own, in every namespace. Not a room per token: every socket with a `jti`
  * would pay a room in the adapter (heap on each socket), and the sharded
  * adapter's default mode one Redis subscription per room on every node.
  *
- * `revoke({ token })` resolves once every node the adapter counts answered
- * (each after cutting its sockets), and rejects with the adapter's timeout
- * error when one does not answer within its `requestsTimeout`, after this
- * node's sockets were cut: the app learns that a node may still hold the
- * token. A node answers once its registry met the server (`auth.attach(io)`,
- * `onAuthenticated(io)` or `rooms(io)` at startup, else its first
- * handshake): without one at startup, a node that has admitted nobody yet
- * makes the revoke wait out the timeout and reject (it held nothing). With the in-memory adapter there is no other node and
- * nothing to wait for. Users and sessions are fire-and-forget, as before:
- * the call resolves once the adapter took the broadcasts.
+ * Every kind is fire-and-forget across nodes: the call resolves once this
+ * node's sockets are cut and the adapter took the message, without waiting
+ * for other nodes. Waiting for every node's answer (`serverSideEmitWithAck`)
+ * was weighed and dropped: a node whose registry has not met the server yet
+ * (no handshake, no `attach(io)`) cannot answer, so a revoke would wait out
+ * the adapter's timeout and reject for a node that holds nothing. What makes
+ * a revocation stick on every node is the ledger, which every admission
+ * consults; the message only cuts what is open.
  *
  * When the ledger cannot record (a Redis ledger whose server is down), the
  * sockets are still cut and `revoke()` rejects with `store_unavailable`: the
@@ -127,7 +125,7 @@ export async function revokeSockets(
 
   const code = options.code ?? 'token_revoked';
   const notice: AuthNotice = { code, message: reason ?? REVOKED_MESSAGE, action: actionFor(code) };
-  if (revocation.kind === 'token') await cutToken(life, server, revocation.id, notice);
+  if (revocation.kind === 'token') cutToken(life, server, revocation.id, notice);
   else {
     // Every namespace object this registry admitted a socket on (an orphaned dynamic child included), and
     // `/` and the named ones as Socket.IO has them now: the app's word that they exist (on some node).
@@ -155,23 +153,22 @@ interface TokenRevokedMessage {
 /**
  * One token's sockets: this node's from its index at once (before any wait on
  * the adapter, which with Redis down may not publish), then every other
- * node's, each cutting its own (see the header for what this resolves on).
+ * node's, each cutting its own.
  */
-async function cutToken(life: RevocationOwner, server: ServerLike, tokenId: string, notice: AuthNotice): Promise<void> {
+function cutToken(life: RevocationOwner, server: ServerLike, tokenId: string, notice: AuthNotice): void {
   const here = life.cutToken(tokenId, new AuthError(notice.code, notice.message));
   const main = server.sockets;
   debug('token: %d socket(s) cut on this node', here);
   if (!relaysToOtherNodes(main.adapter)) return;
   const message: TokenRevokedMessage = { tokenId, code: notice.code, message: notice.message };
-  const answers = await main.serverSideEmitWithAck(TOKEN_REVOKED_MESSAGE, message);
-  debug('token: %d other node(s) answered', answers.length);
+  main.serverSideEmit(TOKEN_REVOKED_MESSAGE, message);
 }
 
 /**
  * Makes this node's registry answer other nodes' `revoke({ token })`: on the
  * server's main namespace, which every node has, whatever namespaces each
- * serves. Each answer is the number of sockets this node cut. A message that
- * is not one (another app's event of the same name) is answered with 0.
+ * serves. A message that is not one (another app's event of the same name)
+ * cuts nothing.
  */
 export function listenForTokenRevocations(life: RevocationOwner, server: ServerLike): void {
   server.sockets.on(TOKEN_REVOKED_MESSAGE, (message: unknown, ack?: unknown) => {
@@ -182,6 +179,7 @@ export function listenForTokenRevocations(life: RevocationOwner, server: ServerL
       cut = life.cutToken(m.tokenId, new AuthError(code, typeof m.message === 'string' ? m.message : REVOKED_MESSAGE));
       debug('token: %d socket(s) cut for another node', cut);
     }
+    // A node of the previous release asked with an ack: answer it.
     if (typeof ack === 'function') ack(cut);
   });
 }

@@ -188,10 +188,11 @@ for (const kind of ['classic', 'sharded'] as const) {
   });
 }
 
-describe('revoke({ token }) waits for every node', () => {
-  it('resolves when a node that holds no socket yet was attached at startup', async () => {
-    const a = await startNode('classic', { requestsTimeout: 1000 });
-    await startNode('classic', { attach: true });
+describe('revoke({ token }) does not wait for other nodes', () => {
+  // The adapter's timeout is far longer than the test's: a revoke that waited for a node's answer would time the test out.
+  it('resolves at once beside a node whose registry has admitted nobody and was never attached', async () => {
+    const a = await startNode('classic', { requestsTimeout: 60_000 });
+    await startNode('classic');
     const client = a.server.client('/', { auth: { token: hs256({ sub: 'olga', jti: 'olga-1' }) } });
     expect((await outcome(client)).connected).toBe(true);
     await nodesSeenBy(a.server, 2);
@@ -200,8 +201,8 @@ describe('revoke({ token }) waits for every node', () => {
     await w.ended;
   });
 
-  it('rejects when a node does not answer in time, after this node\'s sockets were cut', async () => {
-    const a = await startNode('classic', { requestsTimeout: 500 });
+  it('resolves beside a node that answers nothing, after this node\'s sockets were cut', async () => {
+    const a = await startNode('classic', { requestsTimeout: 60_000 });
     const client = a.server.client('/', { auth: { token: hs256({ sub: 'pia', jti: 'pia-1' }) } });
     expect((await outcome(client)).connected).toBe(true);
     // A hung node: subscribed to the namespace's request channel (so the adapter counts it), answering nothing.
@@ -211,7 +212,7 @@ describe('revoke({ token }) waits for every node', () => {
     await hung.subscribe('socket.io-request#/#', () => undefined);
     await nodesSeenBy(a.server, 2);
     const w = watch(client);
-    await expect(a.auth.revoke(a.server.io, { token: 'pia-1' })).rejects.toThrow(/timeout/);
+    await a.auth.revoke(a.server.io, { token: 'pia-1' });
     await w.ended;
     expect(w.notices).toHaveLength(1);
   });
