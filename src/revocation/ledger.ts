@@ -62,7 +62,11 @@ export interface RevocationLedger {
   ready(): Promise<void>;
   /** Stops subscriptions and timers; does not close the app's Redis client. */
   close(): Promise<void>;
-  /** Number of live entries in this node's view (for tests and the bench). */
+  /**
+   * Number of live entries in this node's view. While it is 0 sockpass does
+   * not ask `isRevoked` (nothing can be revoked), so a ledger must count every
+   * entry `isRevoked` could answer with.
+   */
   readonly size: number;
   /**
    * Whether this node's view is known to be complete: always true in memory; for a shared
