@@ -18,7 +18,7 @@
  *
  * Written on sockpass's public API (`sessionCookie` with a `SessionReader`
  * of its own, `AuthError`, the strategy contract's types) plus one internal
- * seam: `createHandshakeContext` (`src/handshake/context.ts`), the read-only
+ * seam, `./core-seam.ts`: `createHandshakeContext`, the read-only
  * view a registry hands every strategy. passport.socketio admitted a socket
  * and forgot it, so the strategy runs on that view directly, outside any
  * registry: no `socket.data.auth`, no deadline, no revalidation, as before.
@@ -27,8 +27,8 @@
  */
 import type { IncomingMessage } from 'node:http';
 import createDebug from 'debug';
-// The one internal seam (see the module comment and docs/development.md).
-import { createHandshakeContext, type HandshakeSource } from '../handshake/context.js';
+// The one internal seam (./core-seam.ts says what and why).
+import { createHandshakeContext, type HandshakeSource } from './core-seam.js';
 // The rest: names src/index.ts exports, imported from their modules (as src/index.ts does).
 import { AuthError, type AuthErrorCode } from '../errors.js';
 import type { AuthResult, Strategy } from '../types.js';

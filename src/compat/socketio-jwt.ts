@@ -15,11 +15,11 @@
  * `callback` says; an unauthenticated socket is quarantined; a socket is
  * disconnected when its token expires.
  *
- * Its seam into the core is the registry's Lifecycle: the event flow hands a
- * socket that is already connected to `lifecycle.awaitConnected`, which
- * quarantines it until its `authenticate` event; the handshake flow is a
- * registry's public `middleware()`. It still imports the JWT verifier's
- * parts and a few helpers besides (docs/development.md lists them; issue 21).
+ * Written on sockpass's public API (the handshake flow is a registry's
+ * `middleware()`) plus the compat modules' one internal seam,
+ * `./core-seam.ts`: the event flow hands a socket that is already connected
+ * to `lifecycle.awaitConnected`, which quarantines it until its
+ * `authenticate` event, and the JWT verifier's parts check the token.
  *
  * @module
  */
@@ -27,16 +27,27 @@ import type { KeyObject } from 'node:crypto';
 import createDebug from 'debug';
 import jwt from 'jsonwebtoken';
 import type { IncomingMessage } from 'node:http';
-import { createHandshakeContext } from '../handshake/context.js';
 import { AuthError, isAuthError, type AuthErrorCode } from '../errors.js';
 // The seam: the Lifecycle's in-band wait (reached through SockPass#lifecycle) and its types.
-import type { SocketLike, UnauthorizedPayload } from '../life/lifecycle.js';
 import { SockPass } from '../registry.js';
 import type { AuthResult, Claims, HandshakeContext, SocketAuth, Strategy } from '../types.js';
-import { algorithmsOfKey, createJwtVerifier, prepareKey, type JwtAlgorithm, type JwtHeader, type JwtKey, type JwtVerifier, type JwtVerifyOptions } from '../../strategies/jwt/verifier.js';
-import { isSameOrigin, prepareOrigins, type AllowedOrigins } from '../../strategies/origin.js';
-import { TIMED_OUT, withTimeout } from '../time.js';
-import { isRepeatedQueryParameter } from '../../strategies/jwt/token-sources.js';
+import type { JwtAlgorithm, JwtHeader, JwtKey, JwtVerifyOptions } from '../../strategies/jwt/verifier.js';
+import type { AllowedOrigins } from '../../strategies/origin.js';
+// Beyond the public API: the one internal seam (./core-seam.ts says what and why).
+import {
+  algorithmsOfKey,
+  createHandshakeContext,
+  createJwtVerifier,
+  isRepeatedQueryParameter,
+  isSameOrigin,
+  prepareKey,
+  prepareOrigins,
+  TIMED_OUT,
+  withTimeout,
+  type JwtVerifier,
+  type SocketLike,
+  type UnauthorizedPayload,
+} from './core-seam.js';
 
 /** socketio-jwt's `new UnauthorizedError(code, { message })`: `message`, `inner`, `data`. */
 export class UnauthorizedError extends Error {

@@ -80,15 +80,16 @@ function publicNames(): Set<string> {
 }
 
 describe('the compat modules', () => {
-  /** Beyond the public names, what each may use: one internal module, named in its header comment and in docs/development.md. */
-  const SEAM: Record<string, string> = {
-    'src/compat/passport.socketio.ts': 'src/handshake/context.ts',
-    'src/compat/socketio-jwt.ts': 'src/life/lifecycle.ts',
-  };
+  /** Beyond the public names, what both may use: one internal module of re-exports, named in their header comments and in docs/development.md. */
+  const SEAM = 'src/compat/core-seam.ts';
+  const COMPAT = ['src/compat/socketio-jwt.ts', 'src/compat/passport.socketio.ts'];
 
-  /** Not public and not its seam: what the socketio-jwt drop-in still reaches into (issue 21). This list may only shrink. */
-  const SOCKETIO_JWT_LEFT = [
+  /** What the seam hands the compat modules (issue 21). This list may only shrink. */
+  const SEAM_NAMES = [
+    'src/handshake/context.ts: HandshakeSource',
     'src/handshake/context.ts: createHandshakeContext',
+    'src/life/lifecycle.ts: SocketLike',
+    'src/life/lifecycle.ts: UnauthorizedPayload',
     'src/time.ts: TIMED_OUT',
     'src/time.ts: withTimeout',
     'strategies/jwt/token-sources.ts: isRepeatedQueryParameter',
@@ -104,20 +105,24 @@ describe('the compat modules', () => {
     const publicApi = publicNames();
     return namedImports(file)
       .filter((i) => i.target.startsWith('src/') || i.target.startsWith('strategies/'))
-      .filter((i) => !publicApi.has(i.name) && i.target !== SEAM[file])
+      .filter((i) => !publicApi.has(i.name) && i.target !== SEAM)
       .map((i) => `${i.target}: ${i.name}`)
       .sort();
   };
 
-  it('passport.socketio uses only public names and its seam, the handshake context', () => {
+  it.each(COMPAT)('%s uses only public names and the seam', (file) => {
     expect(publicNames().size).toBeGreaterThan(100);
-    expect(namedImports('src/compat/passport.socketio.ts').filter((i) => i.target === SEAM['src/compat/passport.socketio.ts']).length).toBeGreaterThan(0);
-    expect(beyondPublic('src/compat/passport.socketio.ts')).toEqual([]);
+    expect(namedImports(file).filter((i) => i.target === SEAM).length).toBeGreaterThan(0);
+    expect(beyondPublic(file)).toEqual([]);
   });
 
-  it('socketio-jwt reaches no further into the core than the list says, and the list names nothing it stopped using', () => {
-    const used = beyondPublic('src/compat/socketio-jwt.ts');
-    expect(used.filter((left) => !SOCKETIO_JWT_LEFT.includes(left))).toEqual([]);
-    expect(SOCKETIO_JWT_LEFT.filter((left) => !used.includes(left))).toEqual([]);
+  it('the seam re-exports the listed names and holds no code, and the list names nothing it stopped re-exporting', () => {
+    const text = readFileSync(join(root, SEAM), 'utf8');
+    // Only comments and `export … from` lines.
+    const code = text.replace(/\/\*[\s\S]*?\*\//g, '').split('\n').map((line) => line.trim()).filter((line) => line !== '' && !line.startsWith('//'));
+    expect(code.filter((line) => !/^export (type )?\{[^}]*\} from '[^']+';$/.test(line))).toEqual([]);
+    const names = namedImports(SEAM).map((i) => `${i.target}: ${i.name}`).sort();
+    expect(names.filter((name) => !SEAM_NAMES.includes(name))).toEqual([]);
+    expect(SEAM_NAMES.filter((name) => !names.includes(name))).toEqual([]);
   });
 });
