@@ -105,12 +105,16 @@ type CatchAllSocket = SocketLike & {
  * Relies on Socket.IO calling catch-all listeners before packet middlewares,
  * which is why a gate in `socket.use` cannot stop them, and on those methods
  * being looked up on the instance, so an own property shadows the prototype's
- * (test/life/quarantine.test.ts, catch-all listeners).
+ * (test/life/quarantine.test.ts, catch-all listeners). The release puts back
+ * whatever own methods were there before (`hideFromCatchAll`'s, set when the
+ * handshake admitted the socket), so the queued listeners and later ones go
+ * through them (test/integrations/admin-ui.test.ts).
  */
 export function deferCatchAll(s: SocketLike): (release: boolean) => void {
   const socket = s as CatchAllSocket;
   const { onAny, prependAny, offAny } = socket;
   if (typeof onAny !== 'function' || typeof prependAny !== 'function' || typeof offAny !== 'function') return () => {};
+  const before = (['onAny', 'prependAny', 'offAny'] as const).map((name) => [name, Object.getOwnPropertyDescriptor(socket, name)] as const);
   const queued: Array<{ prepend: boolean; listener: CatchAll }> = [];
   socket.onAny = (listener) => {
     queued.push({ prepend: false, listener });
@@ -126,9 +130,10 @@ export function deferCatchAll(s: SocketLike): (release: boolean) => void {
     return offAny.call(socket, listener);
   };
   return (release) => {
-    delete socket.onAny;
-    delete socket.prependAny;
-    delete socket.offAny;
+    for (const [name, descriptor] of before) {
+      if (descriptor === undefined) delete socket[name];
+      else Object.defineProperty(socket, name, descriptor);
+    }
     if (!release) return;
     for (const { prepend, listener } of queued.splice(0)) {
       if (prepend) socket.prependAny!(listener);
