@@ -306,7 +306,9 @@ async function main(): Promise<void> {
     return;
   }
   const http = setup.http ? createServer(setup.http) : createServer();
-  const io = new Server(http);
+  // The cluster phase's BENCH_CLUSTER_PING_INTERVAL (ms): a deployment's choice for idle sockets, fewer pings per second.
+  const pingInterval = Number(process.env.BENCH_PING_INTERVAL_MS ?? Number.NaN);
+  const io = new Server(http, Number.isInteger(pingInterval) && pingInterval > 0 ? { pingInterval } : {});
   const counters: Counters = { handshakes: 0, events: 0 };
   setup.install(io, counters);
   await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve));
