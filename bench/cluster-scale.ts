@@ -5,9 +5,14 @@
  * with `@socket.io/redis-adapter` and the Redis ledger (bench/server.ts,
  * `sp-auth-hs-cluster`) on one redis-server, or with
  * BENCH_CLUSTER_REDIS=cluster on a 3-master Redis Cluster (sharded adapter),
- * hold BENCH_CLUSTER_SOCKETS idle authenticated sockets in total, one user
- * each, opened by client drivers (bench/clients.ts) from several loopback
- * source addresses. It reports:
+ * hold BENCH_CLUSTER_SOCKETS idle authenticated sockets in total (default
+ * 12,000, a few minutes; up to 100,000), one user each, opened by client
+ * drivers (bench/clients.ts, one per BENCH_CLUSTER_PER_DRIVER sockets). The
+ * drivers bind no source address: bind() with port 0 searches the address's
+ * bound ports on every call and took 59% of a driver's CPU at 12,000 sockets,
+ * so the fill slowed as it grew; connect() alone picks ephemeral ports per
+ * destination, and every node has its own port. The fill prints its rate at
+ * each 10,000 sockets. It reports:
  *
  * - heap and RSS per socket on each node (after forced GC, with the lasting
  *   nine tenths open, minus the node's weight after its warm-up), and
@@ -17,16 +22,26 @@
  * - for BENCH_CLUSTER_REVOKE users revoked on node 1 one after the other:
  *   p50/p99 of the time from `revoke()` resolving to the user's socket cut,
  *   wherever it was (0 when it was cut before the call resolved);
- * - `revoke({ token })` of BENCH_CLUSTER_REVOKE_TOKENS tokens: how long each
- *   call takes (it fetches every node's sockets);
+ * - `revoke({ token })` of BENCH_CLUSTER_REVOKE_TOKENS tokens (0 skips it):
+ *   how long each call takes (it fetches every node's sockets);
  * - the CPU of the second in which 10% of all sockets expire, per node;
  * - a reconnect storm: the last node is killed (SIGKILL), its clients
  *   reconnect to the others after socket.io-client's reconnection delay,
  *   revoked and expired ones too: the time until every valid one is back,
- *   and how many revoked ones got in (must be none).
+ *   and how many revoked ones got in (must be none). With
+ *   BENCH_CLUSTER_STANDBY=1 one more node, started empty and filled by no
+ *   one, takes them in turn with the survivors.
  *
  * Before starting it refuses a scale the machine cannot hold (open files per
- * process, with the storm's extra sockets on the survivors; memory), and says why.
+ * process, with the storm's extra sockets on the survivors; memory), and says
+ * why. 100,000 sockets on 6 nodes cannot hold a storm onto the 5 survivors
+ * under 20,000 open files per process (20,001 sockets each); the refusal
+ * names BENCH_CLUSTER_STANDBY=1 (19,445 each) or 7 nodes.
+ *
+ * Other knobs: BENCH_CLUSTER_PING_INTERVAL (Engine.IO's pingInterval on every
+ * node, a deployment's choice for idle sockets; default 25,000 ms) and
+ * BENCH_CLUSTER_CPU_PROF=1 (node 1 and driver 1 write a .cpuprofile into
+ * bench/results/, read with bench/profile-summary.ts).
  *
  * @module
  */
@@ -357,7 +372,7 @@ export async function runClusterScale(setup: { publicKey: string; privateKey: st
     const counts = await Promise.all(nodes.map((n) => toServer<'count'>(n, { type: 'count' })));
     log(`bench: cluster: RSS per node ${full.map((h) => fmt(h.rss / 2 ** 20)).join(' / ')} MiB`);
     // One `exp` for the expiring tenth, far enough ahead for them to connect.
-    const exp = Math.ceil((Date.now() + (expiring / (lasting / fillSeconds)) * 2000 + 5000) / 1000);
+    const exp = Math.ceil((Date.now() + (expiring / (lasting / fillSeconds)) * 3000 + 10_000) / 1000);
     await fill(nodes, drivers, signTokens(expiring, 'HS256', setup.privateKey, { first: lasting, exp }), lasting, concurrency, log);
     if (Date.now() >= exp * 1000 - 1500) throw new Error('bench: cluster: connecting took longer than the tokens live');
     const total = await totalInNamespace(nodes);
