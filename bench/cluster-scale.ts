@@ -437,7 +437,7 @@ export async function runClusterScale(setup: { publicKey: string; privateKey: st
     const killedAt = Date.now();
     victim.child.kill('SIGKILL');
     nodes.pop();
-    const replies = await Promise.all(drivers.map((d) => toClients<'failover'>(d, { type: 'failover-wait', ms: 240_000 }, 300_000)));
+    const replies = await Promise.all(drivers.map((d) => toClients<'failover'>(d, { type: 'failover-wait', ms: 360_000 }, 420_000)));
     const outcomes: Record<string, number> = {};
     for (const r of replies) for (const [k, v] of Object.entries(r.outcomes)) outcomes[k] = (outcomes[k] ?? 0) + v;
     const back = replies.flatMap((r) => r.admittedAt.map((t) => t - killedAt));
