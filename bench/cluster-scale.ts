@@ -489,7 +489,7 @@ export async function runClusterScale(setup: { publicKey: string; privateKey: st
 export function renderCluster(r: ClusterResult): string {
   const lasting = r.sockets - Math.round(r.sockets * EXPIRING_SHARE);
   const out = [
-    `### Cluster (${fmt(r.sockets)} idle sockets, one user each, on ${r.nodes} server processes; ${r.redis}; one run)`,
+    `### Cluster (${fmt(r.sockets)} idle sockets, one user each, on ${r.nodes} server processes${r.standby ? ` and a standby node ${r.nodes + 1} for the storm, started empty` : ''}; ${r.redis}; one run)`,
     '',
     table(
       ['node', 'sockets', 'heap B/socket', 'RSS B/socket', 'expired in one second', 'CPU ms of that second', 'CPU ms of the idle second before'],
