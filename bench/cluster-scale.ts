@@ -371,8 +371,10 @@ export async function runClusterScale(setup: { publicKey: string; privateKey: st
     const full = await Promise.all(nodes.map((n) => toServer<'heap'>(n, { type: 'heap' })));
     const counts = await Promise.all(nodes.map((n) => toServer<'count'>(n, { type: 'count' })));
     log(`bench: cluster: RSS per node ${full.map((h) => fmt(h.rss / 2 ** 20)).join(' / ')} MiB`);
-    // One `exp` for the expiring tenth, far enough ahead for them to connect.
-    const exp = Math.ceil((Date.now() + (expiring / (lasting / fillSeconds)) * 3000 + 10_000) / 1000);
+    // One `exp` for the expiring tenth, far enough ahead for them to connect: 4× the time the fill's rate
+    // gives, and at least 2 minutes (other work on the machine cut a 100,000 run's rate by half at its end,
+    // and 103 of 10,000 expired before they connected).
+    const exp = Math.ceil((Date.now() + Math.max(120_000, (expiring / (lasting / fillSeconds)) * 4000)) / 1000);
     await fill(nodes, drivers, signTokens(expiring, 'HS256', setup.privateKey, { first: lasting, exp }), lasting, concurrency, log);
     if (Date.now() >= exp * 1000 - 1500) throw new Error('bench: cluster: connecting took longer than the tokens live');
     const total = await totalInNamespace(nodes);
