@@ -119,7 +119,7 @@ export interface ClusterResult {
   redisPerRevoke: number;
   revoke: { users: number; cut: number; callsMs: number; p50: number; p99: number; max: number };
   byToken: { tokens: number; cut: number; p50: number; max: number };
-  storm: { valid: number; readmitted: number; p50: number; p99: number; allBackMs: number; revokedTried: number; revokedAdmitted: number; outcomes: Record<string, number>; standbyHolds: number };
+  storm: { valid: number; readmitted: number; p50: number; p99: number; allBackMs: number; revokedTried: number; revokedAdmitted: number; outcomes: Record<string, number>; standbyHolds: number; dropped: Record<string, number> };
   /** Whether a standby node (started empty) took the killed node's clients with the survivors. */
   standby: boolean;
 }
@@ -436,6 +436,8 @@ export async function runClusterScale(setup: { publicKey: string; privateKey: st
     const revokedOnVictim = onVictim(0, revokeCount + jtis.length).length;
     const validOnVictim = onVictim(revokeCount + jtis.length, lasting).length;
     await Promise.all(drivers.map((d) => toClients<'ok'>(d, { type: 'arm-failover', from: victim.url, to: survivors.map((s) => s.url) })));
+    // What the survivors' own sockets closed by before the storm, to tell the ones the storm dropped.
+    const closedBefore = await Promise.all(survivors.map((n) => toServer<'count'>(n, { type: 'count' })));
     const killedAt = Date.now();
     victim.child.kill('SIGKILL');
     nodes.pop();
@@ -446,6 +448,14 @@ export async function runClusterScale(setup: { publicKey: string; privateKey: st
     const revoked = new Set([...users, ...Array.from({ length: jtis.length }, (_, k) => benchUser(revokeCount + k))]);
     const revokedAdmitted = replies.reduce((sum, r) => sum + r.admittedUsers.filter((u) => revoked.has(u)).length, 0);
     const survivorsHold = await totalInNamespace(survivors);
+    const closedAfter = await Promise.all(survivors.map((n) => toServer<'count'>(n, { type: 'count' })));
+    const dropped: Record<string, number> = {};
+    closedAfter.forEach((c, k) => {
+      for (const [reason, n] of Object.entries(c.closedBy ?? {})) {
+        const d = n - (closedBefore[k]!.closedBy?.[reason] ?? 0);
+        if (d > 0) dropped[reason] = (dropped[reason] ?? 0) + d;
+      }
+    });
     const standbyHolds = standby === undefined ? 0 : await totalInNamespace([standby]);
     const storm = {
       valid: validOnVictim,
@@ -457,8 +467,9 @@ export async function runClusterScale(setup: { publicKey: string; privateKey: st
       revokedAdmitted,
       outcomes,
       standbyHolds,
+      dropped,
     };
-    log(`bench: cluster: storm: ${storm.readmitted} of ${validOnVictim} valid clients back within ${fmt(storm.allBackMs)} ms; outcomes ${JSON.stringify(outcomes)}; survivors hold ${survivorsHold}${standby === undefined ? '' : ` (the standby ${standbyHolds})`}`);
+    log(`bench: cluster: storm: ${storm.readmitted} of ${validOnVictim} valid clients back within ${fmt(storm.allBackMs)} ms; outcomes ${JSON.stringify(outcomes)}; survivors hold ${survivorsHold}${standby === undefined ? '' : ` (the standby ${standbyHolds})`}; sockets the survivors closed during it, by reason: ${JSON.stringify(dropped)}`);
 
     const perNode: NodeFigures[] = full.map((f, n) => ({
       sockets: counts[n]!.inNamespace + expiringOn(n),
@@ -519,6 +530,10 @@ export function renderCluster(r: ClusterResult): string {
         ['storm: time from the kill to re-admission, p50 / p99 / all back', `${fmt(r.storm.p50)} / ${fmt(r.storm.p99)} / ${fmt(r.storm.allBackMs)} ms`],
         ['storm: revoked clients (by user or by token) of that node that tried / got in', `${fmt(r.storm.revokedTried)} / ${fmt(r.storm.revokedAdmitted)}`],
         ['storm: outcomes', Object.entries(r.storm.outcomes).map(([k, v]) => `${k} ${fmt(v)}`).join(', ')],
+        [
+          "storm: the survivors' own sockets closed during it (not reopened: the drivers' sockets do not reconnect), by reason",
+          Object.entries(r.storm.dropped).map(([k, v]) => `${k} ${fmt(v)}`).join(', ') || 'none',
+        ],
       ],
     ),
     '',
