@@ -36,7 +36,12 @@
  * process, with the storm's extra sockets on the survivors; memory), and says
  * why. 100,000 sockets on 6 nodes cannot hold a storm onto the 5 survivors
  * under 20,000 open files per process (20,001 sockets each); the refusal
- * names BENCH_CLUSTER_STANDBY=1 (19,445 each) or 7 nodes.
+ * names BENCH_CLUSTER_STANDBY=1 (19,445 each) or 7 nodes. A full run:
+ * BENCH_PHASES=cluster BENCH_CLUSTER_SOCKETS=100000 BENCH_CLUSTER_REVOKE=10000
+ * BENCH_CLUSTER_STANDBY=1 BENCH_CLUSTER_REVOKE_TOKENS=0 npm run bench (about
+ * 6 minutes here: the fill at ~2,000 handshakes/s per 10,000 on one core;
+ * its figures are in docs/many-nodes.md). The storm also reports the
+ * survivors' own sockets it closed, by reason (`ping timeout` at 100,000).
  *
  * Other knobs: BENCH_CLUSTER_PING_INTERVAL (Engine.IO's pingInterval on every
  * node, a deployment's choice for idle sockets; default 25,000 ms) and
