@@ -110,8 +110,10 @@ export function startServer(scenario: Scenario, { publicKey, cpuProf = [], files
   });
 }
 
-export function startClients(files?: number): ChildProcess {
-  return spawn('./clients.ts', [], { files, cpu: PLACEMENT.clients });
+/** Starts a client driver; `cpuProf` writes its .cpuprofile into bench/results/ at exit. */
+export function startClients(files?: number, cpuProf = false): ChildProcess {
+  const execArgv = cpuProf ? ['--cpu-prof', `--cpu-prof-dir=${RESULTS_DIR}`] : [];
+  return spawn('./clients.ts', [], { files, cpu: PLACEMENT.clients, execArgv });
 }
 
 /** A request to a server; `ms` bounds the wait (default 2 minutes). */

@@ -39,7 +39,7 @@ export type ServerReply =
   | { type: 'skip'; reason: string }
   | { type: 'measured'; cpuMicros: number; userMicros: number; handshakes: number; events: number; wallMs: number }
   /** `sockets`: engine connections; `inNamespace`: sockets of `/` (gone at once when the server cuts one). */
-  | { type: 'count'; sockets: number; inNamespace: number }
+  | { type: 'count'; sockets: number; inNamespace: number; closedBy?: Record<string, number> }
   | { type: 'heap'; heapUsed: number; rss: number; claimsBytes?: number }
   | { type: 'expiry'; idleCpuMicros: number; cpuMicros: number; cutMs: number; cut: number }
   | { type: 'revoke'; callsMs: number; goneMs: number; cut: number }

@@ -56,8 +56,12 @@ let cuts: Map<string, number> | undefined;
 /** Wall-clock ms with sub-ms precision, comparable between the bench's processes on one machine. */
 const wallNow = () => performance.timeOrigin + performance.now();
 
+/** Cluster phase: this node's sockets that closed, by Socket.IO's reason (a storm's dropped heartbeats show here). */
+const closedBy: Record<string, number> = {};
+
 /** One listener shared by every socket (no closure per socket, so the heap figure barely moves). */
-function noteCut(this: Socket): void {
+function noteCut(this: Socket, reason?: string): void {
+  if (typeof reason === 'string') closedBy[reason] = (closedBy[reason] ?? 0) + 1;
   const user = (this.data as { auth?: { user?: { sub?: unknown } } }).auth?.user;
   const id = user?.sub;
   if (cuts !== undefined && typeof id === 'string') cuts.set(id, wallNow());
@@ -306,7 +310,9 @@ async function main(): Promise<void> {
     return;
   }
   const http = setup.http ? createServer(setup.http) : createServer();
-  const io = new Server(http);
+  // The cluster phase's BENCH_CLUSTER_PING_INTERVAL (ms): a deployment's choice for idle sockets, fewer pings per second.
+  const pingInterval = Number(process.env.BENCH_PING_INTERVAL_MS ?? Number.NaN);
+  const io = new Server(http, Number.isInteger(pingInterval) && pingInterval > 0 ? { pingInterval } : {});
   const counters: Counters = { handshakes: 0, events: 0 };
   setup.install(io, counters);
   await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve));
@@ -339,7 +345,7 @@ async function main(): Promise<void> {
         };
       }
       case 'count':
-        return { type: 'count', sockets: io.engine.clientsCount, inNamespace: io.of('/').sockets.size };
+        return { type: 'count', sockets: io.engine.clientsCount, inNamespace: io.of('/').sockets.size, closedBy: { ...closedBy } };
       case 'expiry': {
         const inNamespace = () => io.of('/').sockets.size;
         const before = inNamespace();
