@@ -93,6 +93,16 @@ export async function startRedisCluster(options: { masters?: number; replicasPer
           return info.includes('role:master') || info.includes('master_link_status:up');
         }, `replica ${port} synced`);
       }
+      // Gossip tells the other nodes of each replica later still: a failover needs the masters to know the replica
+      // (they vote), and the tests read the topology from any node. Every node must see every master's replicas.
+      for (const port of ports) {
+        await waitFor(async () => {
+          const lines = (await cli(port, 'CLUSTER', 'NODES')).split('\n').filter((l) => l.trim() !== '');
+          const ofMaster = lines.filter((l) => l.split(' ')[2]!.includes('slave')).map((l) => l.split(' ')[3]);
+          const masterIds = lines.filter((l) => l.split(' ')[2]!.includes('master')).map((l) => l.split(' ')[0]);
+          return masterIds.length === masters && masterIds.every((id) => ofMaster.filter((of) => of === id).length === replicas);
+        }, `node ${port} sees every replica`);
+      }
     }
   } catch (err) {
     await stop();

@@ -61,8 +61,13 @@ export interface ConnectError extends Error {
   data?: { type?: string; code?: string; message?: string; strategy?: string; retryAfter?: number };
 }
 
-/** Resolves when the client connects or is refused; never hangs past `ms`. */
+/**
+ * Resolves when the client connects or is refused; never hangs past `ms`.
+ * A client that connected before the call (a test that opened two and awaits
+ * them in turn) resolves at once: its `connect` event is gone.
+ */
 export function outcome(socket: ClientSocket, ms = 5000): Promise<{ connected: true } | { connected: false; error: ConnectError }> {
+  if (socket.connected) return Promise.resolve({ connected: true });
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error('neither connect nor connect_error within ' + ms + ' ms')), ms);
     socket.once('connect', () => {
