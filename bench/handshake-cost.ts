@@ -59,6 +59,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { build } from 'tsup';
 import { Server, Socket, type Namespace } from 'socket.io';
 import { prepareBase } from './base-build.js';
+import { collect, engineClient, loopSocket, type Closable, type NamespaceInternals } from './loop-sockets.js';
 import { RESULTS_DIR, startClients, stopChildren, toClients } from './children.js';
 import { handWritten, handWrittenLife, type Middleware } from './hand-written.js';
 import { HS_SECRET, hsKey, signTokens } from './keys.js';
@@ -228,42 +229,17 @@ const cpuSince = (start: NodeJS.CpuUsage) => {
   return used.user + used.system;
 };
 
-/** Three full GCs and a pause, so no round pays for the garbage of the one before. */
-async function collect(): Promise<void> {
-  for (let i = 0; i < 3; i++) gc!();
-  await new Promise((r) => setTimeout(r, 10));
-}
-
 // ---------------------------------------------------------------------------
 // loop: Socket.IO's own steps on real sockets, no network
 
-/**
- * The Engine.IO side of a connection, as much of it as a Socket.IO `Socket`
- * touches: its handshake request, the transport's protocol and address, and a
- * `_packet` that drops what the socket writes.
- */
-function engineClient(): unknown {
-  const request = { headers: { host: '127.0.0.1' }, url: '/socket.io/?EIO=4&transport=websocket', connection: { encrypted: false } };
-  const conn = { protocol: 4, request, remoteAddress: '127.0.0.1', readyState: 'open' };
-  return { conn, request, id: 'engine', _packet() {}, _remove() {} };
-}
-
-type SocketCtor = new (nsp: Namespace, client: unknown, auth: Record<string, unknown>) => Socket;
-/** The namespace steps Socket.IO itself runs for a connection (internal: this bench pins socket.io 4.8). */
-interface Internals {
-  run(socket: Socket, fn: (err?: Error) => void): void;
-  _doConnect(socket: Socket, fn: () => void): void;
-  sockets: Map<string, Socket>;
-}
-type Closable = Socket & { _onclose(reason: string): void };
 
 async function loopRound(s: Scenario): Promise<Round> {
   const namespace = s.io.of('/');
-  const nsp = namespace as unknown as Internals;
+  const nsp = namespace as unknown as NamespaceInternals;
   const client = engineClient();
-  await collect();
+  await collect(10);
   let start = process.cpuUsage();
-  const sockets = tokens.map((token) => new (Socket as unknown as SocketCtor)(namespace, client, { token }));
+  const sockets = tokens.map((token) => loopSocket(namespace, client, { token }));
   const build = cpuSince(start);
 
   let admitted = 0;
@@ -271,7 +247,7 @@ async function loopRound(s: Scenario): Promise<Round> {
     if (err !== undefined) throw new Error(`bench: ${s.id} refused a socket: ${err.message}`);
     admitted++;
   };
-  await collect();
+  await collect(10);
   let gcBefore = gcMs;
   let heapBefore = process.memoryUsage().heapUsed;
   start = process.cpuUsage();
@@ -287,7 +263,7 @@ async function loopRound(s: Scenario): Promise<Round> {
 
   const connected = () => {};
   s.handshakes = 0;
-  await collect();
+  await collect(10);
   gcBefore = gcMs;
   heapBefore = process.memoryUsage().heapUsed;
   start = process.cpuUsage();
@@ -299,7 +275,7 @@ async function loopRound(s: Scenario): Promise<Round> {
   if (connectGc > 0) allocated = Number.NaN;
   if (s.counted && s.handshakes !== sockets.length) throw new Error(`bench: ${s.id}: ${s.handshakes} of ${sockets.length} sockets reached the app`);
 
-  await collect();
+  await collect(10);
   start = process.cpuUsage();
   for (const socket of sockets) (socket as Closable)._onclose('transport close');
   const close = cpuSince(start);
@@ -339,7 +315,7 @@ async function waitUntil(done: () => boolean, what: string): Promise<void> {
 }
 
 async function wireRound(s: Scenario, clients: ReturnType<typeof startClients>, url: string): Promise<Round> {
-  await collect();
+  await collect(10);
   s.handshakes = 0;
   const gcBefore = gcMs;
   const cpu = process.cpuUsage();
@@ -349,7 +325,7 @@ async function wireRound(s: Scenario, clients: ReturnType<typeof startClients>, 
   await flushGcEntries();
   const gcDuring = gcMs - gcBefore;
   if (run.failures > 0) throw new Error(`bench: ${s.id}: ${run.failures} handshakes failed (${run.firstError})`);
-  await collect();
+  await collect(10);
   const closing = process.cpuUsage();
   await toClients<'ok'>(clients, { type: 'disconnect-all' });
   await waitUntil(() => s.io.engine.clientsCount === 0, `${s.id}: sockets closed`);

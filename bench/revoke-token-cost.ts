@@ -33,6 +33,7 @@ import { Server, Socket, type Namespace } from 'socket.io';
 import { SockPass, jwtAuth } from '../src/index.js';
 import { REVOKED_EVENT } from '../src/protocol.js';
 import { HS_SECRET, signTokens } from './keys.js';
+import { collect, engineClient, loopSocket, type NamespaceInternals } from './loop-sockets.js';
 import { env } from './knobs.js';
 import { fmt, median, table } from './stats.js';
 
@@ -42,25 +43,6 @@ const HEAP_SOCKETS = env('REVOKE_COST_HEAP_SOCKETS', 10_000);
 
 const gc = (globalThis as { gc?: () => void }).gc;
 if (gc === undefined) throw new Error('bench: run with node --expose-gc --import tsx bench/revoke-token-cost.ts');
-
-async function collect(): Promise<void> {
-  for (let i = 0; i < 3; i++) gc!();
-  await new Promise((r) => setTimeout(r, 20));
-}
-
-/** The Engine.IO side of a connection, as much of it as a Socket.IO `Socket` touches (bench/handshake-cost.ts). */
-function engineClient(): unknown {
-  const request = { headers: { host: '127.0.0.1' }, url: '/socket.io/?EIO=4&transport=websocket', connection: { encrypted: false } };
-  const conn = { protocol: 4, request, remoteAddress: '127.0.0.1', readyState: 'open' };
-  return { conn, request, id: 'engine', _packet() {}, _remove() {} };
-}
-
-type SocketCtor = new (nsp: Namespace, client: unknown, auth: Record<string, unknown>) => Socket;
-/** The namespace steps Socket.IO itself runs for a connection (internal: this bench pins socket.io 4.8). */
-interface Internals {
-  run(socket: Socket, fn: (err?: Error) => void): void;
-  _doConnect(socket: Socket, fn: () => void): void;
-}
 
 const registry = () => new SockPass().use('jwt', jwtAuth({ secret: HS_SECRET, algorithms: ['HS256'] }));
 
@@ -77,9 +59,9 @@ async function node(count: number): Promise<Node> {
   const auth = registry();
   io.use(auth.middleware('jwt'));
   const namespace = io.of('/');
-  const nsp = namespace as unknown as Internals;
+  const nsp = namespace as unknown as NamespaceInternals;
   const client = engineClient();
-  const sockets = signTokens(count, 'HS256', '').map((token) => new (Socket as unknown as SocketCtor)(namespace, client, { token }));
+  const sockets = signTokens(count, 'HS256', '').map((token) => loopSocket(namespace, client, { token }));
   let admitted = 0;
   for (const socket of sockets) {
     nsp.run(socket, (err) => {
@@ -132,7 +114,7 @@ async function timed(n: Node, revoke: (tokenId: string) => Promise<void>): Promi
 
 const medians = new Map<number, { index: number; walk: number }>();
 for (const size of SIZES) {
-  await collect();
+  await collect(20);
   const n = await node(size);
   const byIndex: number[] = [];
   const byWalk: number[] = [];
@@ -142,9 +124,9 @@ for (const size of SIZES) {
     await timed(n, (id) => revokeByWalk(n, id));
   }
   // Not interleaved: the walk's garbage (two arrays of N sockets per call) would bring GCs into the index's calls.
-  await collect();
+  await collect(20);
   for (let i = 0; i < CALLS; i++) byIndex.push(await timed(n, (id) => n.auth.revoke(n.io, { token: id })));
-  await collect();
+  await collect(20);
   for (let i = 0; i < CALLS; i++) byWalk.push(await timed(n, (id) => revokeByWalk(n, id)));
   medians.set(size, { index: median(byIndex), walk: median(byWalk) });
   n.io.close();
@@ -166,7 +148,7 @@ console.log(
 );
 
 // Heap: the index's entries for HEAP_SOCKETS filed sockets, emptied and filed again three times (median).
-await collect();
+await collect(20);
 const n = await node(HEAP_SOCKETS);
 const life = n.auth.lifecycle;
 const filed = [...n.io.of('/').sockets.values()].flatMap((socket) => life.tokens.holders((socket.data.auth as { tokenId: string }).tokenId));
@@ -174,14 +156,14 @@ const perSocket: number[] = [];
 let heapFiled = 0;
 let heapEmptied = 0;
 for (let round = 0; round < 3; round++) {
-  await collect();
+  await collect(20);
   heapFiled = process.memoryUsage().heapUsed;
   // Every socket out of the index, as its disconnect would take it; the sockets stay.
   for (const state of filed) {
     life.tokens.delete(state.indexedToken!, state);
   }
   if (life.tokens.size !== 0) throw new Error('bench: the index did not empty');
-  await collect();
+  await collect(20);
   heapEmptied = process.memoryUsage().heapUsed;
   perSocket.push((heapFiled - heapEmptied) / HEAP_SOCKETS);
   for (const state of filed) life.tokens.add(state.indexedToken!, state);
