@@ -127,6 +127,36 @@ async function attempt(node: { as(who: string): ClientSocket }, who: string): Pr
 
 const key = (user: string) => `sockpass:conns:{${user}}`;
 
+/** Until `replica` holds everything `master` wrote (replication offsets). */
+async function untilCaughtUp(master: number, replica: number): Promise<void> {
+  const written = Number(/master_repl_offset:(\d+)/.exec(await cluster.cli(master, 'INFO', 'replication'))![1]);
+  await until(async () => Number(/slave_repl_offset:(\d+)/.exec(await cluster.cli(replica, 'INFO', 'replication'))![1]) >= written, 5_000, 'replica caught up');
+}
+
+/** Until `survivor` sees the cluster whole again with `replica` as a master; how long that took. */
+function untilPromoted(survivor: number, replica: number): Promise<number> {
+  return until(
+    async () => (await cluster.cli(survivor, 'CLUSTER', 'INFO')).includes('cluster_state:ok') && (await nodes(survivor)).some((n) => n.port === replica && n.master),
+    30_000,
+    'replica promoted',
+  );
+}
+
+/** Handshakes of `who` on `node` until the counter answers something other than `store_unavailable`: how long, and every code seen. */
+async function untilAnswering(node: { as(who: string): ClientSocket }, who: string, what: string): Promise<{ answered: number; seen: Set<string> }> {
+  const seen = new Set<string>();
+  const answered = await until(
+    async () => {
+      const { code } = await attempt(node, who);
+      seen.add(code);
+      return code !== 'store_unavailable';
+    },
+    30_000,
+    what,
+  );
+  return { answered, seen };
+}
+
 describe('connection caps through a Redis Cluster failover (3 masters, 3 replicas)', () => {
   it('fails closed while the slot has no master, answering within the timeout, and holds the cap on the promoted replica', async () => {
     const a = await startNode();
@@ -157,8 +187,7 @@ describe('connection caps through a Redis Cluster failover (3 masters, 3 replica
     const before = await nodes(survivor);
     const victimId = before.find((m) => m.port === victim)!.id;
     const replica = before.find((n) => !n.master && n.of === victimId)!.port;
-    const written = Number(/master_repl_offset:(\d+)/.exec(await cluster.cli(victim, 'INFO', 'replication'))![1]);
-    await until(async () => Number(/slave_repl_offset:(\d+)/.exec(await cluster.cli(replica, 'INFO', 'replication'))![1]) >= written, 5_000, 'replica caught up');
+    await untilCaughtUp(victim, replica);
 
     await cluster.kill(victim);
     killed.add(victim);
@@ -171,23 +200,10 @@ describe('connection caps through a Redis Cluster failover (3 masters, 3 replica
     expect(during.map((d) => d.code)).toEqual(['store_unavailable', 'store_unavailable', 'store_unavailable', 'connected']);
     for (const d of during.slice(0, 3)) expect(d.ms).toBeLessThan(TIMEOUT + SLACK);
 
-    const promoted = await until(
-      async () => (await cluster.cli(survivor, 'CLUSTER', 'INFO')).includes('cluster_state:ok') && (await nodes(survivor)).some((n) => n.port === replica && n.master),
-      30_000,
-      'replica promoted',
-    );
+    const promoted = await untilPromoted(survivor, replica);
 
     // After the promotion: the counter reaches the new master and the cap still holds (never `connected`).
-    const seen = new Set<string>();
-    const answered = await until(
-      async () => {
-        const { code } = await attempt(a, user);
-        seen.add(code);
-        return code !== 'store_unavailable';
-      },
-      30_000,
-      'the counter answering again for the failed-over slot',
-    );
+    const { answered, seen } = await untilAnswering(a, user, 'the counter answering again for the failed-over slot');
     console.log(
       `[caps failover] master ${victim} killed: replica ${replica} promoted after ${promoted.toFixed(0)} ms, ` +
         `the cap answered again ${(promoted + answered).toFixed(0)} ms after the kill; codes seen: ${[...seen].join(', ')}`,
@@ -227,8 +243,7 @@ describe('connection caps through a Redis Cluster failover (3 masters, 3 replica
     expect(await codeOf(heldOnA)).toBe('connected');
     expect(await codeOf(heldOnB)).toBe('connected');
     expect((await attempt(a, user)).code).toBe('too_many_connections');
-    const written = Number(/master_repl_offset:(\d+)/.exec(await cluster.cli(victim, 'INFO', 'replication'))![1]);
-    await until(async () => Number(/slave_repl_offset:(\d+)/.exec(await cluster.cli(replica!, 'INFO', 'replication'))![1]) >= written, 5_000, 'replica caught up');
+    await untilCaughtUp(victim, replica!);
 
     await cluster.kill(victim);
     killed.add(victim);
@@ -238,21 +253,8 @@ describe('connection caps through a Redis Cluster failover (3 masters, 3 replica
     expect(during.code).toBe('store_unavailable');
     expect(during.ms).toBeLessThan(TIMEOUT + SLACK);
 
-    const promoted = await until(
-      async () => (await cluster.cli(survivor, 'CLUSTER', 'INFO')).includes('cluster_state:ok') && (await nodes(survivor)).some((n) => n.port === replica && n.master),
-      30_000,
-      'replica promoted',
-    );
-    const seen = new Set<string>();
-    const answered = await until(
-      async () => {
-        const { code } = await attempt(b, user);
-        seen.add(code);
-        return code !== 'store_unavailable';
-      },
-      30_000,
-      'the counter answering again at the cap',
-    );
+    const promoted = await untilPromoted(survivor, replica!);
+    const { answered, seen } = await untilAnswering(b, user, 'the counter answering again at the cap');
     console.log(
       `[caps failover] leases' master ${victim} killed: replica ${replica} promoted after ${promoted.toFixed(0)} ms, ` +
         `the cap answered again ${(promoted + answered).toFixed(0)} ms after the kill; codes seen: ${[...seen].join(', ')}`,
