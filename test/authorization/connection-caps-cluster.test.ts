@@ -7,15 +7,15 @@
  * the cluster. A node killed with SIGKILL stops counting within its nodeTtl.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createAdapter } from '@socket.io/redis-adapter';
-import { createClient, createCluster } from 'redis';
+import { createCluster } from 'redis';
 import { io as connectClient, type Socket as ClientSocket } from 'socket.io-client';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { SockPass, jwtAuth, redisConnectionCounter, REPLACED_EVENT, type OnExceed } from 'sockpass';
-import { closeClient, startRedis, type RedisServer } from '../helpers/redis.js';
+import { redisConnectionCounter, REPLACED_EVENT, type OnExceed } from 'sockpass';
+import { startRedis, type RedisServer } from '../helpers/redis.js';
 import { masterOf, startRedisCluster, type RedisCluster } from '../helpers/redis-cluster-caps.js';
-import { codeOf, once, sleep, startServer, type TestServer } from '../helpers/server.js';
-import { hs256, SECRET } from '../helpers/tokens.js';
+import { startCapsServer, type CapsServer } from '../helpers/caps-server.js';
+import { codeOf, once, sleep } from '../helpers/server.js';
+import { hs256 } from '../helpers/tokens.js';
 
 const NODE_TTL = 1500;
 
@@ -43,26 +43,9 @@ async function clusterClient() {
   return client;
 }
 
-async function startNode(perUser: number, onExceed: OnExceed): Promise<{ server: TestServer; as(sub: string): ClientSocket }> {
-  const counter = redisConnectionCounter({ client: await clusterClient(), nodeTtl: NODE_TTL });
-  const auth = new SockPass<{ id: string }>({ connections: { perUser, onExceed, store: counter } }).use(
-    'jwt-auth',
-    jwtAuth({ secret: SECRET, algorithms: ['HS256'], user: (c) => ({ id: String(c.sub) }) }),
-  );
-  const pub = createClient({ url: redis.url });
-  const sub = pub.duplicate();
-  for (const c of [pub, sub]) c.on('error', () => undefined);
-  await Promise.all([pub.connect(), sub.connect()]);
-  closers.push(() => Promise.all([closeClient(pub), closeClient(sub)]));
-  const server = await startServer((io) => {
-    io.adapter(createAdapter(pub, sub));
-    io.use(auth.middleware('jwt-auth'));
-  });
-  closers.push(async () => {
-    await server.close();
-    await counter.close();
-  });
-  return { server, as: (who) => server.client('/', { auth: { token: hs256({ sub: who }) } }) };
+async function startNode(perUser: number, onExceed: OnExceed): Promise<CapsServer> {
+  const store = redisConnectionCounter({ client: await clusterClient(), nodeTtl: NODE_TTL });
+  return startCapsServer(redis.url, { perUser, onExceed, store }, closers);
 }
 
 async function startChildNode(perUser: number): Promise<{ child: ChildProcess; as(sub: string): ClientSocket }> {

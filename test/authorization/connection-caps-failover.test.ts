@@ -24,15 +24,14 @@
  * test failed: node-redis 5 kept sending the slot's commands to the dead
  * master, so the slot's users stayed `store_unavailable` after the promotion.
  */
-import { createAdapter } from '@socket.io/redis-adapter';
-import { createClient, createCluster } from 'redis';
+import { createCluster } from 'redis';
 import type { Socket as ClientSocket } from 'socket.io-client';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { SockPass, jwtAuth, redisConnectionCounter } from 'sockpass';
-import { closeClient, startRedis, type RedisServer } from '../helpers/redis.js';
+import { redisConnectionCounter } from 'sockpass';
+import { startCapsServer, type CapsServer } from '../helpers/caps-server.js';
+import { startRedis, type RedisServer } from '../helpers/redis.js';
 import { startRedisCluster, type RedisClusterServer } from '../helpers/redis-cluster.js';
-import { codeOf, once, sleep, startServer } from '../helpers/server.js';
-import { hs256, SECRET } from '../helpers/tokens.js';
+import { codeOf, once, sleep } from '../helpers/server.js';
 
 /** The registry's wait for the counter (`connections.timeout`): short, so it answers well inside the failover window. */
 const TIMEOUT = 500;
@@ -55,30 +54,13 @@ afterAll(async () => {
   await Promise.allSettled([redis?.stop(), cluster?.stop()]);
 });
 
-async function startNode() {
+async function startNode(): Promise<CapsServer> {
   const client = createCluster({ rootNodes: cluster.rootNodes });
   client.on('error', () => undefined);
   await client.connect();
   closers.push(() => Promise.race([client.close(), sleep(2_000)]).then(() => client.isOpen && client.destroy()));
-  const counter = redisConnectionCounter({ client, onError: () => undefined });
-  const auth = new SockPass<{ id: string }>({ connections: { perUser: 2, onExceed: 'refuse', store: counter, timeout: TIMEOUT } }).use(
-    'jwt-auth',
-    jwtAuth({ secret: SECRET, algorithms: ['HS256'], user: (c) => ({ id: String(c.sub) }) }),
-  );
-  const pub = createClient({ url: redis.url });
-  const sub = pub.duplicate();
-  for (const c of [pub, sub]) c.on('error', () => undefined);
-  await Promise.all([pub.connect(), sub.connect()]);
-  closers.push(() => Promise.all([closeClient(pub), closeClient(sub)]));
-  const server = await startServer((io) => {
-    io.adapter(createAdapter(pub, sub));
-    io.use(auth.middleware('jwt-auth'));
-  });
-  closers.push(async () => {
-    await server.close();
-    await counter.close();
-  });
-  return { as: (who: string): ClientSocket => server.client('/', { auth: { token: hs256({ sub: who }) } }) };
+  const store = redisConnectionCounter({ client, onError: () => undefined });
+  return startCapsServer(redis.url, { perUser: 2, onExceed: 'refuse', store, timeout: TIMEOUT }, closers);
 }
 
 /** Each node's port, role, master (for a replica) and slots, as CLUSTER NODES on `alive` says; failed nodes left out. */
