@@ -171,16 +171,12 @@ function cutToken(life: RevocationOwner, server: ServerLike, tokenId: string, no
  * cuts nothing.
  */
 export function listenForTokenRevocations(life: RevocationOwner, server: ServerLike): void {
-  server.sockets.on(TOKEN_REVOKED_MESSAGE, (message: unknown, ack?: unknown) => {
+  server.sockets.on(TOKEN_REVOKED_MESSAGE, (message: unknown) => {
     const m = message as Partial<TokenRevokedMessage> | null;
-    let cut = 0;
-    if (typeof m === 'object' && m !== null && typeof m.tokenId === 'string' && m.tokenId !== '') {
-      const code = typeof m.code === 'string' && (AUTH_ERROR_CODES as readonly string[]).includes(m.code) ? m.code : 'token_revoked';
-      cut = life.cutToken(m.tokenId, new AuthError(code, typeof m.message === 'string' ? m.message : REVOKED_MESSAGE));
-      debug('token: %d socket(s) cut for another node', cut);
-    }
-    // A node of the previous release asked with an ack: answer it.
-    if (typeof ack === 'function') ack(cut);
+    if (typeof m !== 'object' || m === null || typeof m.tokenId !== 'string' || m.tokenId === '') return;
+    const code = typeof m.code === 'string' && (AUTH_ERROR_CODES as readonly string[]).includes(m.code) ? m.code : 'token_revoked';
+    const cut = life.cutToken(m.tokenId, new AuthError(code, typeof m.message === 'string' ? m.message : REVOKED_MESSAGE));
+    debug('token: %d socket(s) cut for another node', cut);
   });
 }
 
