@@ -265,8 +265,8 @@ export class Lifecycle<U> {
    * credential, else undefined. Synchronous: this node's view, never Redis.
    */
   revocationOf(credential: Credential<U>): AuthError | undefined {
-    // Nothing revoked (the usual state): no facts to gather. Gathering them (the user id, the
-    // issue time) twice per handshake was ~2 µs of sockpass's ~10 (bench/handshake-cost.ts).
+    // Nothing revoked (the usual state): no facts to gather (the user id, the issue time), a lookup
+    // every admission and every start would otherwise pay (docs/performance-findings.md, round 6).
     if (this.ledger.size === 0) return undefined;
     const facts: CredentialFacts = {};
     if (!credential.anonymous) facts.user = this.userIdOf(credential.user);
