@@ -9,7 +9,7 @@ import { createAdapter } from '@socket.io/redis-adapter';
 import { createClient } from 'redis';
 import type { Socket as ClientSocket } from 'socket.io-client';
 import { SockPass, jwtAuth, type ConnectionCapsOptions, type ConnectionCounter } from 'sockpass';
-import { closeClient } from './redis.js';
+import { closeClient, subscriptionsAnswered } from './redis.js';
 import { startServer, type TestServer } from './server.js';
 import { hs256, SECRET } from './tokens.js';
 
@@ -38,5 +38,6 @@ export async function startCapsServer(
     await server.close();
     await connections.store.close();
   });
+  await subscriptionsAnswered(sub);
   return { server, as: (who) => server.client('/', { auth: { token: hs256({ sub: who }) } }) };
 }

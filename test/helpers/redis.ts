@@ -105,3 +105,19 @@ export async function closeClient(client: { close(): Promise<unknown>; destroy()
   await Promise.race([client.close().catch(() => undefined), new Promise((resolve) => setTimeout(resolve, 2000))]);
   if (client.isOpen) client.destroy();
 }
+
+/**
+ * Resolves once Redis has answered every subscription already sent on `sub`.
+ * @socket.io/redis-adapter subscribes when it is created and drops the
+ * promises; one still unanswered when Redis dies rejects with nobody to catch
+ * it (an unhandled rejection in the test run). Replies on one connection come
+ * in order, so a barrier subscription answered means every earlier one was.
+ */
+export async function subscriptionsAnswered(sub: {
+  subscribe(channel: string, listener: () => void): Promise<unknown>;
+  unsubscribe(channel: string, listener: () => void): Promise<unknown>;
+}): Promise<void> {
+  const listener = () => undefined;
+  await sub.subscribe('sockpass-test:barrier', listener);
+  await sub.unsubscribe('sockpass-test:barrier', listener);
+}

@@ -14,7 +14,7 @@ import { createClient } from 'redis';
 import type { Server, ServerOptions, Socket } from 'socket.io';
 import type { Socket as ClientSocket } from 'socket.io-client';
 import { SockPass, jwtAuth, redisLedger, type FailureEvent, type RevocationLedger } from 'sockpass';
-import { closeClient } from './redis.js';
+import { closeClient, subscriptionsAnswered } from './redis.js';
 import { startServer, type ClientOptions, type TestServer } from './server.js';
 import { hs256, SECRET } from './tokens.js';
 
@@ -75,6 +75,7 @@ export async function startNode(redisUrl: string, kind: AdapterKind, options: No
     options.setup?.(io, auth);
   }, options.server);
   closers.push(() => server.close());
+  if (kind !== 'streams') await subscriptionsAnswered(sub);
   return {
     auth,
     server,

@@ -10,7 +10,7 @@ import { createClient } from 'redis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { SockPass, jwtAuth, redisLedger, type RevocationLedger } from 'sockpass';
 import type { Claims } from 'sockpass';
-import { closeClient, startRedis, type RedisServer } from '../helpers/redis.js';
+import { closeClient, startRedis, subscriptionsAnswered, type RedisServer } from '../helpers/redis.js';
 import { codeOf, once, outcome, sleep, startServer, type TestServer } from '../helpers/server.js';
 import { hs256, SECRET } from '../helpers/tokens.js';
 import { eventually } from '../helpers/eventually.js';
@@ -64,6 +64,7 @@ async function startNode(options: { ledgerSubscriberVia?: string; heartbeat?: nu
     () => ledger.close(),
     () => server.close(),
   );
+  await subscriptionsAnswered(sub);
   return { auth, server, ledger };
 }
 
