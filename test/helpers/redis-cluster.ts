@@ -67,22 +67,40 @@ export async function startRedisCluster(options: { masters?: number; replicasPer
     for (const c of children.values()) c.kill('SIGKILL');
   });
   try {
+    // A port freePort() gave may be taken again before redis-server binds it (another test file, or the
+    // other port of this cluster): a node that exits is started again on fresh ports.
+    const taken = new Set<number>();
+    const fresh = async () => {
+      for (;;) {
+        const p = await freePort();
+        if (!taken.has(p)) return taken.add(p), p;
+      }
+    };
     for (let i = 0; i < count; i++) {
-      const port = await freePort();
-      const bus = await freePort();
-      ports.push(port);
-      const child = spawn(
-        'redis-server',
-        [
-          '--port', String(port), '--bind', '127.0.0.1', '--protected-mode', 'no',
-          '--cluster-enabled', 'yes', '--cluster-port', String(bus), '--cluster-config-file', `nodes-${port}.conf`,
-          '--cluster-node-timeout', '2000', '--dir', dir, '--save', '', '--repl-diskless-sync-delay', '0', '--appendonly', 'no', '--loglevel', 'warning',
-        ],
-        { stdio: 'ignore' },
-      );
-      children.set(port, child);
+      for (let attempt = 1; ; attempt++) {
+        const port = await fresh();
+        const bus = await fresh();
+        const child = spawn(
+          'redis-server',
+          [
+            '--port', String(port), '--bind', '127.0.0.1', '--protected-mode', 'no',
+            '--cluster-enabled', 'yes', '--cluster-port', String(bus), '--cluster-config-file', `nodes-${port}.conf`,
+            '--cluster-node-timeout', '2000', '--dir', dir, '--save', '', '--repl-diskless-sync-delay', '0', '--appendonly', 'no', '--loglevel', 'warning',
+          ],
+          { stdio: 'ignore' },
+        );
+        children.set(port, child);
+        const exited = () => child.exitCode !== null || child.signalCode !== null;
+        // Up when this child answers (its process id): a redis-server of another test file may hold the port.
+        await waitFor(async () => exited() || (await cli(port, 'INFO', 'server')).includes(`process_id:${child.pid}`), `node ${port} up`);
+        if (!exited()) {
+          ports.push(port);
+          break;
+        }
+        children.delete(port);
+        if (attempt === 5) throw new Error(`redis cluster: redis-server exited on start 5 times (ports taken?)`);
+      }
     }
-    for (const port of ports) await waitFor(async () => (await cli(port, 'PING')).trim() === 'PONG', `node ${port} up`);
     await run('redis-cli', ['--cluster', 'create', ...ports.map((p) => `127.0.0.1:${p}`), '--cluster-replicas', String(replicas), '--cluster-yes']);
     for (const port of ports) await waitFor(async () => (await cli(port, 'CLUSTER', 'INFO')).includes('cluster_state:ok'), `node ${port} cluster_state:ok`);
     // Replicas report ok before they have synced: wait until each has its link to its master up.
