@@ -12,7 +12,7 @@ import { io as connectClient, type Socket as ClientSocket } from 'socket.io-clie
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { redisConnectionCounter, REPLACED_EVENT, type OnExceed } from 'sockpass';
 import { startRedis, type RedisServer } from '../helpers/redis.js';
-import { masterOf, startRedisCluster, type RedisCluster } from '../helpers/redis-cluster-caps.js';
+import { masterOf, startRedisCluster, type RedisClusterServer } from '../helpers/redis-cluster.js';
 import { startCapsServer, type CapsServer } from '../helpers/caps-server.js';
 import { codeOf, once, sleep } from '../helpers/server.js';
 import { hs256 } from '../helpers/tokens.js';
@@ -20,12 +20,12 @@ import { hs256 } from '../helpers/tokens.js';
 const NODE_TTL = 1500;
 
 let redis: RedisServer;
-let cluster: RedisCluster;
+let cluster: RedisClusterServer;
 const closers: Array<() => Promise<unknown>> = [];
 const children: ChildProcess[] = [];
 
 beforeAll(async () => {
-  [redis, cluster] = await Promise.all([startRedis(), startRedisCluster(3)]);
+  [redis, cluster] = await Promise.all([startRedis(), startRedisCluster({ masters: 3 })]);
 }, 60_000);
 afterEach(async () => {
   for (const c of children.splice(0)) c.kill('SIGKILL');
@@ -36,7 +36,7 @@ afterAll(async () => {
 });
 
 async function clusterClient() {
-  const client = createCluster({ rootNodes: cluster.urls.map((url) => ({ url })) });
+  const client = createCluster({ rootNodes: cluster.rootNodes });
   client.on('error', () => undefined);
   await client.connect();
   closers.push(() => client.close());
@@ -50,7 +50,7 @@ async function startNode(perUser: number, onExceed: OnExceed): Promise<CapsServe
 
 async function startChildNode(perUser: number): Promise<{ child: ChildProcess; as(sub: string): ClientSocket }> {
   const child = spawn(process.execPath, ['--import', 'tsx', 'test/helpers/caps-node.ts'], {
-    env: { ...process.env, REDIS_URL: redis.url, CLUSTER_URLS: cluster.urls.join(','), PER_USER: String(perUser), NODE_TTL: String(NODE_TTL) },
+    env: { ...process.env, REDIS_URL: redis.url, CLUSTER_URLS: cluster.rootNodes.map((n) => n.url).join(','), PER_USER: String(perUser), NODE_TTL: String(NODE_TTL) },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   children.push(child);

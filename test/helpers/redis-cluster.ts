@@ -145,3 +145,18 @@ export async function startRedisCluster(options: { masters?: number; replicasPer
     stop,
   };
 }
+
+/** The port of the master that owns `key`'s slot, as the cluster's nodes report it now. */
+export async function masterOf(cluster: RedisClusterServer, key: string): Promise<number> {
+  const slot = Number((await cluster.cli(cluster.ports[0]!, 'CLUSTER', 'KEYSLOT', key)).trim());
+  for (const port of cluster.ports) {
+    const myself = (await cluster.cli(port, 'CLUSTER', 'NODES')).split('\n').find((l) => l.includes('myself'));
+    const ranges = (myself ?? '').trim().split(' ').slice(8);
+    const owns = ranges.some((r) => {
+      const [lo, hi] = r.split('-').map(Number);
+      return lo !== undefined && slot >= lo && slot <= (hi ?? lo);
+    });
+    if (owns) return port;
+  }
+  throw new Error(`no master owns slot ${slot}`);
+}
