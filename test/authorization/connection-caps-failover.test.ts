@@ -30,7 +30,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { redisConnectionCounter } from 'sockpass';
 import { startCapsServer, type CapsServer } from '../helpers/caps-server.js';
 import { startRedis, type RedisServer } from '../helpers/redis.js';
-import { startRedisCluster, type RedisClusterServer } from '../helpers/redis-cluster.js';
+import { clusterNodes, masterOf, startRedisCluster, type RedisClusterServer } from '../helpers/redis-cluster.js';
 import { codeOf, once, sleep } from '../helpers/server.js';
 
 /** The registry's wait for the counter (`connections.timeout`): short, so it answers well inside the failover window. */
@@ -63,33 +63,6 @@ async function startNode(): Promise<CapsServer> {
   return startCapsServer(redis.url, { perUser: 2, onExceed: 'refuse', store, timeout: TIMEOUT }, closers);
 }
 
-/** Each node's port, role, master (for a replica) and slots, as CLUSTER NODES on `alive` says; failed nodes left out. */
-async function nodes(alive: number): Promise<Array<{ id: string; port: number; master: boolean; of: string; slots: string[] }>> {
-  const out = await cluster.cli(alive, 'CLUSTER', 'NODES');
-  return out
-    .split('\n')
-    .filter((l) => l.trim().length > 0 && !/\bfail\b|fail\?/.test(l.split(' ')[2] ?? ''))
-    .map((l) => {
-      const f = l.trim().split(' ');
-      return { id: f[0]!, port: Number(f[1]!.split(':')[1]!.split('@')[0]), master: f[2]!.includes('master'), of: f[3]!, slots: f.slice(8) };
-    });
-}
-
-/** The port of the master serving `key`'s slot, as `alive` sees the cluster. */
-async function masterOf(alive: number, key: string): Promise<number> {
-  const slot = Number((await cluster.cli(alive, 'CLUSTER', 'KEYSLOT', key)).trim());
-  const owner = (await nodes(alive)).find(
-    (n) =>
-      n.master &&
-      n.slots.some((r) => {
-        const [lo, hi] = r.split('-').map(Number);
-        return lo !== undefined && slot >= lo && slot <= (hi ?? lo);
-      }),
-  );
-  if (owner === undefined) throw new Error(`no master serves slot ${slot}`);
-  return owner.port;
-}
-
 /** Waits until `check` holds, polling; throws past `limit` ms. */
 async function until(check: () => boolean | Promise<boolean>, limit: number, what: string): Promise<number> {
   const start = performance.now();
@@ -118,7 +91,7 @@ async function untilCaughtUp(master: number, replica: number): Promise<void> {
 /** Until `survivor` sees the cluster whole again with `replica` as a master; how long that took. */
 function untilPromoted(survivor: number, replica: number): Promise<number> {
   return until(
-    async () => (await cluster.cli(survivor, 'CLUSTER', 'INFO')).includes('cluster_state:ok') && (await nodes(survivor)).some((n) => n.port === replica && n.master),
+    async () => (await cluster.cli(survivor, 'CLUSTER', 'INFO')).includes('cluster_state:ok') && (await clusterNodes(cluster, survivor)).some((n) => n.port === replica && n.master),
     30_000,
     'replica promoted',
   );
@@ -145,15 +118,15 @@ describe('connection caps through a Redis Cluster failover (3 masters, 3 replica
     const b = await startNode();
     const first = cluster.ports[0]!;
     // A user whose slot's master does not also hold the node leases (the lease-loss case is apart).
-    const leases = await masterOf(first, 'sockpass:conns:nodes');
+    const leases = await masterOf(cluster, 'sockpass:conns:nodes', first);
     let user = '';
-    for (let i = 0; user === ''; i++) if ((await masterOf(first, key(`ann${i}`))) !== leases) user = `ann${i}`;
-    const victim = await masterOf(first, key(user));
+    for (let i = 0; user === ''; i++) if ((await masterOf(cluster, key(`ann${i}`), first)) !== leases) user = `ann${i}`;
+    const victim = await masterOf(cluster, key(user), first);
     const onVictim = (prefix: string) => (async () => {
-      for (let i = 0; ; i++) if ((await masterOf(first, key(`${prefix}${i}`))) === victim) return `${prefix}${i}`;
+      for (let i = 0; ; i++) if ((await masterOf(cluster, key(`${prefix}${i}`), first)) === victim) return `${prefix}${i}`;
     })();
     const onOther = (prefix: string) => (async () => {
-      for (let i = 0; ; i++) if ((await masterOf(first, key(`${prefix}${i}`))) !== victim) return `${prefix}${i}`;
+      for (let i = 0; ; i++) if ((await masterOf(cluster, key(`${prefix}${i}`), first)) !== victim) return `${prefix}${i}`;
     })();
     const [fresh, later, other] = await Promise.all([onVictim('fay'), onVictim('lou'), onOther('oto')]);
 
@@ -166,7 +139,7 @@ describe('connection caps through a Redis Cluster failover (3 masters, 3 replica
 
     // The victim's replica has everything its master wrote (replication offsets).
     const survivor = cluster.ports.find((p) => p !== victim)!;
-    const before = await nodes(survivor);
+    const before = await clusterNodes(cluster, survivor);
     const victimId = before.find((m) => m.port === victim)!.id;
     const replica = before.find((n) => !n.master && n.of === victimId)!.port;
     await untilCaughtUp(victim, replica);
@@ -176,7 +149,7 @@ describe('connection caps through a Redis Cluster failover (3 masters, 3 replica
 
     // Failing over: the victim's slots answer store_unavailable, within the timeout; another master's user is served.
     const during = await Promise.all([attempt(a, user), attempt(b, user), attempt(a, fresh), attempt(b, other)]);
-    const promotedMeanwhile = (await nodes(survivor)).some((n) => n.port === replica && n.master);
+    const promotedMeanwhile = (await clusterNodes(cluster, survivor)).some((n) => n.port === replica && n.master);
     console.log(`[caps failover] during the failover: ${during.map((d) => `${d.code} in ${d.ms.toFixed(0)} ms`).join(', ')} (replica promoted by then: ${promotedMeanwhile})`);
     expect(promotedMeanwhile).toBe(false);
     expect(during.map((d) => d.code)).toEqual(['store_unavailable', 'store_unavailable', 'store_unavailable', 'connected']);
@@ -210,16 +183,16 @@ describe('connection caps through a Redis Cluster failover (3 masters, 3 replica
     const a = await startNode();
     const b = await startNode();
     // Asked of a node that is still alive (the first test killed one).
-    const live = (await nodes(cluster.ports.find((p) => !killed.has(p))!)).filter((n) => n.master);
+    const live = (await clusterNodes(cluster, cluster.ports.find((p) => !killed.has(p))!)).filter((n) => n.master);
     const first = live[0]!.port;
-    const victim = await masterOf(first, 'sockpass:conns:nodes');
+    const victim = await masterOf(cluster, 'sockpass:conns:nodes', first);
     const survivor = live.find((n) => n.port !== victim)!.port;
-    const before = await nodes(survivor);
+    const before = await clusterNodes(cluster, survivor);
     const victimId = before.find((m) => m.port === victim)!.id;
     const replica = before.find((n) => !n.master && n.of === victimId)?.port;
     expect(replica, 'the leases\' master has a replica (the first test failed over another master)').toBeDefined();
     let user = '';
-    for (let i = 0; user === ''; i++) if ((await masterOf(survivor, key(`lea${i}`))) !== victim) user = `lea${i}`;
+    for (let i = 0; user === ''; i++) if ((await masterOf(cluster, key(`lea${i}`), survivor)) !== victim) user = `lea${i}`;
 
     // At the cap with one socket on each node: a third needs the other node's lease read.
     const heldOnA = a.as(user);
@@ -232,7 +205,7 @@ describe('connection caps through a Redis Cluster failover (3 masters, 3 replica
     await cluster.kill(victim);
     killed.add(victim);
     const during = await attempt(a, user);
-    const promotedMeanwhile = (await nodes(survivor)).some((n) => n.port === replica && n.master);
+    const promotedMeanwhile = (await clusterNodes(cluster, survivor)).some((n) => n.port === replica && n.master);
     expect(promotedMeanwhile).toBe(false);
     expect(during.code).toBe('store_unavailable');
     expect(during.ms).toBeLessThan(TIMEOUT + SLACK);

@@ -146,17 +146,39 @@ export async function startRedisCluster(options: { masters?: number; replicasPer
   };
 }
 
-/** The port of the master that owns `key`'s slot, as the cluster's nodes report it now. */
-export async function masterOf(cluster: RedisClusterServer, key: string): Promise<number> {
-  const slot = Number((await cluster.cli(cluster.ports[0]!, 'CLUSTER', 'KEYSLOT', key)).trim());
-  for (const port of cluster.ports) {
-    const myself = (await cluster.cli(port, 'CLUSTER', 'NODES')).split('\n').find((l) => l.includes('myself'));
-    const ranges = (myself ?? '').trim().split(' ').slice(8);
-    const owns = ranges.some((r) => {
-      const [lo, hi] = r.split('-').map(Number);
-      return lo !== undefined && slot >= lo && slot <= (hi ?? lo);
+/** One node of the cluster as CLUSTER NODES describes it. */
+export interface ClusterNode {
+  id: string;
+  port: number;
+  master: boolean;
+  /** For a replica, its master's id. */
+  of: string;
+  slots: string[];
+}
+
+/** Each node's port, role, master (for a replica) and slots, as CLUSTER NODES on `alive` says; failed nodes left out. */
+export async function clusterNodes(cluster: RedisClusterServer, alive = cluster.ports[0]!): Promise<ClusterNode[]> {
+  const out = await cluster.cli(alive, 'CLUSTER', 'NODES');
+  return out
+    .split('\n')
+    .filter((l) => l.trim().length > 0 && !/\bfail\b|fail\?/.test(l.split(' ')[2] ?? ''))
+    .map((l) => {
+      const f = l.trim().split(' ');
+      return { id: f[0]!, port: Number(f[1]!.split(':')[1]!.split('@')[0]), master: f[2]!.includes('master'), of: f[3]!, slots: f.slice(8) };
     });
-    if (owns) return port;
-  }
-  throw new Error(`no master owns slot ${slot}`);
+}
+
+/** The port of the master serving `key`'s slot, as node `alive` sees the cluster (after a kill, ask a node still up). */
+export async function masterOf(cluster: RedisClusterServer, key: string, alive = cluster.ports[0]!): Promise<number> {
+  const slot = Number((await cluster.cli(alive, 'CLUSTER', 'KEYSLOT', key)).trim());
+  const owner = (await clusterNodes(cluster, alive)).find(
+    (n) =>
+      n.master &&
+      n.slots.some((r) => {
+        const [lo, hi] = r.split('-').map(Number);
+        return lo !== undefined && slot >= lo && slot <= (hi ?? lo);
+      }),
+  );
+  if (owner === undefined) throw new Error(`no master serves slot ${slot}`);
+  return owner.port;
 }

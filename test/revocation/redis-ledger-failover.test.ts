@@ -8,7 +8,7 @@
 import { createCluster } from 'redis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { redisLedger, type RevocationLedger } from 'sockpass';
-import { startRedisCluster, type RedisClusterServer } from '../helpers/redis-cluster.js';
+import { clusterNodes, startRedisCluster, type RedisClusterServer } from '../helpers/redis-cluster.js';
 import { sleep } from '../helpers/server.js';
 
 type Cluster = ReturnType<typeof createCluster>;
@@ -48,18 +48,6 @@ async function until(check: () => boolean | Promise<boolean>, limit: number, wha
   return performance.now() - start;
 }
 
-/** Each live node's port, role and slots, as CLUSTER NODES on `alive` says. */
-async function roles(alive: number): Promise<Array<{ port: number; master: boolean; slots: string }>> {
-  const out = await cluster.cli(alive, 'CLUSTER', 'NODES');
-  return out
-    .split('\n')
-    .filter((l) => l.trim().length > 0 && !l.includes('fail'))
-    .map((l) => {
-      const f = l.split(' ');
-      return { port: Number(f[1]!.split(':')[1]!.split('@')[0]), master: f[2]!.includes('master'), slots: f.slice(8).join(' ') };
-    });
-}
-
 describe('redisLedger through a Redis Cluster failover', () => {
   it('keeps refusing what the lost master held, loads it on a new node, and propagates new revocations in its slots', async () => {
     const a = await node();
@@ -69,13 +57,13 @@ describe('redisLedger through a Redis Cluster failover', () => {
     await until(() => users.every((u) => b.ledger.isRevoked({ user: u }) !== undefined), 5_000, 'B has every entry');
 
     // The first master, and its replica caught up with it (WAIT on a key of one of its slots).
-    const before = await roles(cluster.ports[0]!);
+    const before = await clusterNodes(cluster);
     const victim = before.find((n) => n.master && n.slots.length > 0)!.port;
     const survivor = cluster.ports.find((p) => p !== victim)!;
     const held = Number((await cluster.cli(victim, 'DBSIZE')).trim());
     expect(held).toBeGreaterThan(0);
     await until(async () => {
-      const replicas = (await roles(survivor)).filter((n) => !n.master);
+      const replicas = (await clusterNodes(cluster, survivor)).filter((n) => !n.master);
       const sizes = await Promise.all(replicas.map(async (r) => Number((await cluster.cli(r.port, 'DBSIZE')).trim())));
       return sizes.includes(held);
     }, 5_000, 'replica caught up');
@@ -83,7 +71,7 @@ describe('redisLedger through a Redis Cluster failover', () => {
     await cluster.kill(victim);
     const killed = performance.now();
     const untrusted = await until(() => !b.ledger.trusted, 3_000, 'B untrusted');
-    await until(async () => (await cluster.cli(survivor, 'CLUSTER', 'INFO')).includes('cluster_state:ok') && !(await roles(survivor)).some((n) => n.port === victim && n.master), 20_000, 'failover');
+    await until(async () => (await cluster.cli(survivor, 'CLUSTER', 'INFO')).includes('cluster_state:ok') && !(await clusterNodes(cluster, survivor)).some((n) => n.port === victim && n.master), 20_000, 'failover');
     const failedOver = performance.now() - killed;
     // Nothing was lost from the mirrors meanwhile.
     expect(users.every((u) => b.ledger.isRevoked({ user: u }) !== undefined)).toBe(true);
